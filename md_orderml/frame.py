@@ -15,7 +15,7 @@ centres its boxes (``origin = -(a1 + a2 + a3) / 2``); LAMMPS puts the origin at
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -162,6 +162,8 @@ class Frame:
         type_names: Name of each type index.
         step: Simulation time step, if known.
         source: Where the frame came from (``"file.gsd, frame 3"``), used in error messages.
+        native: The reader's own record of the frame (a ``gsd.hoomd.Frame``, the dump's
+            columns, ...), so writers can copy everything else through unchanged.
     """
 
     positions: np.ndarray
@@ -170,6 +172,7 @@ class Frame:
     type_names: Sequence[str] = ("A",)
     step: Optional[int] = None
     source: str = "frame"
+    native: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.positions = np.ascontiguousarray(self.positions, dtype=np.float64)
