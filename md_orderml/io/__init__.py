@@ -1,0 +1,226 @@
+"""Trajectory I/O: streaming readers yielding :class:`~md_orderml.frame.Frame` and atomic label writers.
+
+Readers (one frame in memory at a time): HOOMD GSD, LAMMPS text dumps, (extended) XYZ::
+
+    with open_trajectory("traj.gsd") as traj:
+        for frame in traj:
+            ...
+
+Writers (output appears only when the ``with`` block ends without an exception)::
+
+    with open_label_writer("labelled.gsd", ["fluid", "fcc"]) as out:
+        out.write(frame, labels, confidence)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Optional
+
+from md_orderml.errors import InputError
+from md_orderml.frame import Box, Frame
+from md_orderml.io._common import AtomicFile, LabelWriter, frame_selector
+from md_orderml.io.fractions import FractionsCSV
+from md_orderml.io.gsd_io import GSDLabelWriter, read_gsd_labels
+from md_orderml.io.lammps_dump import DumpLabelWriter, DumpRecord
+from md_orderml.io.xyz import XyzLabelWriter, XyzRecord
+
+#: Canonical format names.
+FORMATS = ("gsd", "lammps-dump", "xyz")
+WRITE_FORMATS = FORMATS + ("csv",)
+_ALIASES = {"gsd": "gsd", "dump": "lammps-dump", "lammps-dump": "lammps-dump", "lammpstrj": "lammps-dump",
+            "lammps": "lammps-dump", "xyz": "xyz", "extxyz": "xyz", "csv": "csv"}
+_EXTENSIONS = {".gsd": "gsd", ".dump": "lammps-dump", ".lammpstrj": "lammps-dump",
+               ".lammps-dump": "lammps-dump", ".lammpsdump": "lammps-dump", ".xyz": "xyz",
+               ".extxyz": "xyz", ".csv": "csv"}
+_GSD_MAGIC = (0x65DF65DF65DF65DF).to_bytes(8, "little")
+
+__all__ = [
+    "FORMATS", "AtomicFile", "DumpLabelWriter", "DumpRecord", "FractionsCSV", "GSDLabelWriter",
+    "LabelWriter", "Trajectory", "XyzLabelWriter", "XyzRecord", "count_frames", "detect_format",
+    "open_label_writer", "open_trajectory", "read_gsd_labels",
+]
+
+
+def _normalise(fmt: str, allowed) -> str:
+    name = _ALIASES.get(str(fmt).lower())
+    if name not in allowed:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(allowed)}")
+    return name
+
+
+def detect_format(path, fmt: Optional[str] = None, for_writing: bool = False) -> str:
+    """The format of a trajectory file.
+
+    Args:
+        path: File name.
+        fmt: Explicit format (``"gsd"``, ``"lammps-dump"``/``"dump"``/``"lammpstrj"``,
+            ``"xyz"``/``"extxyz"``, ``"csv"`` for writing); wins over the name.
+        for_writing: Decide from the name only (the file need not exist).
+
+    Returns:
+        One of :data:`FORMATS` (or ``"csv"`` for writing).
+
+    Raises:
+        InputError: Unknown format, or the format cannot be told.
+    """
+    path = os.fspath(path)
+    allowed = WRITE_FORMATS if for_writing else FORMATS
+    if fmt is not None:
+        return _normalise(fmt, allowed)
+    name = path[:-3] if path.endswith(".gz") else path
+    ext = os.path.splitext(name)[1].lower()
+    if ext in _EXTENSIONS and _EXTENSIONS[ext] in allowed:
+        return _EXTENSIONS[ext]
+    if not for_writing and os.path.isfile(path):
+        import gzip
+
+        opener = gzip.open if path.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as fh:
+                head = fh.read(256)
+        except OSError as err:
+            raise InputError(f"{path}: cannot read ({err})") from err
+        if head.startswith(_GSD_MAGIC):
+            return "gsd"
+        first = head.lstrip().split(b"\n", 1)[0].strip()
+        if first.startswith(b"ITEM:"):
+            return "lammps-dump"
+        if first.split()[:1] and first.split()[0].isdigit():
+            return "xyz"
+    elif not for_writing and not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    raise InputError(f"{path}: cannot tell the file format from the name; pass fmt= "
+                     f"(one of {', '.join(allowed)})")
+
+
+class Trajectory:
+    """A trajectory file opened for streaming; iterate to get :class:`Frame` objects.
+
+    Each iteration re-reads the file from the start and holds one frame at a time.
+    Use :func:`open_trajectory` to create one.
+
+    Attributes:
+        path: The file.
+        fmt: Its format (one of :data:`FORMATS`).
+    """
+
+    def __init__(self, path, fmt: Optional[str] = None, start: int = 0, stop: Optional[int] = None,
+                 stride: int = 1, box: Optional[Box] = None, dimensions: Optional[int] = None):
+        self.path = os.fspath(path)
+        self.fmt = detect_format(self.path, fmt)
+        self._keep = frame_selector(start, stop, stride)
+        self._selection = (start, stop, stride)
+        if dimensions not in (None, 2, 3):
+            raise InputError(f"dimensions must be 2, 3 or None, got {dimensions!r}")
+        self._box, self._dimensions = box, dimensions
+        self._iterators = []
+        if not os.path.exists(self.path):
+            raise InputError(f"{self.path}: no such file")
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self.fmt == "gsd":
+            from md_orderml.io.gsd_io import iter_gsd
+
+            it = iter_gsd(self.path, self._keep)
+        elif self.fmt == "lammps-dump":
+            from md_orderml.io.lammps_dump import iter_dump
+
+            it = iter_dump(self.path, self._keep, dimensions=self._dimensions)
+        else:
+            from md_orderml.io.xyz import iter_xyz
+
+            it = iter_xyz(self.path, self._keep, box=self._box, dimensions=self._dimensions)
+        self._iterators.append(it)
+        return it
+
+    def count(self) -> int:
+        """Number of frames this trajectory yields (``start:stop:stride`` applied)."""
+        total = count_frames(self.path, self.fmt)
+        start, stop, stride = self._selection
+        return len(range(start, total if stop is None else min(stop, total), stride))
+
+    def close(self) -> None:
+        """Close the files of unfinished iterations."""
+        for it in self._iterators:
+            it.close()
+        self._iterators.clear()
+
+    def __enter__(self) -> "Trajectory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_trajectory(path, fmt: Optional[str] = None, *, start: int = 0, stop: Optional[int] = None,
+                    stride: int = 1, box: Optional[Box] = None,
+                    dimensions: Optional[int] = None) -> Trajectory:
+    """Open a trajectory for streaming.
+
+    Args:
+        path: ``.gsd``; ``.dump``/``.lammpstrj``/``.lammps-dump`` (or any file whose
+            first line is ``ITEM: ...``); ``.xyz``/``.extxyz``. Text files may be ``.gz``.
+        fmt: Force a format (see :func:`detect_format`).
+        start, stop, stride: Frame selection like ``frames[start:stop:stride]``;
+            skipped text frames are not parsed, skipped GSD frames not read.
+        box: Box for XYZ frames without ``Lattice=``.
+        dimensions: 2 to treat dump/XYZ frames as 2D (GSD files say so themselves).
+
+    Returns:
+        A :class:`Trajectory`; iterate it for frames (positions (N, 3), types (N,)).
+
+    Raises:
+        InputError: Missing file or unknown format (bad frames raise while iterating).
+    """
+    return Trajectory(path, fmt, start=start, stop=stop, stride=stride, box=box, dimensions=dimensions)
+
+
+def count_frames(path, fmt: Optional[str] = None) -> int:
+    """Number of frames in a trajectory, cheaply (for progress bars).
+
+    GSD reads the index only; dumps count ``ITEM: TIMESTEP`` markers; XYZ reads the
+    count lines and skips the particle lines.
+
+    Args:
+        path: Trajectory file.
+        fmt: Force a format.
+
+    Returns:
+        The number of frames.
+    """
+    path = os.fspath(path)
+    fmt = detect_format(path, fmt)
+    if fmt == "gsd":
+        from md_orderml.io.gsd_io import count_gsd
+
+        return count_gsd(path)
+    if fmt == "lammps-dump":
+        from md_orderml.io.lammps_dump import count_dump
+
+        return count_dump(path)
+    from md_orderml.io.xyz import count_xyz
+
+    return count_xyz(path)
+
+
+def open_label_writer(path, class_names, fmt: Optional[str] = None, write_probabilities: bool = False):
+    """Open an atomic writer for labelled frames.
+
+    Args:
+        path: Output file; the format follows the extension (``.gsd``, ``.dump``/
+            ``.lammpstrj``, ``.xyz``/``.extxyz``, ``.csv`` for class fractions).
+        class_names: Name of each class index, length C.
+        fmt: Force a format (``"gsd"``, ``"lammps-dump"``, ``"xyz"``, ``"csv"``).
+        write_probabilities: Also store the (N, C) probabilities (not for CSV).
+
+    Returns:
+        A writer (:class:`GSDLabelWriter`, :class:`DumpLabelWriter`,
+        :class:`XyzLabelWriter` or :class:`FractionsCSV`) with
+        ``write(frame, labels (N,), confidence (N,), probabilities=None (N, C))``,
+        to be used as a context manager (or closed with ``close()``).
+    """
+    fmt = detect_format(path, fmt, for_writing=True)
+    cls = {"gsd": GSDLabelWriter, "lammps-dump": DumpLabelWriter, "xyz": XyzLabelWriter,
+           "csv": FractionsCSV}[fmt]
+    return cls(path, class_names, write_probabilities=write_probabilities)

@@ -1,0 +1,334 @@
+"""LAMMPS text dumps (``dump atom`` / ``dump custom``): a streaming reader and a label writer.
+
+Boxes: orthogonal (``ITEM: BOX BOUNDS pp pp pp``), restricted triclinic whose three
+lines hold the *bounding box* and the tilts (``ITEM: BOX BOUNDS xy xz yz pp pp pp``),
+and general triclinic (``ITEM: BOX BOUNDS abc origin``, rotated into restricted form).
+Coordinates come from ``x y z``, ``xu yu zu``, ``xs ys zs`` or ``xsu ysu zsu``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from md_orderml.errors import InputError
+from md_orderml.frame import Box, Frame
+from md_orderml.io import _common
+from md_orderml.io._common import LabelWriter, bounding_box_lines, box_from_vectors, open_text
+
+#: Coordinate column sets in order of preference, with whether they are scaled.
+COORDINATE_SETS = ((("x", "y", "z"), False), (("xu", "yu", "zu"), False),
+                   (("xs", "ys", "zs"), True), (("xsu", "ysu", "zsu"), True))
+TIMESTEP_MARK = b"ITEM: TIMESTEP"
+
+
+@dataclasses.dataclass
+class DumpRecord:
+    """The reader's record of one dump snapshot (:attr:`Frame.native`).
+
+    Attributes:
+        items: Header sections before ``ITEM: ATOMS`` in file order, each
+            ``(item_line, body_lines)``, e.g. ``("ITEM: TIMESTEP", ["100"])``.
+        columns: Names of the ``ITEM: ATOMS`` columns.
+        text: The N atom lines exactly as read (newline separated).
+        ids: The ``id`` column, shape (N,) int64, or ``None``.
+        positions: The positions given to the :class:`Frame` (to detect edits).
+        rotation: Rotation applied to general triclinic coordinates, (3, 3) or ``None``.
+    """
+
+    items: List[Tuple[str, List[str]]]
+    columns: List[str]
+    text: str
+    ids: Optional[np.ndarray] = None
+    positions: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+    rotation: Optional[np.ndarray] = None
+
+    @property
+    def lines(self) -> List[str]:
+        """The atom lines, without newlines."""
+        return self.text.splitlines()
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as float64 (str when not numeric), shape (N,)."""
+        j = self.columns.index(name)
+        values = self.text.split()[j::len(self.columns)]
+        try:
+            return np.array(values, dtype=np.float64)
+        except ValueError:
+            return np.array(values, dtype=str)
+
+
+class _Lines:
+    """A line reader that counts lines (for error messages)."""
+
+    def __init__(self, fh):
+        self.fh, self.lineno = fh, 0
+
+    def next(self) -> Optional[str]:
+        line = self.fh.readline()
+        if not line:
+            return None
+        self.lineno += 1
+        return line
+
+
+def _read_header(lines: _Lines, where: str):
+    """Read the items of one snapshot up to and including ``ITEM: ATOMS``; None at EOF."""
+    items = []
+    line = lines.next()
+    while line is not None and not line.strip():
+        line = lines.next()
+    if line is None:
+        return None
+    while True:
+        if line is None:
+            raise InputError(f"{where}: the file ends before 'ITEM: ATOMS' (truncated?)")
+        head = line.strip()
+        if not head.startswith("ITEM:"):
+            raise InputError(f"{where} (line {lines.lineno}): expected an 'ITEM:' line, found {head[:60]!r}")
+        if head.startswith("ITEM: ATOMS"):
+            return items, head[len("ITEM: ATOMS"):].split()
+        body = []
+        line = lines.next()
+        while line is not None and not line.startswith("ITEM:"):
+            if line.strip():
+                body.append(line.strip())
+            line = lines.next()
+        items.append((head, body))
+
+
+def _item(items, name: str, where: str):
+    for head, body in items:
+        if head == "ITEM: " + name or head.startswith("ITEM: " + name + " "):
+            return head, body
+    raise InputError(f"{where}: the snapshot has no 'ITEM: {name}' section")
+
+
+def _header_numbers(items, where: str):
+    """Timestep, atom count and (box, rotation) from the header items."""
+    try:
+        step = int(_item(items, "TIMESTEP", where)[1][0].split()[0])
+        n = int(_item(items, "NUMBER OF ATOMS", where)[1][0])
+    except (IndexError, ValueError):
+        raise InputError(f"{where}: bad TIMESTEP or NUMBER OF ATOMS value") from None
+    if n < 0:
+        raise InputError(f"{where}: negative number of atoms {n}")
+    head, body = _item(items, "BOX BOUNDS", where)
+    try:
+        rows = [[float(v) for v in line.split()] for line in body]
+    except ValueError:
+        raise InputError(f"{where}: non-numeric BOX BOUNDS value") from None
+    try:
+        if "abc origin" in head:
+            if len(rows) != 3 or any(len(r) != 4 for r in rows):
+                raise InputError("'BOX BOUNDS abc origin' needs 3 lines of 4 numbers")
+            m = np.array(rows)
+            box, rotation = box_from_vectors(m[0, :3], m[1, :3], m[2, :3], m[:, 3])
+            return step, n, box, rotation
+        if len(rows) != 3 or any(len(r) not in (2, 3) for r in rows):
+            raise InputError("'BOX BOUNDS' needs 3 lines of 2 (or 3 with tilts) numbers")
+        (xlo, xhi, *t0), (ylo, yhi, *t1), (zlo, zhi, *t2) = rows
+        xy, xz, yz = (t[0] if t else 0.0 for t in (t0, t1, t2))
+        # Triclinic dumps give the bounding box; undo it (LAMMPS dump docs).
+        xlo -= min(0.0, xy, xz, xy + xz)
+        xhi -= max(0.0, xy, xz, xy + xz)
+        ylo -= min(0.0, yz)
+        yhi -= max(0.0, yz)
+        return step, n, Box.from_lammps(xlo, xhi, ylo, yhi, zlo, zhi, xy, xz, yz), None
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
+
+
+def _parse_atoms(text: str, columns: List[str], n: int, where: str, first_line: int):
+    """Split the atom block into column tokens, checking the table shape."""
+    ncol = len(columns)
+    tokens = text.split()
+    if len(tokens) != n * ncol:
+        for i, line in enumerate(text.splitlines()):
+            if len(line.split()) != ncol:
+                raise InputError(f"{where}, particle {i} (line {first_line + i}): expected {ncol} "
+                                 f"columns ({' '.join(columns)}), found {len(line.split())}")
+        raise InputError(f"{where}: the atom table has {len(tokens)} values, expected {n} x {ncol}")
+    return tokens
+
+
+def _numeric(tokens, j: int, ncol: int, name: str, where: str, first_line: int, dtype=np.float64):
+    values = tokens[j::ncol]
+    try:
+        return np.array(values, dtype=np.float64).astype(dtype, copy=False)
+    except ValueError:
+        for i, v in enumerate(values):
+            try:
+                float(v)
+            except ValueError:
+                raise InputError(f"{where}, particle {i} (line {first_line + i}): column {name!r} "
+                                 f"value {v!r} is not a number") from None
+        raise
+
+
+def _types(tokens, columns, where, first_line) -> Tuple[np.ndarray, list]:
+    """Type index per particle (N,) and type names from ``type`` and/or ``element``."""
+    ncol = len(columns)
+    element = tokens[columns.index("element")::ncol] if "element" in columns else None
+    if "type" in columns:
+        raw = tokens[columns.index("type")::ncol]
+        try:
+            numbers = np.array(raw, dtype=np.int64)
+        except ValueError:  # type labels (strings)
+            numbers = None
+        if numbers is not None:
+            if len(numbers) and numbers.min() < 1:
+                i = int(np.argmin(numbers))
+                raise InputError(f"{where}, particle {i} (line {first_line + i}): type {numbers[i]} < 1")
+            ntypes = int(numbers.max()) if len(numbers) else 1
+            names = [str(t) for t in range(1, ntypes + 1)]
+            if element is not None:
+                for t, e in zip(numbers.tolist(), element):
+                    names[t - 1] = e
+            return (numbers - 1).astype(np.int32), names
+        element = raw if element is None else element  # type labels as strings
+    if element is None:
+        return np.zeros(len(tokens) // ncol, dtype=np.int32), ["1"]
+    names, index = _common.type_names_from_labels(element)
+    return index, names
+
+
+def _positions(tokens, columns, box: Box, rotation, where, first_line) -> np.ndarray:
+    ncol = len(columns)
+    for names, scaled in COORDINATE_SETS:
+        if all(c in columns for c in names):
+            xyz = np.stack([_numeric(tokens, columns.index(c), ncol, c, where, first_line)
+                            for c in names], axis=1)
+            if scaled:
+                return box.corner + xyz @ box.matrix
+            return _common.rotate_positions(xyz, rotation, box.corner)
+    raise InputError(f"{where}: no coordinate columns among {' '.join(columns)}; "
+                     "expected x y z, xu yu zu, xs ys zs or xsu ysu zsu")
+
+
+def iter_dump(path: str, keep: Callable[[int], bool] = lambda i: True,
+              dimensions: Optional[int] = None) -> Iterator[Frame]:
+    """Yield the snapshots of a LAMMPS text dump one at a time, in file particle order.
+
+    Args:
+        path: The dump file (``.gz`` is decompressed on the fly).
+        keep: Predicate on the snapshot index; rejected snapshots are skipped unparsed.
+        dimensions: 2 to label the frames as two-dimensional (dumps do not say);
+            ``None`` or 3 for 3D.
+
+    Yields:
+        :class:`Frame` with positions (N, 3), types (N,) and type names (``"1"``,
+        ``"2"``... or the ``element`` column), box, ``step`` and ``native`` =
+        :class:`DumpRecord`.
+
+    Raises:
+        InputError: Missing file, truncated or garbled snapshot, unknown columns.
+    """
+    with open_text(path) as fh:
+        lines = _Lines(fh)
+        for index in itertools.count():
+            where = f"{path}, frame {index}"
+            header = _read_header(lines, where)
+            if header is None:
+                return
+            items, columns = header
+            step, n, box, rotation = _header_numbers(items, where)
+            first_line = lines.lineno + 1
+            block = list(itertools.islice(fh, n))
+            lines.lineno += len(block)
+            if len(block) < n:
+                raise InputError(f"{where}: expected {n} atom lines, found {len(block)} (file truncated?)")
+            if not keep(index):
+                continue
+            text = "".join(block)
+            tokens = _parse_atoms(text, columns, n, where, first_line)
+            positions = _positions(tokens, columns, box, rotation, where, first_line)
+            types, type_names = _types(tokens, columns, where, first_line)
+            ids = (_numeric(tokens, columns.index("id"), len(columns), "id", where, first_line, np.int64)
+                   if "id" in columns else None)
+            if dimensions == 2:
+                box = dataclasses.replace(box, is2D=True)
+            record = DumpRecord(items=items, columns=columns, text=text.rstrip("\n"), ids=ids,
+                                positions=positions, rotation=rotation)
+            yield Frame(positions=positions, box=box, types=types, type_names=type_names,
+                        step=step, source=where, native=record)
+
+
+def count_dump(path: str) -> int:
+    """Number of snapshots in a dump: counts ``ITEM: TIMESTEP`` lines in raw bytes."""
+    import gzip
+
+    _common.check_exists(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    count, tail, keep = 0, b"", len(TIMESTEP_MARK) - 1
+    with opener(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 22)
+            if not chunk:
+                return count
+            data = tail + chunk
+            count += data.count(TIMESTEP_MARK)
+            tail = data[-keep:]  # a mark split across chunks is found once, in the next data
+
+
+def _fresh_table(frame: Frame) -> Tuple[List[str], List[str]]:
+    """``id type [element] x y z`` columns and rows for a frame from another format."""
+    default_names = [str(i) for i in range(1, len(frame.type_names) + 1)]
+    with_element = list(frame.type_names) != default_names
+    columns = ["id", "type"] + (["element"] if with_element else []) + ["x", "y", "z"]
+    names = list(frame.type_names)
+    rows = []
+    for i, (t, p) in enumerate(zip(frame.types.tolist(), frame.positions.tolist())):
+        element = f" {names[t]}" if with_element else ""
+        rows.append(f"{i + 1} {t + 1}{element} {p[0]:.9g} {p[1]:.9g} {p[2]:.9g}")
+    return columns, rows
+
+
+class DumpLabelWriter(LabelWriter):
+    """Write labelled frames as a LAMMPS text dump (atomically; see :class:`AtomicFile`).
+
+    A frame read from a dump keeps its header and columns; other frames get a fresh
+    ``id type [element] x y z`` table. Extra columns ``orderml_label orderml_conf``
+    (and ``orderml_p0 ... orderml_p{C-1}`` with probabilities) are appended; old
+    ``orderml_*`` columns are replaced.
+
+    Args:
+        path: Output dump file.
+        class_names: Name of each class index, length C.
+        write_probabilities: Also write the probability columns.
+    """
+
+    def _open(self, tmp_path: str) -> None:
+        self._fh = open(tmp_path, "w")
+
+    def _close(self) -> None:
+        self._fh.close()
+
+    def _write(self, frame, labels, confidence, probabilities) -> None:
+        record = frame.native
+        if (isinstance(record, DumpRecord) and record.positions is not None
+                and record.positions.shape == frame.positions.shape
+                and np.array_equal(record.positions, frame.positions)):
+            header = []
+            for head, body in record.items:
+                header.append(head)
+                header.extend(body)
+            columns, rows = list(record.columns), record.lines
+            old = [j for j, c in enumerate(columns) if c.startswith(_common.COLUMN_PREFIX)]
+            if old:
+                rows = _common.drop_columns(rows, old)
+                columns = [c for c in columns if not c.startswith(_common.COLUMN_PREFIX)]
+        else:
+            header = ["ITEM: TIMESTEP", str(frame.step or 0), "ITEM: NUMBER OF ATOMS", str(frame.N)]
+            header += bounding_box_lines(frame.box)
+            columns, rows = _fresh_table(frame)
+        extra = ["orderml_label", "orderml_conf"]
+        if probabilities is not None:
+            extra += [f"orderml_p{k}" for k in range(probabilities.shape[1])]
+        out = header + ["ITEM: ATOMS " + " ".join(columns + extra)]
+        out += [f"{row} {cols}" for row, cols in
+                zip(rows, _common.label_columns(labels, confidence, probabilities))]
+        self._fh.write("\n".join(out) + "\n")

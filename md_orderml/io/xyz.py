@@ -1,0 +1,292 @@
+"""XYZ and extended XYZ (ASE / OVITO style): a streaming reader and a label writer.
+
+The comment line of extended XYZ holds ``key=value`` pairs: ``Lattice="ax ay az bx by
+bz cx cy cz"`` (cell vectors as rows), ``Properties=species:S:1:pos:R:3:...``, and
+optionally ``Origin="ox oy oz"``, ``pbc="T T T"`` and ``step=``. Plain XYZ has no
+cell; pass ``box=`` to read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from md_orderml.errors import InputError
+from md_orderml.frame import Box, Frame
+from md_orderml.io import _common
+from md_orderml.io._common import LabelWriter, box_from_vectors, open_text
+
+_PAIR = re.compile(r'\s*([^\s="]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s"]+))?')
+DEFAULT_PROPERTIES = [("species", "S", 1), ("pos", "R", 3)]
+_POSITION_NAMES = ("pos", "positions", "position")
+_SPECIES_NAMES = ("species", "element", "type", "Z")
+
+
+def parse_comment(line: str) -> List[Tuple[str, Optional[str]]]:
+    """Split an extended XYZ comment line into ``(key, raw value)`` pairs.
+
+    Raw values keep their quotes (``'"1 0 0 0 1 0 0 0 1"'``); a bare key has ``None``.
+    A line that is not ``key=value`` text (plain XYZ) gives ``[]``.
+    """
+    pairs, pos, line = [], 0, line.strip()
+    while pos < len(line):
+        m = _PAIR.match(line, pos)
+        if not m or m.end() == pos:
+            return []
+        pairs.append((m.group(1), m.group(2)))
+        pos = m.end()
+    return pairs
+
+
+def unquote(raw: Optional[str]) -> str:
+    """A raw comment value without surrounding quotes or braces."""
+    if raw is None:
+        return ""
+    if len(raw) >= 2 and raw[0] + raw[-1] in ('""', "{}"):
+        return raw[1:-1].replace('\\"', '"')
+    return raw
+
+
+def parse_properties(value: str, where: str) -> List[Tuple[str, str, int]]:
+    """``species:S:1:pos:R:3`` as ``[("species", "S", 1), ("pos", "R", 3)]``."""
+    parts = value.split(":")
+    if len(parts) % 3:
+        raise InputError(f"{where}: bad Properties={value!r} (need name:type:count triples)")
+    out = []
+    for name, kind, count in zip(parts[0::3], parts[1::3], parts[2::3]):
+        if kind not in ("S", "R", "I", "L") or not count.isdigit() or int(count) < 1:
+            raise InputError(f"{where}: bad Properties entry {name}:{kind}:{count}")
+        out.append((name, kind, int(count)))
+    return out
+
+
+@dataclasses.dataclass
+class XyzRecord:
+    """The reader's record of one XYZ frame (:attr:`Frame.native`).
+
+    Attributes:
+        pairs: Comment ``(key, raw value)`` pairs in file order.
+        properties: ``(name, type, count)`` column groups.
+        text: The N atom lines exactly as read (newline separated).
+        positions: The positions given to the :class:`Frame` (to detect edits).
+    """
+
+    pairs: List[Tuple[str, Optional[str]]]
+    properties: List[Tuple[str, str, int]]
+    text: str
+    positions: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+
+    def get(self, key: str) -> Optional[str]:
+        """The unquoted value of comment key ``key`` (case-insensitive), or ``None``."""
+        for k, raw in self.pairs:
+            if k.lower() == key.lower():
+                return unquote(raw)
+        return None
+
+
+def _floats(text: str, count: int, key: str, where: str) -> np.ndarray:
+    try:
+        values = np.array(text.replace(",", " ").split(), dtype=np.float64)
+    except ValueError:
+        values = np.zeros(0)
+    if values.shape != (count,):
+        raise InputError(f"{where}: {key}= must hold {count} numbers, got {text!r}")
+    return values
+
+
+def _frame(record: XyzRecord, n: int, where: str, first_line: int,
+           box: Optional[Box], dimensions: Optional[int], step_default: Optional[int]) -> Frame:
+    props = record.properties
+    ncol = sum(c for _, _, c in props)
+    tokens = record.text.split()
+    if len(tokens) != n * ncol:
+        for i, line in enumerate(record.text.splitlines()):
+            if len(line.split()) != ncol:
+                raise InputError(f"{where}, particle {i} (line {first_line + i}): expected {ncol} "
+                                 f"columns, found {len(line.split())}")
+        raise InputError(f"{where}: the atom table has {len(tokens)} values, expected {n} x {ncol}")
+    offsets = dict(zip([p[0] for p in props], itertools.accumulate([0] + [c for _, _, c in props])))
+    pos_name = next((p for p in _POSITION_NAMES if p in offsets), None)
+    if pos_name is None or dict((p[0], p[2]) for p in props)[pos_name] != 3:
+        raise InputError(f"{where}: no 3-component 'pos' property in Properties")
+    j = offsets[pos_name]
+    try:
+        positions = np.stack([np.array(tokens[j + k::ncol], dtype=np.float64) for k in range(3)], axis=1)
+    except ValueError:
+        for i, line in enumerate(record.text.splitlines()):
+            for v in line.split()[j:j + 3]:
+                try:
+                    float(v)
+                except ValueError:
+                    raise InputError(f"{where}, particle {i} (line {first_line + i}): position "
+                                     f"value {v!r} is not a number") from None
+        raise
+    species_name = next((s for s in _SPECIES_NAMES if s in offsets), None)
+    if species_name is None:
+        types, names = np.zeros(n, dtype=np.int32), ["A"]
+    else:
+        names, types = _common.type_names_from_labels(tokens[offsets[species_name]::ncol])
+    lattice = record.get("Lattice")
+    if lattice is not None:
+        m = _floats(lattice, 9, "Lattice", where).reshape(3, 3)
+        origin_text = record.get("Origin")
+        origin = np.zeros(3) if origin_text is None else _floats(origin_text, 3, "Origin", where)
+        try:
+            box, rotation = box_from_vectors(m[0], m[1], m[2], origin)
+        except InputError as err:
+            raise InputError(f"{where}: Lattice: {err}") from None
+        positions = _common.rotate_positions(positions, rotation, box.corner)
+    elif box is None:
+        raise InputError(f"{where}: no Lattice= in the comment line; a periodic box is needed "
+                         "(write extended XYZ, or pass box= to the reader)")
+    pbc = (record.get("pbc") or "T T T").split()
+    is2D = dimensions == 2 or (dimensions is None and len(pbc) == 3 and pbc[2][:1] in "Ff0"
+                               and n > 0 and np.ptp(positions[:, 2]) == 0)
+    if is2D != box.is2D:
+        box = dataclasses.replace(box, is2D=is2D)
+    step = record.get("step") or record.get("timestep")
+    try:
+        step = int(float(step)) if step is not None else step_default
+    except ValueError:
+        step = step_default
+    record.positions = positions
+    return Frame(positions=positions, box=box, types=types, type_names=names, step=step,
+                 source=where, native=record)
+
+
+def iter_xyz(path: str, keep: Callable[[int], bool] = lambda i: True, box: Optional[Box] = None,
+             dimensions: Optional[int] = None) -> Iterator[Frame]:
+    """Yield the frames of an (extended) XYZ file one at a time, in file particle order.
+
+    Args:
+        path: The file (``.gz`` is decompressed on the fly).
+        keep: Predicate on the frame index; rejected frames are skipped unparsed.
+        box: Box for frames without ``Lattice=`` (plain XYZ).
+        dimensions: 2 or 3 to force; ``None`` detects 2D from ``pbc="T T F"`` with
+            all particles at the same z.
+
+    Yields:
+        :class:`Frame` with positions (N, 3) (rotated into restricted form when the
+        lattice is general), types (N,) indexing the sorted species names, box,
+        ``step`` (from a ``step=`` key) and ``native`` = :class:`XyzRecord`.
+
+    Raises:
+        InputError: Missing file, truncated or garbled frame, missing lattice.
+    """
+    with open_text(path) as fh:
+        lineno = 0
+        for index in itertools.count():
+            where = f"{path}, frame {index}"
+            line = fh.readline()
+            lineno += 1
+            while line and not line.strip():
+                line, lineno = fh.readline(), lineno + 1
+            if not line:
+                return
+            try:
+                n = int(line.split()[0])
+                if n < 0:
+                    raise ValueError
+            except ValueError:
+                raise InputError(f"{where} (line {lineno}): expected the number of particles, "
+                                 f"found {line.strip()[:60]!r}") from None
+            comment = fh.readline()
+            block = list(itertools.islice(fh, n))
+            first_line = lineno + 2
+            lineno += 1 + len(block)
+            if not comment or len(block) < n:
+                raise InputError(f"{where}: expected {n} particle lines, found {len(block)} (file truncated?)")
+            if not keep(index):
+                continue
+            pairs = parse_comment(comment)
+            props = dict((k.lower(), v) for k, v in pairs).get("properties")
+            properties = DEFAULT_PROPERTIES if props is None else parse_properties(unquote(props), where)
+            record = XyzRecord(pairs=pairs, properties=properties, text="".join(block).rstrip("\n"))
+            yield _frame(record, n, where, first_line, box, dimensions, None)
+
+
+def count_xyz(path: str) -> int:
+    """Number of frames in an XYZ file (reads only the count lines, skips the rest)."""
+    count = 0
+    with open_text(path) as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                n = int(line.split()[0])
+            except ValueError:
+                raise InputError(f"{path}, frame {count}: expected the number of particles, "
+                                 f"found {line.strip()[:60]!r}") from None
+            skipped = sum(1 for _ in itertools.islice(fh, n + 1))
+            if skipped < n + 1:
+                raise InputError(f"{path}, frame {count}: file truncated")
+            count += 1
+    return count
+
+
+def _fmt_pair(key: str, value: Optional[str]) -> str:
+    return key if value is None else f"{key}={value}"
+
+
+class XyzLabelWriter(LabelWriter):
+    """Write labelled frames as extended XYZ (atomically; see :class:`AtomicFile`).
+
+    A frame read from XYZ keeps its comment keys and columns; other frames get
+    ``species pos`` columns with ``Lattice``, ``Origin``, ``pbc`` and ``step`` keys.
+    Added properties: ``orderml_label:I:1``, ``orderml_conf:R:1`` and, with
+    probabilities, ``orderml_probabilities:R:C``; the key ``orderml_classes`` lists
+    the class names.
+
+    Args:
+        path: Output ``.xyz`` file.
+        class_names: Name of each class index, length C (no spaces).
+        write_probabilities: Also write the probabilities.
+    """
+
+    def _open(self, tmp_path: str) -> None:
+        self._fh = open(tmp_path, "w")
+
+    def _close(self) -> None:
+        self._fh.close()
+
+    def _write(self, frame, labels, confidence, probabilities) -> None:
+        record = frame.native
+        if (isinstance(record, XyzRecord) and record.positions is not None
+                and record.positions.shape == frame.positions.shape
+                and np.array_equal(record.positions, frame.positions)):
+            skip = {"properties", "orderml_classes"}
+            pairs = [(k, v) for k, v in record.pairs if k.lower() not in skip]
+            props, rows, drop, col = [], record.text.splitlines(), [], 0
+            for name, kind, count in record.properties:
+                if name.startswith(_common.COLUMN_PREFIX):
+                    drop.extend(range(col, col + count))
+                else:
+                    props.append((name, kind, count))
+                col += count
+            if drop:
+                rows = _common.drop_columns(rows, drop)
+        else:
+            m, lo = frame.box.matrix, frame.box.corner
+            pbc = "T T F" if frame.box.is2D else "T T T"
+            pairs = [("Lattice", '"' + " ".join(repr(float(v)) for v in m.ravel()) + '"'),
+                     ("Origin", '"' + " ".join(repr(float(v)) for v in lo) + '"'),
+                     ("pbc", f'"{pbc}"')]
+            if frame.step is not None:
+                pairs.append(("step", str(int(frame.step))))
+            props = list(DEFAULT_PROPERTIES)
+            names = [re.sub(r"\s", "_", str(t)) for t in frame.type_names]
+            rows = [f"{names[t]} {p[0]:.9g} {p[1]:.9g} {p[2]:.9g}"
+                    for t, p in zip(frame.types.tolist(), frame.positions.tolist())]
+        props += [("orderml_label", "I", 1), ("orderml_conf", "R", 1)]
+        if probabilities is not None:
+            props.append(("orderml_probabilities", "R", probabilities.shape[1]))
+        pairs = pairs + [("Properties", ":".join(f"{n}:{k}:{c}" for n, k, c in props)),
+                         ("orderml_classes", '"' + " ".join(re.sub(r"\s", "_", c) for c in self.class_names) + '"')]
+        out = [str(frame.N), " ".join(_fmt_pair(k, v) for k, v in pairs)]
+        out += [f"{row} {cols}" for row, cols in
+                zip(rows, _common.label_columns(labels, confidence, probabilities))]
+        self._fh.write("\n".join(out) + "\n")
