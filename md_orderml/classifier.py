@@ -1,0 +1,189 @@
+"""Engine-agnostic labelling of frames, in freud's style: ``compute(frame)`` returns self.
+
+Example:
+    >>> from md_orderml import StructureClassifier
+    >>> clf = StructureClassifier("default")
+    >>> clf.compute(frame).labels            # (N,) int
+    >>> clf.class_names[clf.labels[0]], clf.fractions
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional
+
+import numpy as np
+import torch
+
+from md_orderml import keys
+from md_orderml.errors import InputError
+from md_orderml.frame import Frame
+from md_orderml.model_file import ModelFile, load_model
+
+
+def length_scale_of(volume: float, n_particles: int, dimensions: int = 3) -> float:
+    """The model's length unit ``(V / N) ** (1 / d)`` of a whole system.
+
+    Args:
+        volume: Box volume (area in 2D) of the whole system.
+        n_particles: Number of particles in the whole system (all ranks).
+        dimensions: 2 or 3.
+    """
+    if n_particles <= 0:
+        raise InputError("cannot compute the length scale of an empty system")
+    return float((volume / n_particles) ** (1.0 / dimensions))
+
+
+class StructureClassifier:
+    """Per-particle structure labels from one model file.
+
+    Args:
+        model: A model file path, ``"default"``, or an already loaded :class:`ModelFile`.
+        device: ``"cpu"`` or ``"cuda"``.
+        type_map: For typed models, maps the frame's type names to the model's type
+            names (``{"1": "Cu"}``); unmapped names must be model type names.
+    """
+
+    def __init__(self, model="default", device: str = "cpu", type_map: Optional[Mapping[str, str]] = None):
+        self.model = model if isinstance(model, ModelFile) else load_model(model, device=device)
+        self.model.to(device)
+        self.device = device
+        self.type_map = dict(type_map or {})
+        self._outputs: Dict[str, np.ndarray] = {}
+
+    @property
+    def class_names(self) -> list:
+        """Names of the classes, indexed by label."""
+        return self.model.class_names
+
+    @property
+    def cutoff(self) -> float:
+        """Dimensionless cutoff; multiply by the length scale for the absolute one."""
+        return self.model.cutoff
+
+    def model_types(self, type_names, types: np.ndarray, where: str = "frame") -> np.ndarray:
+        """Map per-particle type ids of a frame to the model's type indices.
+
+        Args:
+            type_names: The frame's type names.
+            types: Type id per particle, shape (N,).
+            where: Source description for error messages.
+
+        Returns:
+            Model type index per particle, shape (N,), int64.
+
+        Raises:
+            InputError: A particle has a type the model does not know.
+        """
+        known = self.model.type_names
+        if not known:
+            return np.zeros(len(types), dtype=np.int64)
+        lookup = np.full(len(type_names), -1, dtype=np.int64)
+        for i, name in enumerate(type_names):
+            name = self.type_map.get(name, name)
+            if name in known:
+                lookup[i] = known.index(name)
+        mapped = lookup[types]
+        if (mapped < 0).any():
+            i = int(np.argmax(mapped < 0))
+            raise InputError(
+                f"{where}: particle {i} has type {type_names[types[i]]!r} unknown to the model "
+                f"(model types {known}); give a type map"
+            )
+        return mapped
+
+    def compute_arrays(
+        self,
+        positions: np.ndarray,
+        model_types: np.ndarray,
+        cell: np.ndarray,
+        pbc,
+        owned: np.ndarray,
+        length_scale: float,
+    ) -> Dict[str, np.ndarray]:
+        """Run the model on raw arrays (what the engine adapters call).
+
+        Args:
+            positions: Owned and ghost positions, shape (N, 3).
+            model_types: Model type index per particle, shape (N,).
+            cell: Lattice vectors as rows, shape (3, 3).
+            pbc: Periodic flags, shape (3,).
+            owned: Particles to label, shape (N,), bool.
+            length_scale: ``(V / N) ** (1 / 3)`` of the whole system.
+
+        Returns:
+            Dictionary of numpy arrays for the owned particles (see ``md_orderml.keys``).
+        """
+        dev = self.device
+        with torch.inference_mode():
+            out = self.model.module(
+                torch.as_tensor(positions, dtype=torch.float64, device=dev),
+                torch.as_tensor(model_types, dtype=torch.int64, device=dev),
+                torch.as_tensor(np.asarray(cell, dtype=np.float64), device=dev),
+                torch.as_tensor(np.asarray(pbc, dtype=bool), device=dev),
+                torch.as_tensor(np.asarray(owned, dtype=bool), device=dev),
+                float(length_scale),
+            )
+        return {k: v.cpu().numpy() for k, v in out.items()}
+
+    def compute(self, frame: Frame) -> "StructureClassifier":
+        """Label every particle of a periodic frame.
+
+        Args:
+            frame: The configuration (validated here).
+
+        Returns:
+            self, with :attr:`labels`, :attr:`confidence`, :attr:`probabilities`,
+            :attr:`embedding` set.
+
+        Raises:
+            InputError: NaN positions, empty frame, unknown types, box too small.
+        """
+        if frame.N == 0:
+            raise InputError(f"{frame.source}: the frame has no particles")
+        if frame.box.is2D:
+            raise InputError(f"{frame.source}: 2D frames are not supported by this 3D model")
+        scale = length_scale_of(frame.box.volume, frame.N)
+        frame.validate(min_box_width=2.0 * self.cutoff * scale)
+        types = self.model_types(frame.type_names, frame.types, frame.source)
+        self._outputs = self.compute_arrays(
+            frame.positions, types, frame.box.matrix, (True, True, True),
+            np.ones(frame.N, dtype=bool), scale,
+        )
+        return self
+
+    def _get(self, key: str) -> np.ndarray:
+        if not self._outputs:
+            raise RuntimeError("call compute() first")
+        return self._outputs[key]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index per particle, shape (N,), int64."""
+        return self._get(keys.LABEL)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Largest class probability per particle, shape (N,), float32."""
+        return self._get(keys.CONFIDENCE)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Class probabilities per particle, shape (N, n_classes), float32."""
+        return self._get(keys.PROBABILITIES)
+
+    @property
+    def embedding(self) -> np.ndarray:
+        """Invariant per-particle embedding, shape (N, D), float32."""
+        return self._get(keys.EMBEDDING)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Number of particles in each class, shape (n_classes,)."""
+        return np.bincount(self.labels, minlength=len(self.class_names))
+
+    @property
+    def fractions(self) -> Dict[str, float]:
+        """Fraction of particles in each class, by class name."""
+        counts = self.counts
+        total = max(int(counts.sum()), 1)
+        return {name: float(c) / total for name, c in zip(self.class_names, counts)}

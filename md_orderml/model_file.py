@@ -1,0 +1,222 @@
+"""The one model file: TorchScript code and weights with md_orderml's metadata inside.
+
+The file is a TorchScript archive (``torch.jit.save``) carrying an extra record
+``md_orderml_metadata.json`` (:data:`md_orderml.keys.METADATA_FILE`). Python, the
+HOOMD analyzer, the LAMMPS compute and the C++ plugin all read the same file.
+
+Metadata fields (format version 1):
+
+==================  ==========================================================
+``format``          always ``"md_orderml-model"``
+``format_version``  integer; loaders refuse newer versions
+``md_orderml_version``  version of the package that wrote the file
+``class_names``     list of class names, index = label
+``type_names``      model particle types; empty list = type-agnostic model
+``cutoff``          dimensionless neighbour cutoff (in units of ``length_scale``)
+``n_layers``        message-passing layers
+``receptive_field`` ``n_layers * cutoff``: how far (in length units) ghosts must reach
+``length_scale``    how lengths are made dimensionless: ``"number_density"``
+                    means ``(V / N) ** (1 / 3)`` of the whole system
+``dimensions``      3
+``architecture``    backbone family and settings
+``training``        summary of how the weights were made
+==================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Dict, Optional
+
+import torch
+
+from md_orderml import keys
+from md_orderml.errors import ModelFileError
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
+
+
+@dataclasses.dataclass
+class ModelFile:
+    """A loaded model file.
+
+    Attributes:
+        module: The TorchScript module (see ``StructureLabeler.forward``).
+        metadata: The metadata dictionary stored in the file.
+        path: Where the file was loaded from.
+    """
+
+    module: torch.jit.ScriptModule
+    metadata: Dict
+    path: Path
+
+    @property
+    def class_names(self) -> list:
+        """Class names, indexed by label."""
+        return list(self.metadata["class_names"])
+
+    @property
+    def cutoff(self) -> float:
+        """Dimensionless neighbour cutoff."""
+        return float(self.metadata["cutoff"])
+
+    @property
+    def receptive_field(self) -> float:
+        """Dimensionless distance that ghost particles must cover."""
+        return float(self.metadata["receptive_field"])
+
+    @property
+    def type_names(self) -> list:
+        """Particle types the model knows; empty for a type-agnostic model."""
+        return list(self.metadata.get("type_names", []))
+
+    def to(self, device: str) -> "ModelFile":
+        """Move the module to ``device`` (``"cpu"``, ``"cuda"``) and return self."""
+        self.module = self.module.to(device)
+        return self
+
+
+def resolve_model_path(model: Optional[str]) -> Path:
+    """Turn ``None``/``"default"`` or a path into the path of a model file."""
+    if model is None or str(model) == "default":
+        return DEFAULT_MODEL_PATH
+    return Path(model)
+
+
+def build_metadata(
+    class_names, cutoff: float, n_layers: int, architecture: Dict, training: Dict,
+    type_names=(),
+) -> Dict:
+    """Assemble the metadata record of a model file.
+
+    Args:
+        class_names: Class names, index = label.
+        cutoff: Dimensionless neighbour cutoff.
+        n_layers: Number of message-passing layers.
+        architecture: Backbone settings (JSON-serialisable).
+        training: Summary of the training run (JSON-serialisable).
+        type_names: Model particle types, empty for a type-agnostic model.
+
+    Returns:
+        The metadata dictionary.
+    """
+    from md_orderml import __version__
+
+    return {
+        "format": keys.FORMAT_NAME,
+        "format_version": keys.FORMAT_VERSION,
+        "md_orderml_version": __version__,
+        "class_names": list(class_names),
+        "type_names": list(type_names),
+        "cutoff": float(cutoff),
+        "n_layers": int(n_layers),
+        "receptive_field": float(cutoff) * int(n_layers),
+        "length_scale": "number_density",
+        "dimensions": 3,
+        "architecture": architecture,
+        "training": training,
+        "outputs": list(keys.OUTPUT_KEYS),
+    }
+
+
+def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
+    """Compile ``module`` with TorchScript and save it with ``metadata`` inside.
+
+    The file is written to a temporary name and renamed, so a failure leaves nothing.
+
+    Args:
+        module: A ``StructureLabeler`` (eager) or an already scripted module.
+        metadata: From :func:`build_metadata`.
+        path: Output file.
+
+    Returns:
+        The path written.
+    """
+    from e3nn.util import jit as e3nn_jit
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(module, torch.jit.ScriptModule):
+        scripted = module
+    else:
+        module = module.cpu().eval()
+        scripted = e3nn_jit.script(module, in_place=False)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.jit.save(scripted, tmp, _extra_files={keys.METADATA_FILE: json.dumps(metadata, indent=1)})
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def read_metadata(path) -> Dict:
+    """Read only the metadata of a model file (no TorchScript load).
+
+    Raises:
+        ModelFileError: Missing, corrupted, foreign or too-new file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith("extra/" + keys.METADATA_FILE)]
+            if not names:
+                raise ModelFileError(
+                    f"{path}: not an md_orderml model file (a TorchScript archive without md_orderml metadata)"
+                )
+            metadata = json.loads(archive.read(names[0]).decode())
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ModelFileError(f"{path}: corrupted or foreign model file ({err})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{path}: corrupted model metadata ({err})") from None
+    _check_metadata(metadata, path)
+    return metadata
+
+
+def _check_metadata(metadata: Dict, path: Path) -> None:
+    if not isinstance(metadata, dict) or metadata.get("format") != keys.FORMAT_NAME:
+        raise ModelFileError(f"{path}: not an md_orderml model file (metadata format is not {keys.FORMAT_NAME!r})")
+    version = metadata.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFileError(f"{path}: corrupted model metadata (format_version={version!r})")
+    if version > keys.FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model file format {version} is newer than this md_orderml supports "
+            f"({keys.FORMAT_VERSION}); it was written by md_orderml {metadata.get('md_orderml_version')}: upgrade md_orderml"
+        )
+    for key in ("class_names", "cutoff", "receptive_field"):
+        if key not in metadata:
+            raise ModelFileError(f"{path}: corrupted model metadata (no {key!r})")
+
+
+def load_model(model=None, device: str = "cpu") -> ModelFile:
+    """Load a model file and check its metadata.
+
+    Args:
+        model: A path, or ``None``/``"default"`` for the model shipped in the package.
+        device: Where to put the module (``"cpu"`` or ``"cuda"``).
+
+    Returns:
+        The :class:`ModelFile`.
+
+    Raises:
+        ModelFileError: Missing, corrupted, foreign or too-new file.
+    """
+    path = resolve_model_path(model)
+    metadata = read_metadata(path)
+    try:
+        module = torch.jit.load(str(path), map_location=device)
+    except Exception as err:  # torch raises RuntimeError with multi-line text
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelFileError(f"{path}: corrupted model file, TorchScript cannot load it ({first})") from None
+    module.eval()
+    return ModelFile(module=module, metadata=metadata, path=path)

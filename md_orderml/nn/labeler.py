@@ -1,0 +1,95 @@
+"""The exportable model: raw engine data in, per-particle labels out.
+
+:class:`StructureLabeler` is what gets compiled with TorchScript and saved as the one
+model file. Its ``forward`` does everything from raw coordinates on: division by the
+length scale, the periodic neighbour search, the backbone and the classification
+head, so HOOMD, LAMMPS (Python or C++) and the command line all run exactly the same
+code.
+"""
+
+from typing import Dict, Tuple
+
+import torch
+from torch import nn
+
+from md_orderml import keys
+from md_orderml.neighbors import radius_graph
+from md_orderml.nn.backbone import EquivariantBackbone
+
+
+class StructureLabeler(nn.Module):
+    """Backbone plus a classification head, with the neighbour search inside.
+
+    Args:
+        backbone: The equivariant backbone (its ``cutoff`` is dimensionless).
+        n_classes: Number of structure classes.
+        head_hidden: Width of the head's hidden layer.
+    """
+
+    def __init__(self, backbone: EquivariantBackbone, n_classes: int, head_hidden: int = 64):
+        super().__init__()
+        self.backbone = backbone
+        self.cutoff = backbone.cutoff
+        self.n_classes = int(n_classes)
+        self.head = nn.Sequential(
+            nn.Linear(backbone.embedding_dim, head_hidden),
+            nn.SiLU(),
+            nn.Linear(head_hidden, self.n_classes),
+        )
+
+    def graph_forward(
+        self, types: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Logits and embedding of every node of a prepared graph (used in training).
+
+        Args:
+            types: Model type index, shape (N,), int64.
+            edge_index: (centre, neighbour) bond indices, shape (2, E).
+            edge_vec: Dimensionless bond vectors, shape (E, 3).
+
+        Returns:
+            ``(logits (N, n_classes), embedding (N, embedding_dim))``.
+        """
+        embedding = self.backbone(types, edge_index, edge_vec)
+        return self.head(embedding), embedding
+
+    def forward(
+        self,
+        positions: torch.Tensor,
+        types: torch.Tensor,
+        cell: torch.Tensor,
+        pbc: torch.Tensor,
+        owned: torch.Tensor,
+        length_scale: float,
+    ) -> Dict[str, torch.Tensor]:
+        """Label the owned particles of one configuration.
+
+        Args:
+            positions: Positions of owned and ghost particles, shape (N, 3), any float dtype.
+            types: Model type index of each particle, shape (N,), int64.
+            cell: Lattice vectors as rows, shape (3, 3) (ignored along non-periodic directions).
+            pbc: Periodicity along each lattice vector, shape (3,), bool. Engines that
+                supply ghost particles pass all False.
+            owned: Which particles to label, shape (N,), bool. Ghosts only give context.
+            length_scale: The length unit: ``(V / N) ** (1 / 3)`` of the whole system.
+
+        Returns:
+            Dictionary with ``label`` (M,) int64, ``probabilities`` (M, C) float32,
+            ``confidence`` (M,) float32 and ``embedding`` (M, D) float32 for the
+            M owned particles, in input order.
+        """
+        dtype = self.head[0].weight.dtype
+        inv = 1.0 / length_scale
+        x = (positions.to(torch.float64) * inv).to(dtype)
+        box = (cell.to(torch.float64) * inv).to(dtype)
+        edge_index, edge_vec = radius_graph(x, box, pbc, self.cutoff)
+        logits, embedding = self.graph_forward(types, edge_index, edge_vec)
+        logits = logits[owned]
+        probabilities = torch.softmax(logits, dim=1)
+        confidence, label = probabilities.max(dim=1)
+        return {
+            keys.LABEL: label,
+            keys.PROBABILITIES: probabilities,
+            keys.CONFIDENCE: confidence,
+            keys.EMBEDDING: embedding[owned],
+        }
