@@ -1,0 +1,33 @@
+"""``md-orderml export``: turn a training checkpoint into a model file."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    """Register the ``export`` subcommand."""
+    p = sub.add_parser("export", help="export a training checkpoint as a TorchScript model file")
+    p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train'")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Run ``md-orderml export``."""
+    import torch
+
+    from md_orderml.errors import ModelFileError
+    from md_orderml.training import TrainConfig, Trainer
+
+    try:
+        state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+        config = TrainConfig(**state["config"])
+    except Exception as err:
+        raise ModelFileError(f"{args.checkpoint}: not a training checkpoint ({type(err).__name__}: {err})") from None
+    import tempfile
+
+    trainer = Trainer(config, tempfile.mkdtemp(prefix="md-orderml-export-"))
+    trainer.model.load_state_dict(state["model"])
+    trainer.epoch = int(state["epoch"])
+    trainer.history = list(state["history"])
+    print(f"wrote {trainer.export(args.output)}")
+    return 0

@@ -1,0 +1,53 @@
+"""``md-orderml train``: supervised training on generated structures, then export."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+def add_parser(sub) -> None:
+    """Register the ``train`` subcommand."""
+    from md_orderml.training import TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a structure classifier on generated structures",
+                       description="Train on the structure library (noisy crystals and LJ liquids) and export a model file. "
+                                   "Checkpoints go to --run-dir after every epoch; --resume continues.")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
+    p.add_argument("--run-dir", default="runs/train", help="checkpoint directory (default runs/train)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--per-class", type=int, default=d.per_class, help="training structures per class")
+    p.add_argument("--val-per-class", type=int, default=d.val_per_class)
+    p.add_argument("--noise-max", type=float, default=d.noise_max, help="largest noise, fraction of nn distance")
+    p.add_argument("--cutoff", type=float, default=d.cutoff, help="cutoff in units of (V/N)^(1/3)")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the defaults")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Run ``md-orderml train``."""
+    import torch
+
+    from md_orderml.training import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        epochs=args.epochs, per_class=args.per_class, val_per_class=args.val_per_class,
+        noise_max=args.noise_max, cutoff=args.cutoff, lr=args.lr, batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    if args.architecture:
+        config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})
+    path = train(config, args.run_dir, args.output, resume=args.resume, device=args.device,
+                 progress=not args.quiet)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,176 @@
+"""Label whole trajectories: read frames, classify, write labels, fractions and a plot.
+
+Serial use reads one frame at a time. Under ``mpirun -np P`` (with mpi4py), frame
+``i`` is labelled by rank ``i % P``; rank 0 streams the input in order, receives each
+frame's labels from its owner and writes one ordered output identical to the serial
+one. Any error (a bad frame on any rank) removes every partial output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from md_orderml import keys
+from md_orderml.classifier import StructureClassifier
+from md_orderml.errors import InputError
+from md_orderml.io import count_frames, open_label_writer, open_trajectory
+
+
+@dataclasses.dataclass
+class LabelRun:
+    """What a labelling run produced.
+
+    Attributes:
+        frames: Number of frames labelled.
+        particles: Total particles labelled.
+        class_names: Class names of the model.
+        fractions: Class fractions per frame, shape (frames, C).
+        steps: Time step of each frame (-1 if unknown), shape (frames,).
+        outputs: Paths written.
+    """
+
+    frames: int
+    particles: int
+    class_names: List[str]
+    fractions: np.ndarray
+    steps: np.ndarray
+    outputs: List[str]
+
+
+def mpi_world():
+    """The MPI world communicator when launched by mpirun with several ranks, else None."""
+    launched = any(k in os.environ for k in ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS"))
+    if not launched:
+        return None
+    from md_orderml.mpi import load_mpi
+
+    load_mpi()
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def _label_frame(classifier: StructureClassifier, frame) -> Dict[str, np.ndarray]:
+    classifier.compute(frame)
+    return {
+        keys.LABEL: classifier.labels,
+        keys.CONFIDENCE: classifier.confidence,
+        keys.PROBABILITIES: classifier.probabilities,
+    }
+
+
+def _worker(classifier, path, fmt, comm, selection) -> None:
+    """Label this rank's frames and send each to rank 0 (tag = frame position)."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    with open_trajectory(path, fmt, **selection) as traj:
+        for i, frame in enumerate(traj):
+            if i % size != rank:
+                continue
+            try:
+                result = _label_frame(classifier, frame)
+            except InputError as err:
+                result = err
+            comm.send(result, dest=0, tag=i)
+            if isinstance(result, Exception):
+                return
+
+
+def label_trajectory(
+    path,
+    output=None,
+    model="default",
+    fractions_csv=None,
+    plot=None,
+    probabilities: bool = False,
+    fmt: Optional[str] = None,
+    out_fmt: Optional[str] = None,
+    start: int = 0,
+    stop: Optional[int] = None,
+    stride: int = 1,
+    device: str = "cpu",
+    type_map: Optional[Dict[str, str]] = None,
+    progress: bool = True,
+    comm=None,
+) -> Optional[LabelRun]:
+    """Label every selected frame of a trajectory.
+
+    Args:
+        path: Input GSD, LAMMPS dump or (extended) XYZ file.
+        output: Labelled output (``.gsd``, ``.dump``/``.lammpstrj``, ``.xyz``), or None.
+        model: Model file path or ``"default"``.
+        fractions_csv: CSV of class fractions per frame, or None.
+        plot: PNG of fractions vs frame, or None.
+        probabilities: Also write per-class probabilities.
+        fmt, out_fmt: Force input/output formats.
+        start, stop, stride: Frame selection.
+        device: ``"cpu"`` or ``"cuda"``.
+        type_map: Frame type name -> model type name, for typed models.
+        progress: Show a progress bar (rank 0).
+        comm: An mpi4py communicator to split frames over (None = serial).
+
+    Returns:
+        A :class:`LabelRun` on rank 0 (None on other ranks).
+
+    Raises:
+        InputError: A bad frame or file; no output file is left behind.
+    """
+    classifier = StructureClassifier(model, device=device, type_map=type_map)
+    selection = dict(start=start, stop=stop, stride=stride)
+    if comm is not None and comm.Get_rank() != 0:
+        _worker(classifier, path, fmt, comm, selection)
+        return None
+    size = 1 if comm is None else comm.Get_size()
+    names = classifier.class_names
+    writers = []
+    if output is not None:
+        writers.append(open_label_writer(output, names, out_fmt, write_probabilities=probabilities))
+    if fractions_csv is not None:
+        writers.append(open_label_writer(fractions_csv, names, "csv"))
+    fractions, steps, n_particles = [], [], 0
+    try:
+        from tqdm.auto import tqdm
+
+        total = None
+        if progress:
+            full = count_frames(path, fmt)
+            total = len(range(start, full if stop is None else min(stop, full), stride))
+        with open_trajectory(path, fmt, **selection) as traj:
+            for i, frame in enumerate(tqdm(traj, total=total, disable=not progress, desc="labelling", unit="frame")):
+                result = _label_frame(classifier, frame) if i % size == 0 else comm.recv(source=i % size, tag=i)
+                if isinstance(result, Exception):
+                    raise result
+                probs = result[keys.PROBABILITIES] if probabilities else None
+                for writer in writers:
+                    writer.write(frame, result[keys.LABEL], result[keys.CONFIDENCE], probs)
+                counts = np.bincount(result[keys.LABEL], minlength=len(names))
+                fractions.append(counts / max(frame.N, 1))
+                steps.append(-1 if frame.step is None else int(frame.step))
+                n_particles += frame.N
+        if not fractions:
+            raise InputError(f"{path}: no frames selected")
+        for writer in writers:
+            writer.close()
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        if comm is not None:
+            print(f"md-orderml: error on rank 0: {sys.exc_info()[1]}", file=sys.stderr, flush=True)
+            comm.Abort(1)
+        raise
+    outputs = [str(w.path) for w in writers]
+    fractions = np.array(fractions)
+    steps = np.array(steps)
+    if plot is not None:
+        from md_orderml.plotting import plot_fractions
+
+        use_steps = (steps >= 0).all()
+        x = steps if use_steps else np.arange(len(steps))
+        outputs.append(plot_fractions(x, fractions, names, plot, "time step" if use_steps else "frame",
+                                      title=Path(path).name))
+    return LabelRun(len(fractions), n_particles, names, fractions, steps, outputs)

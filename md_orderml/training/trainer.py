@@ -1,0 +1,241 @@
+"""Supervised training of a structure classifier on generated structures.
+
+:func:`train` is what ``md-orderml train`` runs: it generates (or receives) labelled
+graphs, trains with AdamW and a cosine learning-rate schedule, evaluates per-class
+accuracy on a validation set after each epoch, writes a checkpoint after each epoch
+(``--resume`` continues from it) and finally exports one model file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from md_orderml.model_file import build_metadata, save_model
+from md_orderml.nn.backbone import DEFAULT_CONFIG, EquivariantBackbone
+from md_orderml.nn.labeler import StructureLabeler
+from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of a supervised training run (all stored in the model file).
+
+    Attributes:
+        class_names: Classes to learn.
+        cutoff: Dimensionless cutoff in units of ``(V / N) ** (1 / 3)``.
+        architecture: Backbone settings (see ``DEFAULT_CONFIG``).
+        per_class: Training structures per class.
+        val_per_class: Validation structures per class.
+        noise_max: Largest crystal noise, fraction of the nn distance per coordinate.
+        epochs: Passes over the training set.
+        batch_size: Structures per optimisation step.
+        lr: Peak learning rate.
+        weight_decay: AdamW weight decay.
+        seed: Seed of data, initialisation and shuffling.
+    """
+
+    class_names: Sequence[str] = DEFAULT_CLASSES
+    cutoff: float = 1.6
+    architecture: Dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_CONFIG))
+    per_class: int = 40
+    val_per_class: int = 8
+    noise_max: float = 0.11
+    epochs: int = 12
+    batch_size: int = 6
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    seed: int = 0
+
+
+def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
+                       n_classes: int, device: str = "cpu") -> np.ndarray:
+    """Accuracy per true class over all particles of ``samples``.
+
+    Returns:
+        Accuracy per class, shape (n_classes,) (NaN for absent classes).
+    """
+    correct = np.zeros(n_classes)
+    total = np.zeros(n_classes)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(samples), 16):
+            batch = collate(samples[start:start + 16])
+            logits, _ = model.graph_forward(
+                batch["types"].to(device), batch["edge_index"].to(device), batch["edge_vec"].to(device)
+            )
+            pred = logits.argmax(1).cpu().numpy()
+            true = batch["labels"].numpy()
+            np.add.at(total, true, 1)
+            np.add.at(correct, true, pred == true)
+    with np.errstate(invalid="ignore"):
+        return correct / total
+
+
+class Trainer:
+    """Owns the model, optimiser, schedule and checkpoints of one run.
+
+    Args:
+        config: The run's settings.
+        out_dir: Where checkpoints and the log go.
+        device: ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, config: TrainConfig, out_dir, device: str = "cpu"):
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.device = device
+        torch.manual_seed(config.seed)
+        backbone = EquivariantBackbone(config.cutoff, config.architecture)
+        self.model = StructureLabeler(backbone, len(config.class_names)).to(device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.epoch = 0
+        self.history: List[Dict] = []
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The checkpoint file of this run."""
+        return self.out_dir / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        """Write model, optimiser and progress (atomically)."""
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "epoch": self.epoch,
+                "history": self.history,
+                "config": dataclasses.asdict(self.config),
+            },
+            tmp,
+        )
+        tmp.replace(self.checkpoint_path)
+
+    def load_checkpoint(self) -> bool:
+        """Resume from the checkpoint if there is one; return whether it was found."""
+        if not self.checkpoint_path.is_file():
+            return False
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        return True
+
+    def _lr(self, step: int, total: int) -> float:
+        warmup = max(1, total // 20)
+        if step < warmup:
+            return self.config.lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return self.config.lr * 0.5 * (1.0 + np.cos(np.pi * progress)) + 1e-5
+
+    def fit(self, train: Sequence[GraphSample], val: Sequence[GraphSample], progress: bool = True) -> None:
+        """Train until ``config.epochs``, checkpointing after every epoch.
+
+        Args:
+            train: Training graphs.
+            val: Validation graphs.
+            progress: Show progress bars and per-epoch metrics.
+        """
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        steps_per_epoch = int(np.ceil(len(train) / cfg.batch_size))
+        total = steps_per_epoch * cfg.epochs
+        loss_fn = torch.nn.CrossEntropyLoss()
+        while self.epoch < cfg.epochs:
+            rng = np.random.default_rng(cfg.seed + 1000 + self.epoch)
+            self.model.train()
+            losses = []
+            start = time.time()
+            bar = tqdm(batches(train, cfg.batch_size, rng), total=steps_per_epoch,
+                       desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+            for i, batch in enumerate(bar):
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self._lr(self.epoch * steps_per_epoch + i, total)
+                logits, _ = self.model.graph_forward(
+                    batch["types"].to(self.device), batch["edge_index"].to(self.device),
+                    batch["edge_vec"].to(self.device),
+                )
+                loss = loss_fn(logits, batch["labels"].to(self.device))
+                self.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+                self.optimizer.step()
+                losses.append(float(loss))
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            acc = per_class_accuracy(self.model, val, len(cfg.class_names), self.device)
+            self.epoch += 1
+            record = {
+                "epoch": self.epoch,
+                "loss": float(np.mean(losses)),
+                "val_accuracy": {n: float(a) for n, a in zip(cfg.class_names, acc)},
+                "seconds": time.time() - start,
+            }
+            self.history.append(record)
+            self.save_checkpoint()
+            if progress:
+                accs = " ".join(f"{n}={a:.4f}" for n, a in zip(cfg.class_names, acc))
+                print(f"epoch {self.epoch}: loss {record['loss']:.4f} val {accs} ({record['seconds']:.0f} s)", flush=True)
+
+    def export(self, path, extra_training: Optional[Dict] = None) -> Path:
+        """Save the trained model as a model file with its metadata.
+
+        Args:
+            path: Output model file.
+            extra_training: More entries for the ``training`` metadata.
+
+        Returns:
+            The path written.
+        """
+        cfg = self.config
+        training = {
+            "kind": "supervised",
+            "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "architecture"},
+            "history": self.history[-1:] if self.history else [],
+            "epochs": self.epoch,
+        }
+        training.update(extra_training or {})
+        metadata = build_metadata(
+            cfg.class_names, cfg.cutoff, int(self.model.backbone.config["n_layers"]),
+            {"family": "equivariant-density", **self.model.backbone.config}, training,
+        )
+        self.model.eval()
+        return save_model(self.model.cpu(), json.loads(json.dumps(metadata)), path)
+
+
+def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
+          device: str = "cpu", progress: bool = True) -> Path:
+    """Generate data, train, and export a model file (``md-orderml train``).
+
+    Args:
+        config: Run settings.
+        out_dir: Directory for checkpoints.
+        model_path: The model file to write.
+        resume: Continue from ``out_dir/checkpoint.pt`` when present.
+        device: ``"cpu"`` or ``"cuda"``.
+        progress: Show progress bars.
+
+    Returns:
+        The model file's path.
+    """
+    torch.manual_seed(config.seed)
+    trainer = Trainer(config, out_dir, device)
+    if resume and trainer.load_checkpoint() and progress:
+        print(f"resumed from {trainer.checkpoint_path} at epoch {trainer.epoch}", flush=True)
+    train_set = generate_samples(config.class_names, config.per_class, config.cutoff,
+                                 config.noise_max, config.seed, progress=progress)
+    val_set = generate_samples(config.class_names, config.val_per_class, config.cutoff,
+                               config.noise_max, config.seed + 7919, progress=progress)
+    trainer.fit(train_set, val_set, progress=progress)
+    return trainer.export(model_path)
