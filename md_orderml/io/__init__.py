@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
-from md_orderml.io._common import AtomicFile, LabelWriter, frame_selector
+from md_orderml.io._common import AtomicFile, FrameSelection, LabelWriter
 from md_orderml.io.fractions import FractionsCSV
 from md_orderml.io.gsd_io import GSDLabelWriter, read_gsd_labels
 from md_orderml.io.lammps_dump import DumpLabelWriter, DumpRecord
@@ -36,7 +36,7 @@ _EXTENSIONS = {".gsd": "gsd", ".dump": "lammps-dump", ".lammpstrj": "lammps-dump
 _GSD_MAGIC = (0x65DF65DF65DF65DF).to_bytes(8, "little")
 
 __all__ = [
-    "FORMATS", "AtomicFile", "DumpLabelWriter", "DumpRecord", "FractionsCSV", "GSDLabelWriter",
+    "FORMATS", "AtomicFile", "DumpLabelWriter", "DumpRecord", "FractionsCSV", "FrameSelection", "GSDLabelWriter",
     "LabelWriter", "Trajectory", "XyzLabelWriter", "XyzRecord", "count_frames", "detect_format",
     "open_label_writer", "open_trajectory", "read_gsd_labels",
 ]
@@ -103,14 +103,14 @@ class Trajectory:
     Attributes:
         path: The file.
         fmt: Its format (one of :data:`FORMATS`).
+        selection: The :class:`FrameSelection` (``start:stop:stride``) it yields.
     """
 
     def __init__(self, path, fmt: Optional[str] = None, start: int = 0, stop: Optional[int] = None,
                  stride: int = 1, box: Optional[Box] = None, dimensions: Optional[int] = None):
         self.path = os.fspath(path)
         self.fmt = detect_format(self.path, fmt)
-        self._keep = frame_selector(start, stop, stride)
-        self._selection = (start, stop, stride)
+        self.selection = FrameSelection(start, stop, stride)
         if dimensions not in (None, 2, 3):
             raise InputError(f"dimensions must be 2, 3 or None, got {dimensions!r}")
         self._box, self._dimensions = box, dimensions
@@ -122,23 +122,21 @@ class Trajectory:
         if self.fmt == "gsd":
             from md_orderml.io.gsd_io import iter_gsd
 
-            it = iter_gsd(self.path, self._keep)
+            it = iter_gsd(self.path, self.selection)
         elif self.fmt == "lammps-dump":
             from md_orderml.io.lammps_dump import iter_dump
 
-            it = iter_dump(self.path, self._keep, dimensions=self._dimensions)
+            it = iter_dump(self.path, self.selection, dimensions=self._dimensions)
         else:
             from md_orderml.io.xyz import iter_xyz
 
-            it = iter_xyz(self.path, self._keep, box=self._box, dimensions=self._dimensions)
+            it = iter_xyz(self.path, self.selection, box=self._box, dimensions=self._dimensions)
         self._iterators.append(it)
         return it
 
     def count(self) -> int:
         """Number of frames this trajectory yields (``start:stop:stride`` applied)."""
-        total = count_frames(self.path, self.fmt)
-        start, stop, stride = self._selection
-        return len(range(start, total if stop is None else min(stop, total), stride))
+        return self.selection.count(count_frames(self.path, self.fmt))
 
     def close(self) -> None:
         """Close the files of unfinished iterations."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import uuid
-from typing import Callable, Iterator, Optional, Sequence, TextIO, Tuple
+from typing import Iterator, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
@@ -36,16 +36,33 @@ def open_text(path: str) -> TextIO:
     return open(path, "r")
 
 
-def frame_selector(start: int = 0, stop: Optional[int] = None, stride: int = 1) -> Callable[[int], bool]:
-    """A predicate telling whether frame ``index`` is kept by a ``start:stop:stride`` selection."""
-    if start < 0 or (stop is not None and stop < 0) or stride < 1:
-        raise InputError(f"bad frame selection start={start} stop={stop} stride={stride}: "
-                         "use start >= 0, stop >= 0 or None, stride >= 1")
+class FrameSelection:
+    """Frames ``start:stop:stride`` of a trajectory; call it with a frame index.
 
-    def keep(index: int) -> bool:
-        return index >= start and (stop is None or index < stop) and (index - start) % stride == 0
+    Attributes:
+        start, stop, stride: As in ``frames[start:stop:stride]`` (``stop`` may be ``None``).
+    """
 
-    return keep
+    def __init__(self, start: int = 0, stop: Optional[int] = None, stride: int = 1):
+        if start < 0 or (stop is not None and stop < 0) or stride < 1:
+            raise InputError(f"bad frame selection start={start} stop={stop} stride={stride}: "
+                             "use start >= 0, stop >= 0 or None, stride >= 1")
+        self.start, self.stop, self.stride = start, stop, stride
+
+    def __call__(self, index: int) -> bool:
+        """Whether frame ``index`` is selected."""
+        return index >= self.start and not self.done(index) and (index - self.start) % self.stride == 0
+
+    def done(self, index: int) -> bool:
+        """Whether no frame at or after ``index`` is selected (readers stop there)."""
+        return self.stop is not None and index >= self.stop
+
+    def count(self, total: int) -> int:
+        """How many of ``total`` frames are selected."""
+        return len(range(self.start, total if self.stop is None else min(self.stop, total), self.stride))
+
+
+ALL_FRAMES = FrameSelection()
 
 
 def box_from_vectors(
@@ -123,7 +140,7 @@ def hoomd_positions(box: Box, positions: np.ndarray) -> Tuple[np.ndarray, np.nda
 
 def bounding_box_lines(box: Box, bounds: str = "pp pp pp") -> list:
     """The ``ITEM: BOX BOUNDS`` header and its three lines for a LAMMPS dump of ``box``."""
-    p = box.to_lammps()
+    p = {k: float(v) for k, v in box.to_lammps().items()}
     xy, xz, yz = p["xy"], p["xz"], p["yz"]
     if xy == 0 and xz == 0 and yz == 0:
         return [f"ITEM: BOX BOUNDS {bounds}", f"{p['xlo']!r} {p['xhi']!r}",

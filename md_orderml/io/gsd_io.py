@@ -11,14 +11,14 @@ as the properties ``md_orderml_label``, ``md_orderml_confidence`` and
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterator, List, Optional
+from typing import Iterator, List, Optional
 
 import numpy as np
 
 from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
-from md_orderml.io._common import LabelWriter, check_exists, hoomd_positions
+from md_orderml.io._common import ALL_FRAMES, FrameSelection, LabelWriter, check_exists, hoomd_positions
 
 _LOG = "log/"
 
@@ -73,12 +73,13 @@ def frame_from_gsd(snap, source: str) -> Frame:
                  step=int(snap.configuration.step), source=source, native=snap)
 
 
-def iter_gsd(path: str, keep: Callable[[int], bool] = lambda i: True) -> Iterator[Frame]:
+def iter_gsd(path: str, keep: FrameSelection = ALL_FRAMES) -> Iterator[Frame]:
     """Yield the frames of a GSD file one at a time.
 
     Args:
         path: The ``.gsd`` file.
-        keep: Predicate on the frame index; frames it rejects are not read.
+        keep: Which frames to yield; the others are not read, and reading stops
+            after the last selected one.
 
     Yields:
         :class:`Frame` with positions (N, 3), ``types`` (N,), the GSD type names, the
@@ -90,6 +91,8 @@ def iter_gsd(path: str, keep: Callable[[int], bool] = lambda i: True) -> Iterato
     """
     with _open(path) as traj:
         for index in range(len(traj)):
+            if keep.done(index):
+                return
             if not keep(index):
                 continue
             source = f"{path}, frame {index}"
@@ -109,7 +112,10 @@ def gsd_frame_from(frame: Frame):
     import gsd.hoomd
 
     snap = gsd.hoomd.Frame()
-    snap.configuration.box = np.array(frame.box.to_hoomd(), dtype=np.float32)
+    box = frame.box.to_hoomd()
+    if frame.box.is2D:
+        box[2] = box[4] = box[5] = 0.0  # HOOMD's 2D boxes have Lz = 0
+    snap.configuration.box = np.array(box, dtype=np.float32)
     snap.configuration.dimensions = 2 if frame.box.is2D else 3
     snap.configuration.step = 0 if frame.step is None else int(frame.step)
     wrapped, image = hoomd_positions(frame.box, frame.positions)

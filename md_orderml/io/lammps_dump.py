@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
-from md_orderml.io._common import LabelWriter, bounding_box_lines, box_from_vectors, open_text
+from md_orderml.io._common import ALL_FRAMES, FrameSelection, LabelWriter, bounding_box_lines, box_from_vectors, open_text
 
 #: Coordinate column sets in order of preference, with whether they are scaled.
 COORDINATE_SETS = ((("x", "y", "z"), False), (("xu", "yu", "zu"), False),
                    (("xs", "ys", "zs"), True), (("xsu", "ysu", "zsu"), True))
 TIMESTEP_MARK = b"ITEM: TIMESTEP"
+LEGACY_COLUMNS = ("id", "type", "xs", "ys", "zs", "ix", "iy", "iz")
 
 
 @dataclasses.dataclass
@@ -75,7 +76,7 @@ class _Lines:
         return line
 
 
-def _read_header(lines: _Lines, where: str):
+def _read_header(lines: _Lines, where: str, previous: Optional[str]):
     """Read the items of one snapshot up to and including ``ITEM: ATOMS``; None at EOF."""
     items = []
     line = lines.next()
@@ -83,6 +84,9 @@ def _read_header(lines: _Lines, where: str):
         line = lines.next()
     if line is None:
         return None
+    if previous is not None and not line.startswith("ITEM:"):
+        raise InputError(f"{previous} (line {lines.lineno}): more atom lines than NUMBER OF ATOMS, "
+                         f"or a garbled line {line.strip()[:60]!r}")
     while True:
         if line is None:
             raise InputError(f"{where}: the file ends before 'ITEM: ATOMS' (truncated?)")
@@ -209,13 +213,14 @@ def _positions(tokens, columns, box: Box, rotation, where, first_line) -> np.nda
                      "expected x y z, xu yu zu, xs ys zs or xsu ysu zsu")
 
 
-def iter_dump(path: str, keep: Callable[[int], bool] = lambda i: True,
+def iter_dump(path: str, keep: FrameSelection = ALL_FRAMES,
               dimensions: Optional[int] = None) -> Iterator[Frame]:
     """Yield the snapshots of a LAMMPS text dump one at a time, in file particle order.
 
     Args:
         path: The dump file (``.gz`` is decompressed on the fly).
-        keep: Predicate on the snapshot index; rejected snapshots are skipped unparsed.
+        keep: Which snapshots to yield; the others are skipped unparsed, and reading
+            stops after the last selected one.
         dimensions: 2 to label the frames as two-dimensional (dumps do not say);
             ``None`` or 3 for 3D.
 
@@ -230,8 +235,10 @@ def iter_dump(path: str, keep: Callable[[int], bool] = lambda i: True,
     with open_text(path) as fh:
         lines = _Lines(fh)
         for index in itertools.count():
+            if keep.done(index):
+                return
             where = f"{path}, frame {index}"
-            header = _read_header(lines, where)
+            header = _read_header(lines, where, f"{path}, frame {index - 1}" if index else None)
             if header is None:
                 return
             items, columns = header
@@ -243,6 +250,12 @@ def iter_dump(path: str, keep: Callable[[int], bool] = lambda i: True,
                 raise InputError(f"{where}: expected {n} atom lines, found {len(block)} (file truncated?)")
             if not keep(index):
                 continue
+            if not columns:  # old dumps: a bare "ITEM: ATOMS" means id type xs ys zs [ix iy iz]
+                ncol = len(block[0].split()) if block else 5
+                if ncol not in (5, 8):
+                    raise InputError(f"{where}: 'ITEM: ATOMS' names no columns and the {ncol} values "
+                                     "per line are not the old 'id type xs ys zs [ix iy iz]' layout")
+                columns = list(LEGACY_COLUMNS[:ncol])
             text = "".join(block)
             tokens = _parse_atoms(text, columns, n, where, first_line)
             positions = _positions(tokens, columns, box, rotation, where, first_line)
@@ -263,7 +276,7 @@ def count_dump(path: str) -> int:
 
     _common.check_exists(path)
     opener = gzip.open if path.endswith(".gz") else open
-    count, tail, keep = 0, b"", len(TIMESTEP_MARK) - 1
+    count, tail, overlap = 0, b"", len(TIMESTEP_MARK) - 1
     with opener(path, "rb") as fh:
         while True:
             chunk = fh.read(1 << 22)
@@ -271,7 +284,7 @@ def count_dump(path: str) -> int:
                 return count
             data = tail + chunk
             count += data.count(TIMESTEP_MARK)
-            tail = data[-keep:]  # a mark split across chunks is found once, in the next data
+            tail = data[-overlap:]  # a mark split across chunks is found once, in the next data
 
 
 def _fresh_table(frame: Frame) -> Tuple[List[str], List[str]]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
-from md_orderml.io._common import LabelWriter, box_from_vectors, open_text
+from md_orderml.io._common import ALL_FRAMES, FrameSelection, LabelWriter, box_from_vectors, open_text
 
 _PAIR = re.compile(r'\s*([^\s="]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s"]+))?')
 DEFAULT_PROPERTIES = [("species", "S", 1), ("pos", "R", 3)]
@@ -158,13 +158,14 @@ def _frame(record: XyzRecord, n: int, where: str, first_line: int,
                  source=where, native=record)
 
 
-def iter_xyz(path: str, keep: Callable[[int], bool] = lambda i: True, box: Optional[Box] = None,
+def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = None,
              dimensions: Optional[int] = None) -> Iterator[Frame]:
     """Yield the frames of an (extended) XYZ file one at a time, in file particle order.
 
     Args:
         path: The file (``.gz`` is decompressed on the fly).
-        keep: Predicate on the frame index; rejected frames are skipped unparsed.
+        keep: Which frames to yield; the others are skipped unparsed, and reading stops
+            after the last selected one.
         box: Box for frames without ``Lattice=`` (plain XYZ).
         dimensions: 2 or 3 to force; ``None`` detects 2D from ``pbc="T T F"`` with
             all particles at the same z.
@@ -180,6 +181,8 @@ def iter_xyz(path: str, keep: Callable[[int], bool] = lambda i: True, box: Optio
     with open_text(path) as fh:
         lineno = 0
         for index in itertools.count():
+            if keep.done(index):
+                return
             where = f"{path}, frame {index}"
             line = fh.readline()
             lineno += 1
@@ -192,8 +195,9 @@ def iter_xyz(path: str, keep: Callable[[int], bool] = lambda i: True, box: Optio
                 if n < 0:
                     raise ValueError
             except ValueError:
+                hint = f" (more particle lines in frame {index - 1} than its count?)" if index else ""
                 raise InputError(f"{where} (line {lineno}): expected the number of particles, "
-                                 f"found {line.strip()[:60]!r}") from None
+                                 f"found {line.strip()[:60]!r}{hint}") from None
             comment = fh.readline()
             block = list(itertools.islice(fh, n))
             first_line = lineno + 2
