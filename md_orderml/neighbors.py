@@ -239,41 +239,50 @@ def radius_graph_shifts(
     i_s = torch.cat(found_i)
     j_s = torch.cat(found_j)
     shift = torch.cat(found_img) + wraps_s.index_select(0, j_s) - wraps_s.index_select(0, i_s)
-    i_o = order.index_select(0, i_s)
-    j_o = order.index_select(0, j_s)
-    # mirror the half list
-    src = torch.cat([i_o, j_o])
-    dst = torch.cat([j_o, i_o])
-    shift = torch.cat([shift, -shift])
 
-    # --- deterministic order: centre, neighbour, image ---
-    if shift.size(0) > 0:
-        smin = shift.min(0)[0]
-        ext: List[int] = (shift.max(0)[0] - smin + 1).tolist()
-        code = ((shift[:, 0] - smin[0]) * ext[1] + (shift[:, 1] - smin[1])) * ext[2] + (
-            shift[:, 2] - smin[2])
-        n_code = ext[0] * ext[1] * ext[2]
-        pair_key = src * n + dst
-        if float(n) * float(n) * float(n_code) < 4.0e18:
-            perm = torch.argsort(pair_key * n_code + code)
-        else:
-            perm1 = torch.sort(code, stable=True)[1]
-            perm = perm1.index_select(0, torch.sort(pair_key.index_select(0, perm1), stable=True)[1])
-        src = src.index_select(0, perm)
-        dst = dst.index_select(0, perm)
-        shift = shift.index_select(0, perm)
-
-    # --- exact vectors from the inputs (differentiable) and the exact cut ---
-    edge_vec = positions.index_select(0, dst) - positions.index_select(0, src)
-    edge_vec = edge_vec + shift.to(dtype) @ cell.to(dtype)
-    r2 = edge_vec[:, 0] * edge_vec[:, 0] + edge_vec[:, 1] * edge_vec[:, 1] + edge_vec[:, 2] * edge_vec[:, 2]
+    # --- exact vectors from the inputs (differentiable) and the exact cut, half list ---
+    x_sorted = positions.index_select(0, order)  # neighbours are close in sorted order
+    half_vec = x_sorted.index_select(0, j_s) - x_sorted.index_select(0, i_s)
+    half_vec = half_vec + shift.to(dtype) @ cell.to(dtype)
+    r2 = half_vec[:, 0] * half_vec[:, 0] + half_vec[:, 1] * half_vec[:, 1] + half_vec[:, 2] * half_vec[:, 2]
     keep = r2 < cutoff * cutoff
     if not bool(keep.all()):
         sel = torch.nonzero(keep).squeeze(1)
-        src = src.index_select(0, sel)
-        dst = dst.index_select(0, sel)
+        i_s = i_s.index_select(0, sel)
+        j_s = j_s.index_select(0, sel)
         shift = shift.index_select(0, sel)
-        edge_vec = edge_vec.index_select(0, sel)
+        half_vec = half_vec.index_select(0, sel)
+    if i_s.size(0) == 0:
+        return _empty(positions)
+    i_o = order.index_select(0, i_s)
+    j_o = order.index_select(0, j_s)
+
+    # --- mirror and sort by centre, neighbour, image ---
+    # shifts are symmetric after mirroring: code(-S) = n_code - 1 - code(S)
+    smax: List[int] = shift.abs().max(0)[0].tolist()
+    ext = [2 * smax[0] + 1, 2 * smax[1] + 1, 2 * smax[2] + 1]
+    n_code = ext[0] * ext[1] * ext[2]
+    code = ((shift[:, 0] + smax[0]) * ext[1] + (shift[:, 1] + smax[1])) * ext[2] + (shift[:, 2] + smax[2])
+    src = torch.cat([i_o, j_o])
+    dst = torch.cat([j_o, i_o])
+    code = torch.cat([code, n_code - 1 - code])
+    if float(n) * float(n) * float(n_code) < 4.0e18:
+        key, perm = torch.sort((src * n + dst) * n_code + code)
+        code = torch.remainder(key, n_code)
+        key = torch.div(key, n_code, rounding_mode="floor")
+        src = torch.div(key, n, rounding_mode="floor")
+        dst = key - src * n
+    else:  # keys would overflow: two stable sorts
+        perm = torch.sort(code, stable=True)[1]
+        perm = perm.index_select(0, torch.sort((src * n + dst).index_select(0, perm), stable=True)[1])
+        src = src.index_select(0, perm)
+        dst = dst.index_select(0, perm)
+        code = code.index_select(0, perm)
+    shift = torch.stack(
+        [torch.div(code, ext[1] * ext[2], rounding_mode="floor") - smax[0],
+         torch.remainder(torch.div(code, ext[2], rounding_mode="floor"), ext[1]) - smax[1],
+         torch.remainder(code, ext[2]) - smax[2]], dim=1)
+    edge_vec = torch.cat([half_vec, -half_vec]).index_select(0, perm)
     return torch.stack([src, dst]), shift, edge_vec
 
 
