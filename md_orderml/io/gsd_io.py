@@ -182,8 +182,18 @@ class GSDLabelWriter(LabelWriter):
         self._traj.append(snap)
 
 
+def _class_names(value) -> List[str]:
+    """Class names from a GSD log: a JSON str (:class:`GSDLabelWriter`) or the int8
+    NUL-padded rows that ``hoomd.write.GSD`` writes for a ``strings`` loggable."""
+    if isinstance(value, str):
+        return list(json.loads(value))
+    rows = np.atleast_2d(np.asarray(value, dtype=np.int8))
+    return [row.tobytes().split(b"\0", 1)[0].decode("utf-8") for row in rows]
+
+
 def read_gsd_labels(snap) -> dict:
-    """The labels stored by :class:`GSDLabelWriter` in one ``gsd.hoomd.Frame``.
+    """The labels stored in one ``gsd.hoomd.Frame`` by :class:`GSDLabelWriter` or by
+    ``md_orderml.engines.hoomd.OrderMLLabels`` through ``hoomd.write.GSD`` (same paths).
 
     Returns:
         Dict with ``"labels"`` (N,) int32, ``"confidence"`` (N,) float32,
@@ -192,7 +202,7 @@ def read_gsd_labels(snap) -> dict:
     log = snap.log
     if LABEL_LOG not in log:
         raise InputError("the GSD frame has no md_orderml labels")
-    names: List[str] = json.loads(str(log[CLASS_NAMES_LOG])) if CLASS_NAMES_LOG in log else []
+    names: List[str] = _class_names(log[CLASS_NAMES_LOG]) if CLASS_NAMES_LOG in log else []
     probabilities: Optional[np.ndarray] = log.get(PROBABILITIES_LOG)
     return dict(labels=np.asarray(log[LABEL_LOG]), confidence=np.asarray(log[CONFIDENCE_LOG]),
                 probabilities=None if probabilities is None else np.asarray(probabilities),
