@@ -76,6 +76,39 @@ def _search_basis(cell: Tensor, pbc: List[bool]) -> Tensor:
     return basis
 
 
+def _grid(widths: List[float], pbc: List[bool], width: float, rc: float,
+          max_cells: int) -> Tuple[List[int], List[int]]:
+    """Cells per direction (each at least ``width`` wide) and neighbour-cell reach.
+
+    Args:
+        widths: Perpendicular extent of the searched region per direction.
+        pbc: Periodicity per direction.
+        width: Smallest cell width.
+        rc: The search radius.
+        max_cells: Upper bound on the number of cells (memory bound).
+
+    Returns:
+        ``(ncell, reach)``: cells per direction and offsets ``-reach..reach`` to search.
+    """
+    ncell: List[int] = []
+    for d in range(3):
+        ncell.append(max(1, int(math.floor(widths[d] / width))))
+    while ncell[0] * ncell[1] * ncell[2] > max_cells:
+        d = 0
+        for e in range(1, 3):
+            if ncell[e] > ncell[d]:
+                d = e
+        ncell[d] = (ncell[d] + 1) // 2
+    reach: List[int] = []
+    for d in range(3):
+        if ncell[d] == 1 and not pbc[d]:
+            reach.append(0)
+        else:
+            m = int(math.ceil(rc / (widths[d] / ncell[d]) - 1e-9))
+            reach.append(min(m, ncell[d] - 1) if not pbc[d] else max(m, 1))
+    return ncell, reach
+
+
 def _empty(positions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     dev = positions.device
     return (
@@ -86,7 +119,7 @@ def _empty(positions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
 
 
 def radius_graph_shifts(
-    positions: Tensor, cell: Tensor, pbc: Tensor, cutoff: float
+    positions: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, cells_per_cutoff: int = 0
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """All pairs closer than ``cutoff``, with the integer image shift of each.
 
@@ -96,6 +129,8 @@ def radius_graph_shifts(
             directions are ignored (may be zero).
         pbc: Periodicity of each lattice direction, shape (3,), bool.
         cutoff: The cutoff radius, > 0.
+        cells_per_cutoff: Cell width ``>= cutoff / k`` with k = 1, 2 or 3; 0 picks k
+            from the density (only speed depends on it).
 
     Returns:
         ``(edge_index, shifts, edge_vec)``: edge_index (2, E) int64 with centres ``i``
@@ -139,23 +174,21 @@ def radius_graph_shifts(
     eps = 1e-6 if dtype == torch.float32 or dtype == torch.float16 else 1e-12
     rc_search = cutoff + 16.0 * eps * scale
     w_list: List[float] = (widths * span).tolist()
-    ncell: List[int] = []
-    for d in range(3):
-        ncell.append(max(1, int(math.floor(w_list[d] / rc_search))))
-    max_cells = 2 * n + 64  # memory bound for the per-cell tables
-    while ncell[0] * ncell[1] * ncell[2] > max_cells:
-        d = 0
-        for e in range(1, 3):
-            if ncell[e] > ncell[d]:
-                d = e
-        ncell[d] = (ncell[d] + 1) // 2
-    reach: List[int] = []
-    for d in range(3):
-        if ncell[d] == 1 and not pbc_list[d]:
-            reach.append(0)
-        else:
-            m = int(math.ceil(rc_search / (w_list[d] / ncell[d]) - 1e-9))
-            reach.append(min(m, ncell[d] - 1) if not pbc_list[d] else max(m, 1))
+    # cells of width >= rc / k; k = 1, 2 or 3 by an estimate of the work per particle:
+    # (half-shell offsets) x (fixed cost per offset + particles per cell)
+    best_cost = -1.0
+    ncell: List[int] = [1, 1, 1]
+    reach: List[int] = [0, 0, 0]
+    for k in range(1, 4):
+        if cells_per_cutoff > 0 and k != cells_per_cutoff:
+            continue
+        nc, rh = _grid(w_list, pbc_list, rc_search / k, rc_search, 2 * n + 64)
+        n_off = (2 * rh[0] + 1) * (2 * rh[1] + 1) * (2 * rh[2] + 1) // 2 + 1
+        cost = n_off * (8.0 + n / (nc[0] * nc[1] * nc[2]))
+        if best_cost < 0 or cost < best_cost:
+            best_cost = cost
+            ncell = nc
+            reach = rh
     ncell_t = torch.tensor(ncell, dtype=torch.long, device=device)
     frac = (s - lo) / torch.clamp(span, min=1e-300)
     cidx = torch.floor(frac * ncell_t.to(torch.float64)).to(torch.long)
@@ -258,30 +291,33 @@ def radius_graph_shifts(
     j_o = order.index_select(0, j_s)
 
     # --- mirror and sort by centre, neighbour, image ---
-    # shifts are symmetric after mirroring: code(-S) = n_code - 1 - code(S)
-    smax: List[int] = shift.abs().max(0)[0].tolist()
-    ext = [2 * smax[0] + 1, 2 * smax[1] + 1, 2 * smax[2] + 1]
-    n_code = ext[0] * ext[1] * ext[2]
-    code = ((shift[:, 0] + smax[0]) * ext[1] + (shift[:, 1] + smax[1])) * ext[2] + (shift[:, 2] + smax[2])
     src = torch.cat([i_o, j_o])
     dst = torch.cat([j_o, i_o])
-    code = torch.cat([code, n_code - 1 - code])
-    if float(n) * float(n) * float(n_code) < 4.0e18:
+    smax: List[int] = shift.abs().max(0)[0].tolist()
+    ext = [2 * smax[0] + 1, 2 * smax[1] + 1, 2 * smax[2] + 1]
+    if float(n) * float(n) * float(ext[0]) * float(ext[1]) * float(ext[2]) < 4.0e18:
+        # one int64 key; shifts are symmetric after mirroring: code(-S) = n_code - 1 - code(S)
+        n_code = ext[0] * ext[1] * ext[2]
+        code = ((shift[:, 0] + smax[0]) * ext[1] + (shift[:, 1] + smax[1])) * ext[2] + (shift[:, 2] + smax[2])
+        code = torch.cat([code, n_code - 1 - code])
         key, perm = torch.sort((src * n + dst) * n_code + code)
         code = torch.remainder(key, n_code)
         key = torch.div(key, n_code, rounding_mode="floor")
         src = torch.div(key, n, rounding_mode="floor")
         dst = key - src * n
-    else:  # keys would overflow: two stable sorts
-        perm = torch.sort(code, stable=True)[1]
+        shift = torch.stack(
+            [torch.div(code, ext[1] * ext[2], rounding_mode="floor") - smax[0],
+             torch.remainder(torch.div(code, ext[2], rounding_mode="floor"), ext[1]) - smax[1],
+             torch.remainder(code, ext[2]) - smax[2]], dim=1)
+    else:  # far-away images (positions many boxes outside the cell): stable sorts
+        shift = torch.cat([shift, -shift])
+        perm = torch.arange(src.size(0), device=device)
+        for d in range(2, -1, -1):
+            perm = perm.index_select(0, torch.sort(shift[:, d].index_select(0, perm), stable=True)[1])
         perm = perm.index_select(0, torch.sort((src * n + dst).index_select(0, perm), stable=True)[1])
         src = src.index_select(0, perm)
         dst = dst.index_select(0, perm)
-        code = code.index_select(0, perm)
-    shift = torch.stack(
-        [torch.div(code, ext[1] * ext[2], rounding_mode="floor") - smax[0],
-         torch.remainder(torch.div(code, ext[2], rounding_mode="floor"), ext[1]) - smax[1],
-         torch.remainder(code, ext[2]) - smax[2]], dim=1)
+        shift = shift.index_select(0, perm)
     edge_vec = torch.cat([half_vec, -half_vec]).index_select(0, perm)
     return torch.stack([src, dst]), shift, edge_vec
 
