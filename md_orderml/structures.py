@@ -195,8 +195,8 @@ def crystal(kind: str, nn_distance: float = 1.0, min_width: float = 6.0, noise: 
 # ----------------------------------------------------------------- LJ dynamics (numpy)
 
 
-def _half_list(pos, cell, cutoff):
-    """Pairs i < j within cutoff and their image vectors, from radius_graph_shifts."""
+def _half_list(pos, cell, cutoff, mobile):
+    """Pairs i < j within cutoff with at least one mobile particle, and their image vectors."""
     import torch
 
     from md_orderml.neighbors import radius_graph_shifts
@@ -204,8 +204,8 @@ def _half_list(pos, cell, cutoff):
     ei, shift, _ = radius_graph_shifts(torch.from_numpy(pos), torch.from_numpy(cell),
                                        torch.ones(3, dtype=torch.bool), float(cutoff))
     i, j = ei.numpy()
-    half = i < j  # i == j image pairs exert opposite forces on i and cancel
-    return i[half], j[half], shift.numpy()[half] @ cell
+    keep = (i < j) & (mobile[i] | mobile[j])  # i == j image pairs: opposite forces cancel
+    return i[keep], j[keep], shift.numpy()[keep] @ cell
 
 
 def _pair_forces(pos, i, j, image, rc, soft):
@@ -238,10 +238,20 @@ def _lj_run(pos, cell, mobile, temperature, steps, rng, dt=0.005, gamma=1.0, rc=
         mobile: Which particles move, shape (N,), bool.
         temperature, steps, dt, gamma: Langevin parameters (LJ units).
     """
-    pos = np.array(pos, dtype=float)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small neighbour searches: threads only add overhead
+    try:
+        return _lj_steps(np.array(pos, dtype=float), cell, mobile, temperature, steps, rng, dt, gamma, rc, skin)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _lj_steps(pos, cell, mobile, temperature, steps, rng, dt, gamma, rc, skin):
     m = mobile[:, None].astype(float)
     for _ in range(300):  # push-off: steepest descent on (1 - r)^2, steps capped at 0.1
-        i, j, image = _half_list(pos, cell, 1.0)
+        i, j, image = _half_list(pos, cell, 1.0, mobile)
         d = pos[j] - pos[i] + image
         if len(i) == 0 or np.einsum("ij,ij->i", d, d).min() > 0.9 ** 2 or not mobile.any():
             break
@@ -257,7 +267,7 @@ def _lj_run(pos, cell, mobile, temperature, steps, rng, dt=0.005, gamma=1.0, rc=
             f *= np.minimum(1.0, 100.0 / np.maximum(np.linalg.norm(f, axis=1), 1e-12))[:, None]
         return f
 
-    i, j, image = _half_list(pos, cell, rc + skin)
+    i, j, image = _half_list(pos, cell, rc + skin, mobile)
     force = forces(warm > 0)
     for step in range(warm + steps):
         h = dt * (0.2 if step < warm else 1.0)
@@ -269,7 +279,7 @@ def _lj_run(pos, cell, mobile, temperature, steps, rng, dt=0.005, gamma=1.0, rc=
         pos += 0.5 * h * vel
         if np.einsum("ij,ij->i", pos - ref, pos - ref).max() > (0.5 * skin) ** 2:
             ref = pos.copy()
-            i, j, image = _half_list(pos, cell, rc + skin)
+            i, j, image = _half_list(pos, cell, rc + skin, mobile)
         force = forces(step < warm)
         vel += 0.5 * h * force * m
     return pos

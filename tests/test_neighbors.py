@@ -14,6 +14,15 @@ freud = pytest.importorskip("freud")
 ALL = (True, True, True)
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run single-threaded: the test machines are small and shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def run(pos, cell, pbc, rc, fn=radius_graph_shifts):
     """Our neighbour list as numpy arrays (i, j, shifts, vec)."""
     ei, sh, ev = fn(torch.as_tensor(pos), torch.as_tensor(cell), torch.tensor(pbc), rc)
