@@ -190,6 +190,29 @@ def test_ghost_particles_beyond_an_open_face():
     np.testing.assert_array_equal(ours_as_rows(i, j, sh), brute_force(pos, box.matrix, pbc, 1.4))
 
 
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_cell_sizes_give_identical_lists(k):
+    rng = np.random.default_rng(13)
+    box = Box(7.0, 7.5, 8.0, xy=0.5, xz=0.3, yz=-0.2)
+    pos = rng.uniform(0, 1, size=(700, 3)) @ box.matrix
+    auto = run(pos, box.matrix, ALL, 2.7)
+    fixed = run(pos, box.matrix, ALL, 2.7, fn=lambda *a: radius_graph_shifts(*a, cells_per_cutoff=k))
+    for a, b in zip(auto, fixed):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_far_unwrapped_images_fall_back_to_stable_sorts():
+    rng = np.random.default_rng(14)
+    cell = np.eye(3) * 2.0
+    pos = rng.uniform(0, 2, size=(40, 3))
+    image = rng.integers(-10 ** 6, 10 ** 6, size=(40, 3))  # key would overflow int64
+    i, j, sh, vec = run(pos, cell, ALL, 1.5)
+    i2, j2, sh2, vec2 = run(pos + image @ cell, cell, ALL, 1.5)
+    np.testing.assert_array_equal(np.stack([i, j]), np.stack([i2, j2]))
+    np.testing.assert_array_equal(sh2, sh + image[i] - image[j])
+    np.testing.assert_allclose(vec, vec2, atol=1e-8)
+
+
 def test_unwrapped_positions_and_float32():
     rng = np.random.default_rng(9)
     box = Box(6.0, 6.5, 7.0, xy=0.2, yz=-0.4)
