@@ -10,7 +10,7 @@ from md_orderml.nn.convolution import DensityConvolution, neighbor_slots
 from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
 
 DEFAULT_CONFIG: Dict = {
-    "l_max": 4,
+    "l_max": 6,
     "channels": 16,
     "features": 64,
     "n_layers": 2,

@@ -70,17 +70,27 @@ def neighbor_slots(
     return NeighborSlots(edge_index[1][order], slot, max_neighbors, sh, edge_radial[order])
 
 
-def _uuu_tensor_product(irreps1: o3.Irreps, irreps2: o3.Irreps, l_out: List[int]) -> o3.TensorProduct:
-    """Channel-wise CG product keeping outputs of degree ``l_out`` with the natural parity."""
+def _uuu_tensor_product(irreps1: o3.Irreps, irreps2: o3.Irreps, paths) -> o3.TensorProduct:
+    """Channel-wise (``uuu``) CG product restricted to ``paths``: set of ``(l1, l2, l_out)``."""
     irreps_out = []
     instructions = []
     for i, (mul, ir1) in enumerate(irreps1):
         for j, (_, ir2) in enumerate(irreps2):
             for ir in ir1 * ir2:
-                if ir.l in l_out and ir.p == (-1) ** ir.l:
+                if (ir1.l, ir2.l, ir.l) in paths and ir.p == (-1) ** ir.l:
                     instructions.append((i, j, len(irreps_out), "uuu", True))
                     irreps_out.append((mul, ir))
     return o3.TensorProduct(irreps1, irreps2, o3.Irreps(irreps_out), instructions)
+
+
+def coupling_paths(l_max: int, l_low: int = 2):
+    """CG paths of the 4-body term: all couplings among degrees <= ``l_low`` plus the
+    diagonal ``(l, l) -> l`` of every even ``l`` (whose contraction with ``A_l`` gives
+    Steinhardt's third-order ``W_l``, the classic fcc/hcp discriminator)."""
+    paths = {(a, b, c) for a in range(l_low + 1) for b in range(l_low + 1) for c in range(l_low + 1)
+             if abs(a - b) <= c <= a + b}
+    paths |= {(l, l, l) for l in range(l_low + 1, l_max + 1) if l % 2 == 0}
+    return paths
 
 
 class DensityConvolution(nn.Module):
@@ -112,13 +122,14 @@ class DensityConvolution(nn.Module):
             nn.Linear(radial_hidden, channels * (l_max + 1)),
         )
         self.mix = nn.ModuleList([o3.Linear(self.irreps_density, self.irreps_density) for _ in range(4)])
-        self.power = _uuu_tensor_product(self.irreps_density, self.irreps_density, [0])
-        # the 4-body (bispectrum-like) term couples only the low degrees, to stay cheap
-        l_low = min(2, l_max)
-        self.irreps_low = o3.Irreps([(channels, (l, (-1) ** l)) for l in range(l_low + 1)])
-        self.low_dim = self.irreps_low.dim
-        self.coupled = _uuu_tensor_product(self.irreps_low, self.irreps_low, list(range(l_low + 1)))
-        self.bispectrum = _uuu_tensor_product(self.coupled.irreps_out, self.irreps_low, [0])
+        self.power = _uuu_tensor_product(
+            self.irreps_density, self.irreps_density, {(l, l, 0) for l in range(l_max + 1)}
+        )
+        paths = coupling_paths(l_max)
+        self.coupled = _uuu_tensor_product(self.irreps_density, self.irreps_density, paths)
+        self.bispectrum = _uuu_tensor_product(
+            self.coupled.irreps_out, self.irreps_density, {(l, l, 0) for l in range(l_max + 1)}
+        )
         n_invariants = channels + self.power.irreps_out.dim + self.bispectrum.irreps_out.dim
         self.n_invariants = n_invariants
         self.norm = nn.LayerNorm(n_invariants)
@@ -169,10 +180,7 @@ class DensityConvolution(nn.Module):
             [
                 a.narrow(1, 0, self.channels),
                 self.power(a1, a2),
-                self.bispectrum(
-                    self.coupled(a3.narrow(1, 0, self.low_dim), a4.narrow(1, 0, self.low_dim)),
-                    a.narrow(1, 0, self.low_dim),
-                ),
+                self.bispectrum(self.coupled(a3, a4), a),
             ],
             dim=1,
         )

@@ -73,11 +73,11 @@ def structure_to_graph(structure, label_index: int, cutoff: float, jitter: float
     )
 
 
-def make_structure(kind: str, noise: float, rng: np.random.Generator):
-    """Generate one training structure of ``kind`` (a crystal name or ``"liquid"``).
+def make_crystal(kind: str, noise: float, rng: np.random.Generator):
+    """Generate one training crystal of ``kind`` with a random size and orientation.
 
     Args:
-        kind: One of :data:`md_orderml.structures.CRYSTALS` or ``"liquid"``.
+        kind: One of :data:`md_orderml.structures.CRYSTALS`.
         noise: Gaussian noise per coordinate as a fraction of the nn distance.
         rng: Random generator (its next integer seeds the structure).
 
@@ -86,19 +86,33 @@ def make_structure(kind: str, noise: float, rng: np.random.Generator):
     """
     from md_orderml import structures
 
-    seed = int(rng.integers(2**31))
-    if kind == "liquid":
-        return structures.liquid(
-            n=int(rng.integers(250, 400)),
-            density=float(rng.uniform(0.78, 0.98)),
-            temperature=float(rng.uniform(0.9, 2.0)),
-            steps=1500,
-            seed=seed,
-        )
     return structures.crystal(
         kind, nn_distance=1.0, min_width=float(rng.uniform(4.5, 6.0)), noise=noise,
-        rotation="random", seed=seed,
+        rotation="random", seed=int(rng.integers(2**31)),
     )
+
+
+def make_liquids(count: int, rng: np.random.Generator, per_run: int = 5):
+    """Lennard-Jones liquids from short LAMMPS runs at random liquid state points.
+
+    Args:
+        count: Number of configurations.
+        rng: Random generator choosing state points and seeds.
+        per_run: Configurations sampled from each run (400 steps apart).
+
+    Returns:
+        List of ``count`` structures.
+    """
+    from md_orderml.lammps_samples import lj_liquid_samples
+
+    out = []
+    while len(out) < count:
+        out += lj_liquid_samples(
+            n_cells=int(rng.integers(4, 6)), density=float(rng.uniform(0.80, 0.92)),
+            temperature=float(rng.uniform(0.75, 2.0)), n_samples=min(per_run, count - len(out)),
+            interval=400, seed=int(rng.integers(2**30)),
+        )
+    return out
 
 
 def generate_samples(
@@ -112,7 +126,8 @@ def generate_samples(
 ) -> List[GraphSample]:
     """Generate a labelled data set from the structure library.
 
-    Crystal noise levels are drawn uniformly in ``[0, noise_max]``.
+    Crystal noise levels are drawn uniformly in ``[0, noise_max]``; liquids come from
+    short Lennard-Jones runs in LAMMPS (:func:`make_liquids`).
 
     Args:
         class_names: Classes to generate (crystal names and ``"liquid"``).
@@ -129,15 +144,18 @@ def generate_samples(
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
-    jobs = [(k, name) for k, name in enumerate(class_names) for _ in range(per_class)]
     samples = []
-    for k, name in tqdm(jobs, desc="structures", disable=not progress):
-        noise = float(rng.uniform(0.0, noise_max))
-        structure = make_structure(name, noise, rng)
-        factor = float(rng.uniform(1.0 - jitter, 1.0 + jitter))
-        sample = structure_to_graph(structure, k, cutoff, jitter=factor)
-        sample.noise = noise if name != "liquid" else 0.0
-        samples.append(sample)
+    for k, name in enumerate(tqdm(class_names, desc="structures", disable=not progress)):
+        if name == "liquid":
+            made = [(s, 0.0) for s in make_liquids(per_class, rng)]
+        else:
+            noises = rng.uniform(0.0, noise_max, size=per_class)
+            made = [(make_crystal(name, float(nz), rng), float(nz)) for nz in noises]
+        for structure, noise in made:
+            factor = float(rng.uniform(1.0 - jitter, 1.0 + jitter))
+            sample = structure_to_graph(structure, k, cutoff, jitter=factor)
+            sample.noise = noise
+            samples.append(sample)
     return samples
 
 

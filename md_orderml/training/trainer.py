@@ -172,7 +172,7 @@ class Trainer:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
                 self.optimizer.step()
-                losses.append(float(loss))
+                losses.append(loss.detach().item())
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             acc = per_class_accuracy(self.model, val, len(cfg.class_names), self.device)
             self.epoch += 1
