@@ -6,8 +6,10 @@ from it). Lengths are in units of the nearest-neighbour distance ``nn_distance``
 * Crystals are scaled so their nearest-neighbour distance equals ``nn_distance``.
 * Liquids are simulated in Lennard-Jones units (sigma = epsilon = mass = 1,
   cutoff 2.5 sigma) and then rescaled by ``nn_distance / 2**(1/6)``, i.e. the minimum
-  of the pair potential sits at ``nn_distance``; the first peak of g(r) falls near it
-  and sigma becomes ``nn_distance * 2**(-1/6)`` (0.891 for ``nn_distance = 1``).
+  of the pair potential sits at ``nn_distance`` and sigma becomes
+  ``nn_distance * 2**(-1/6)`` (0.891 for ``nn_distance = 1``). At the default state
+  point (density 0.9, T 1.5) the first peak of g(r) is at ~0.93 ``nn_distance``: like
+  a real LJ liquid next to its crystal, whose neighbours sit near the potential minimum.
 
 Cells are rows of lattice vectors in any orientation; :meth:`Structure.to_frame`
 rotates a structure into the HOOMD box convention of :class:`~md_orderml.frame.Frame`.
@@ -17,7 +19,7 @@ torch is imported only by the liquid simulation (it uses
 
 import dataclasses
 import itertools
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -45,6 +47,12 @@ _LATTICES = {
     "hd": (_HEX, np.array([[0, 0, 0], [1 / 3, 1 / 3, 0.5], [0, 0, 3 / 8], [1 / 3, 1 / 3, 7 / 8]]),
            3 / 8 * np.sqrt(8.0 / 3.0)),
 }
+
+
+def _wrap(positions: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """Positions (N, 3) mapped into the cell spanned from the origin by its rows."""
+    frac = positions @ np.linalg.inv(cell)
+    return (frac - np.floor(frac)) @ cell
 
 
 def _widths(cell: np.ndarray) -> np.ndarray:
@@ -86,7 +94,14 @@ class Structure:
         return np.full(self.N, self.label)
 
     def rotated(self, rotation: np.ndarray) -> "Structure":
-        """This structure rotated: positions and cell, shape (3, 3) rotation matrix."""
+        """This structure rotated about the origin (positions and cell).
+
+        Args:
+            rotation: Rotation matrix R, shape (3, 3); vectors become ``R @ v``.
+
+        Returns:
+            A new structure: positions (N, 3) ``@ R.T``, cell (3, 3) ``@ R.T``.
+        """
         rot = np.asarray(rotation, dtype=float)
         return dataclasses.replace(self, positions=self.positions @ rot.T, cell=self.cell @ rot.T)
 
@@ -125,7 +140,8 @@ def random_rotation(rng: Union[np.random.Generator, int, None] = None) -> np.nda
     Returns:
         Proper rotation matrix, shape (3, 3).
     """
-    w, x, y, z = (lambda q: q / np.linalg.norm(q))(np.random.default_rng(rng).normal(size=4))
+    q = np.random.default_rng(rng).normal(size=4)  # isotropic in R^4: uniform unit quaternion
+    w, x, y, z = q / np.linalg.norm(q)
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
@@ -289,10 +305,12 @@ def liquid(n: int = 500, density: float = 0.9, temperature: float = 1.5, steps: 
            seed=None, noise: float = 0.0, nn_distance: float = 1.0, n_types: int = 1) -> Structure:
     """A Lennard-Jones liquid in a cubic periodic box.
 
-    Random start, push-off of overlaps, then ``steps`` BAOAB Langevin steps (dt = 0.005,
-    friction 1, LJ cutoff 2.5 sigma; after ``min(200, steps // 5)`` warm-up steps at dt / 5) at the given state point in LJ units, which
-    should be a liquid (density 0.75-0.95, temperature 1.0-2.0). Lengths are then
-    scaled by ``nn_distance / 2**(1/6)`` (see the module docstring).
+    Random start, push-off of overlaps, ``min(200, steps // 5)`` warm-up steps at dt / 5
+    with capped forces, then ``steps`` BAOAB Langevin steps (dt = 0.005, friction 1, LJ
+    cutoff 2.5 sigma) at the given state point in LJ units, which should be a liquid
+    (density 0.75-0.95, temperature 1.0-2.0). Lengths are then scaled by
+    ``nn_distance / 2**(1/6)`` (see the module docstring); positions are wrapped into
+    the cell.
 
     Args:
         n: Number of particles.
@@ -313,7 +331,7 @@ def liquid(n: int = 500, density: float = 0.9, temperature: float = 1.5, steps: 
     cell = np.eye(3) * (n / density) ** (1.0 / 3.0)
     pos = _lj_run(rng.uniform(0.0, 1.0, size=(n, 3)) @ cell, cell, np.ones(n, bool), temperature, steps, rng)
     scale = nn_distance * LJ_SIGMA
-    pos = Box(*np.diag(cell)).wrap(pos) * scale
+    pos = _wrap(pos, cell) * scale
     if noise > 0:
         pos = pos + rng.normal(0.0, noise * nn_distance, size=pos.shape)
     types, names = _types(n, n_types, rng)
@@ -358,7 +376,7 @@ def mixed(kind: str = "fcc", crystal_fraction: float = 0.5, nn_distance: float =
     pos = np.concatenate([xtal, s @ cell])
     mobile = np.arange(len(pos)) >= len(xtal)
     pos = _lj_run(pos, cell, mobile, temperature, steps, rng)
-    pos *= nn_distance * LJ_SIGMA
+    pos = _wrap(pos, cell) * (nn_distance * LJ_SIGMA)
     if noise > 0:
         pos = pos + rng.normal(0.0, noise * nn_distance, size=pos.shape)
     labels = np.where(mobile, "liquid", kind)

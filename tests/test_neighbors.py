@@ -260,6 +260,25 @@ def test_torchscript_matches_eager():
             torch.testing.assert_close(a[1], b[1], rtol=0, atol=0)
 
 
+class _Counts(torch.nn.Module):
+    """A minimal model that uses radius_graph, for the export round trip."""
+
+    def forward(self, positions, cell, pbc):
+        edge_index, edge_vec = radius_graph(positions, cell, pbc, 1.5)
+        return number_of_neighbors(edge_index, positions.size(0)), torch.linalg.norm(edge_vec, dim=1)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_scripted_module_survives_save_and_load(tmp_path):
+    torch.jit.save(torch.jit.script(_Counts()), str(tmp_path / "m.pt"))
+    loaded = torch.jit.load(str(tmp_path / "m.pt"))
+    rng = np.random.default_rng(15)
+    pos = torch.tensor(rng.uniform(0, 5, size=(150, 3)))
+    args = (pos, torch.eye(3, dtype=torch.float64) * 5, torch.tensor((True, True, False)))
+    for a, b in zip(loaded(*args), _Counts()(*args)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu():
