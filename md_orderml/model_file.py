@@ -150,6 +150,9 @@ def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
     os.close(fd)
     try:
         torch.jit.save(scripted, tmp, _extra_files={keys.METADATA_FILE: json.dumps(metadata, indent=1)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; model files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -6,6 +6,14 @@ import dataclasses
 import json
 
 
+#: Named training settings. ``default`` made md_orderml/models/default.pt:
+#: ``md-orderml train --preset default -o md_orderml/models/default.pt``
+PRESETS = {
+    "default": dict(epochs=20, per_class=60, val_per_class=6, batch_size=8, noise_max=0.11,
+                    cutoff=1.6, lr=3e-3, seed=0, threads=1),
+}
+
+
 def add_parser(sub) -> None:
     """Register the ``train`` subcommand."""
     from md_orderml.training import TrainConfig
@@ -15,6 +23,8 @@ def add_parser(sub) -> None:
                        description="Train on the structure library (noisy crystals and LJ liquids) and export a model file. "
                                    "Checkpoints go to --run-dir after every epoch; --resume continues.")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="settings of a named model (e.g. 'default', "
+                   "the shipped default model); explicit options are ignored")
     p.add_argument("--run-dir", default="runs/train", help="checkpoint directory (default runs/train)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     p.add_argument("--epochs", type=int, default=d.epochs)
@@ -38,6 +48,9 @@ def run(args) -> int:
 
     from md_orderml.training import TrainConfig, train
 
+    if args.preset:
+        for key, value in PRESETS[args.preset].items():
+            setattr(args, key, value)
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TrainConfig(
