@@ -2,7 +2,7 @@
 
 Every method labels the same frames: fcc, bcc, hcp, sc, cubic and hexagonal diamond
 with Gaussian noise of sigma = 3, 5, 7, 9 % of the nearest-neighbour distance per
-coordinate, and Lennard-Jones liquids. A particle counts as correct when its label is
+coordinate, and Lennard-Jones liquids (LAMMPS, three state points). A particle counts as correct when its label is
 its structure's name (for liquids: anything that is not a crystal class counts as
 correct for PTM/a-CNA, "liquid" for the model).
 
@@ -21,6 +21,7 @@ import numpy as np
 from md_orderml import structures
 from md_orderml.baselines import cna_or_diamond_labels, ptm_labels
 from md_orderml.classifier import StructureClassifier
+from md_orderml.lammps_samples import lj_liquid_samples
 
 CRYSTALS = ("fcc", "bcc", "hcp", "sc", "cd", "hd")
 NOISES = (0.03, 0.05, 0.07, 0.09)
@@ -30,7 +31,10 @@ def frames(kind: str, noise: float, seeds: int):
     """Yield frames of one structure at one noise level."""
     for seed in range(seeds):
         if kind == "liquid":
-            yield structures.liquid(n=1000, density=0.85, temperature=1.2, seed=1000 + seed).to_frame()
+            state = [(0.85, 0.8), (0.88, 1.2), (0.9, 2.0)][seed % 3]
+            sample = lj_liquid_samples(n_cells=6, density=state[0], temperature=state[1], n_samples=1,
+                                       seed=1000 + seed)[0]
+            yield sample.to_frame()
         else:
             yield structures.crystal(kind, noise=noise, min_width=9.0, rotation="random", seed=100 + seed).to_frame()
 
