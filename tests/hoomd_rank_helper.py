@@ -29,8 +29,8 @@ from md_orderml.frame import Box, Frame  # noqa: E402
 TILT = (0.1, -0.05, 0.08)  # xy, xz, yz: exercise a triclinic box
 
 
-def configuration(cells=(5, 5, 10), density: float = 1.0, seed: int = 5, disorder: float = 0.25):
-    """An fcc lattice in a triclinic box, its upper half in x strongly disordered.
+def configuration(cells=(5, 5, 10), density: float = 1.0, seed: int = 5, disorder: float = 0.25, tilt=TILT):
+    """An fcc lattice in a (by default triclinic) box, its upper half in x disordered.
 
     The box is long in z so that HOOMD splits two ranks along z with a wide ghost layer.
 
@@ -44,7 +44,7 @@ def configuration(cells=(5, 5, 10), density: float = 1.0, seed: int = 5, disorde
     frac = ((grid + basis) / cells).reshape(-1, 3)
     a = (4.0 / density) ** (1 / 3)
     lengths = cells * a
-    xy, xz, yz = TILT
+    xy, xz, yz = tilt
     box = [*lengths, xy, xz, yz]
     matrix = Box.from_hoomd(box).matrix
     positions = (frac - 0.5) @ matrix

@@ -72,7 +72,7 @@ def contrast_model_path(untrained_model_path, tmp_path_factory):
     from md_orderml.frame import Box, Frame
     from md_orderml.model_file import read_metadata
 
-    positions, box = configuration()
+    positions, box = configuration(cells=(4, 4, 4))
     frame = Frame(positions=positions, box=Box.from_hoomd(box), types=np.zeros(len(positions), int), type_names=["A"])
     embedding = torch.as_tensor(StructureClassifier(untrained_model_path).compute(frame).embedding)
     module = torch.jit.load(str(untrained_model_path))
@@ -228,13 +228,12 @@ def test_crystal_and_melt(helper, device, default_model_path):
     from md_orderml.engines.hoomd import OrderMLLabels
 
     fractions = {}
-    for name, kT, disorder in (("crystal", 0.3, 0.0), ("melt", 2.5, 0.3)):
-        positions, box = helper.configuration(cells=(6, 6, 6), density=1.0 if name == "crystal" else 0.85,
-                                              disorder=disorder)
+    for name, kT, density in (("crystal", 0.3, 1.0), ("melt", 2.5, 0.85)):
+        positions, box = helper.configuration(cells=(5, 5, 5), density=density, disorder=0.0, tilt=(0, 0, 0))
         sim = helper.simulation(device, positions, box, kT=kT, seed=4)
-        labels = OrderMLLabels(trigger=400, model=default_model_path)
+        labels = OrderMLLabels(trigger=500, model=default_model_path)
         sim.operations.writers.append(labels)
-        sim.run(400)
+        sim.run(500)
         fractions[name] = dict(zip(labels.class_names, labels.fractions))
     assert fractions["crystal"]["fcc"] > 0.8, fractions
     assert fractions["melt"]["liquid"] > 0.8, fractions
