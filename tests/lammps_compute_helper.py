@@ -17,15 +17,15 @@ import numpy as np
 from md_orderml.mpi import import_lammps
 
 
-def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7):
-    """A jittered LJ fcc crystal at density 1.05 (affinely sheared when triclinic).
+def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7, density: float = 1.05):
+    """A jittered LJ fcc crystal (affinely sheared when triclinic).
 
     Returns:
         ``(positions (N, 3), types (N,), lattice rows (3, 3))``; the lower half is
         strongly disordered with ``half_melt``. Identical for any number of ranks.
     """
     rng = np.random.default_rng(seed)
-    a = (4 / 1.05) ** (1 / 3)
+    a = (4 / density) ** (1 / 3)
     basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
     grid = np.stack(np.meshgrid(*[np.arange(cells)] * 3, indexing="ij"), -1).reshape(-1, 1, 3)
     frac = ((grid + basis) / cells).reshape(-1, 3)
@@ -41,9 +41,9 @@ def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7):
     return (s - np.floor(s)) @ cell, types, cell
 
 
-def build(lmp, cells: int, triclinic: bool, half_melt: bool, seed: int = 7) -> None:
+def build(lmp, cells: int, triclinic: bool, half_melt: bool, seed: int = 7, density: float = 1.05) -> None:
     """Create the :func:`configuration` in LAMMPS (units lj, 2 atom types, LJ pair)."""
-    x, types, cell = configuration(cells, triclinic, half_melt, seed)
+    x, types, cell = configuration(cells, triclinic, half_melt, seed, density)
     (lx, _, _), (xy, ly, _), (xz, yz, lz) = cell
     tilt = f" {xy} {xz} {yz}" if triclinic else ""
     lmp.commands_string(f"""

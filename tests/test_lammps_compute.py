@@ -253,7 +253,7 @@ thermo_style custom step temp v_ffcc &
     f_orderml[8]
 thermo 5
 dump d all custom 5 {dump} id type x y z i_orderml d_orderml_conf
-dump_modify d sort id
+dump_modify d sort id format float %.17g
 variable i loop 2
 label loop
 run 5
@@ -292,6 +292,26 @@ def test_cli_lammps_script_and_label_command(tmp_path, untrained_model_path, cap
                                    atol=CONF_TOL)
 
 
+@pytest.mark.mpi
+def test_cli_lammps_under_mpirun(tmp_path, untrained_model_path):
+    """mpirun -np 2 md-orderml lammps (ghost path) writes the labels of the serial run."""
+    script = write_script(tmp_path)
+    common = ["lammps", str(script), "--model", str(untrained_model_path), "--every", "5", "--log", "none", "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for name, launch in (("serial", []), ("mpi", [mpirun(), "-np", "2"])):
+        cmd = launch + [sys.executable, "-m", "md_orderml.cli"] + common
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (tmp_path / "out.dump").rename(tmp_path / f"{name}.dump")
+    from md_orderml.io import open_trajectory
+
+    serial, parallel = (list(open_trajectory(tmp_path / f"{n}.dump")) for n in ("serial", "mpi"))
+    assert [f.step for f in parallel] == [0, 5, 10]
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a.native.column("i_orderml"), b.native.column("i_orderml"))
+        np.testing.assert_allclose(a.native.column("d_orderml_conf"), b.native.column("d_orderml_conf"), atol=CONF_TOL)
+
+
 @pytest.mark.parametrize("body, message", [
     ("label top\nunits lj\nregion b block 0 4 0 4 0 4\ncreate_box 1 b\njump SELF top\n", "goes back before the box"),
     ("units lj\njump SELF\n", "before the box exists"),
@@ -313,10 +333,10 @@ def test_cli_lammps_errors(tmp_path, untrained_model_path, capfd, body, message)
 
 
 def test_crystal_and_melt(lmp, default_model_path):
-    """Half an LJ crystal molten at T=3 with the other half frozen: fcc on top, liquid below."""
+    """Half an LJ crystal (density 0.92) molten at T=2 with the other half frozen: fcc on top, liquid below."""
     from md_orderml.engines.lammps import OrderMLCompute
 
-    build(lmp, 6, False, half_melt=False)
+    build(lmp, 6, False, half_melt=False, density=0.92)
     zmax = lmp.extract_box()[1][2]
     lmp.commands_string(f"""
 region hot2 block INF INF INF INF INF {zmax / 2} units box
@@ -324,7 +344,7 @@ group hot region hot2
 group cold subtract all hot
 velocity cold set 0 0 0
 fix freeze cold setforce 0 0 0
-fix heat hot langevin 3.0 3.0 0.1 12345
+fix heat hot langevin 2.0 2.0 0.1 12345
 fix nve hot nve
 run 3000
 """)

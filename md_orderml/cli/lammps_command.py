@@ -4,6 +4,8 @@ The compute attaches as soon as the script's box exists, so the script may use
 ``i_orderml`` (class index, -1 = not labelled), ``d_orderml_conf`` (confidence) and
 ``f_orderml[k]`` (atoms in class k-1; ``f_orderml[C+1]`` = atoms labelled) in dumps,
 thermo output and variables. Works under ``mpirun -np N md-orderml lammps ...``.
+The index variable ``orderml_every`` holds ``--every`` so dumps can follow it
+(``dump d all custom ${orderml_every} ...``); a script may define its own default.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def add_parser(sub) -> None:
         description="Run an unmodified LAMMPS input script with the md-orderml compute attached as soon as "
                     "the box exists: per-atom i_orderml (class index, -1 = not labelled) and d_orderml_conf, "
                     "global f_orderml[k] = atoms of class k-1 (k = 1..C) and f_orderml[C+1] = atoms labelled. "
-                    "Under mpirun the work is split like LAMMPS's.")
+                    "The index variable orderml_every holds --every. Under mpirun the work is split like LAMMPS's.")
     p.add_argument("script", help="LAMMPS input script")
     p.add_argument("--model", default="default", help="model file, or 'default' (the shipped model)")
     p.add_argument("--every", type=int, default=1000, help="label every N steps (default 1000)")
@@ -52,7 +54,7 @@ def run(args) -> int:
             raise InputError(f"--type-map is not valid JSON ({err.msg})") from None
         if not isinstance(type_map, dict):
             raise InputError('--type-map must be a JSON object such as {"1": "Cu"}')
-    cmdargs = ["-nocite", "-log", args.log]
+    cmdargs = ["-nocite", "-log", args.log, "-var", "orderml_every", str(args.every)]
     for var in args.var:
         if len(var) < 2:
             raise InputError(f"--var {var[0]} needs a name and at least one value")

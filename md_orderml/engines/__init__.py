@@ -6,6 +6,7 @@ and the model file, so all engines give the same labels for the same configurati
 
 * :mod:`md_orderml.engines.lammps`: :class:`~md_orderml.engines.lammps.OrderMLCompute`,
   on-the-fly labels in a ``lammps`` Python instance (serial or under ``mpirun``).
+* :mod:`md_orderml.engines.lammps_util`: box, communication cutoff and neighbourhood helpers.
 * :mod:`md_orderml.engines.lammps_script`: runs an unmodified LAMMPS input script with
   the compute attached (``md-orderml lammps in.script``).
 

@@ -41,57 +41,19 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from typing import Dict, Mapping, Optional
 
 import numpy as np
 
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.engines.lammps_util import communication_cutoff, lammps_box, near, one_line
 from md_orderml.errors import InputError
-from md_orderml.frame import Box
 
 #: LAMMPS's default neighbour skin per unit style (``neighbor`` command).
 DEFAULT_SKIN = {"lj": 0.3, "real": 2.0, "metal": 2.0, "si": 0.001, "cgs": 0.1,
                 "electron": 2.0, "micro": 0.1, "nano": 1.0}
 MODES = ("auto", "ghost", "gather")
-
-
-def lammps_box(lmp) -> Box:
-    """The simulation box of a ``lammps`` instance (HOOMD convention, LAMMPS origin)."""
-    lo, hi, xy, yz, xz, _periodicity, _change = lmp.extract_box()
-    return Box.from_lammps(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2], xy, xz, yz)
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def near(s_centres: np.ndarray, s_other: np.ndarray, reach: np.ndarray, periodic: np.ndarray) -> np.ndarray:
-    """Which candidates lie within the centres' bounding range widened by ``reach``.
-
-    A superset of the candidates within distance R of some centre when
-    ``reach[d] = R / width[d]`` (a fractional coordinate changes by at most
-    distance / perpendicular width).
-
-    Args:
-        s_centres: Fractional coordinates of the centres, shape (M, 3), M > 0.
-        s_other: Fractional coordinates of the candidates, shape (K, 3).
-        reach: Fractional reach per direction, shape (3,).
-        periodic: Wrap direction d modulo 1, shape (3,), bool.
-
-    Returns:
-        Mask of the candidates to keep, shape (K,), bool.
-    """
-    lo, hi = s_centres.min(axis=0) - reach, s_centres.max(axis=0) + reach
-    keep = np.ones(len(s_other), dtype=bool)
-    for d in range(3):
-        if periodic[d]:
-            keep &= (hi[d] - lo[d] >= 1.0) | (np.mod(s_other[:, d] - lo[d], 1.0) <= hi[d] - lo[d])
-        else:
-            keep &= (s_other[:, d] >= lo[d]) & (s_other[:, d] <= hi[d])
-    return keep
 
 
 class OrderMLCompute:
@@ -228,7 +190,7 @@ class OrderMLCompute:
                 raise InputError("comm_modify mode multi is not supported with mode='ghost'; use mode='auto' or 'gather'")
             return None
         need = self.receptive_field * self.length_scale() * (1.0 + self.margin) + self.skin
-        current = self._comm_cutoff()
+        current = communication_cutoff(self.lmp, self.comm)
         cutoff = max(current, need)
         if cutoff > current:
             self.lmp.command(f"comm_modify cutoff {cutoff:.10g}")
@@ -267,27 +229,6 @@ class OrderMLCompute:
             if periodic[d] and width < need:
                 raise InputError(f"the periodic box is too small for the model: width {width:.6g} along "
                                  f"{'xyz'[d]} < 2 x cutoff = {need:.6g}; replicate the system")
-
-    def _comm_cutoff(self) -> float:
-        """LAMMPS's current communication cutoff (from ``info communication``)."""
-        path = None
-        if self.rank == 0:
-            fd, path = tempfile.mkstemp(prefix="orderml_info_", suffix=".txt")
-            os.close(fd)
-        if self.comm is not None:
-            path = self.comm.bcast(path, root=0)
-        try:
-            self.lmp.command(f"info communication out overwrite {path}")
-            value = 0.0
-            if self.rank == 0:
-                with open(path) as fh:
-                    for line in fh:
-                        if line.startswith("Communication cutoff ="):
-                            value = float(line.split("=")[1])
-        finally:
-            if self.rank == 0:
-                os.unlink(path)
-        return value if self.comm is None else self.comm.bcast(value, root=0)
 
     def _publish(self, vector: np.ndarray) -> None:
         for k, value in enumerate(vector, start=1):
@@ -328,8 +269,8 @@ class OrderMLCompute:
         local[-1] = err is not None
         total = local if self.comm is None else self.comm.allreduce(local)
         if total[-1] > 0:
-            messages = [err] if self.comm is None else self.comm.allgather(None if err is None else _one_line(err))
-            self._fail(step, next(_one_line(m) if isinstance(m, BaseException) else m for m in messages if m is not None))
+            messages = [err] if self.comm is None else self.comm.allgather(None if err is None else one_line(err))
+            self._fail(step, next(one_line(m) if isinstance(m, BaseException) else m for m in messages if m is not None))
             return
         self.counts = total[:self.n_classes].astype(np.int64)
         self.step = int(step)
