@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cells", type=int, default=9, help="fcc cells per side: 4 cells^3 atoms (default 9: 2,916)")
     p.add_argument("--steps", type=int, default=30000, help="most steps after the quench (default 30,000 = 150 tau)")
-    p.add_argument("--halt", type=float, default=0.7, help="stop when fcc+hcp+bcc labels exceed this fraction")
+    p.add_argument("--halt", type=float, default=0.9, help="stop when fcc+hcp+bcc labels exceed this fraction")
     p.add_argument("--every", type=int, default=1000, help="label every N steps (default 1,000)")
     p.add_argument("--t-cool", type=float, default=0.7, help="temperature after the quench (default 0.7)")
     p.add_argument("--rho", type=float, default=1.05, help="number density (default 1.05)")
