@@ -43,6 +43,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import time
 import warnings
 import weakref
 from typing import Dict, Mapping, Optional
@@ -207,6 +208,7 @@ class _LabelAction(hoomd.custom.Action):
         self._clear()
         self.route: Optional[str] = None  #: How the last labels were made: "serial", "hoomd" or "gather".
         self.gathered_steps = 0  #: Number of labellings that gathered positions.
+        self.compute_seconds = 0.0  #: Wall time spent labelling on this rank.
 
     def _instance_export_dict(self) -> dict:
         out = {}
@@ -289,6 +291,7 @@ class _LabelAction(hoomd.custom.Action):
         return "gather"
 
     def _compute(self, timestep: int) -> None:
+        start = time.perf_counter()
         state = self._simulation.state
         b = state.box
         box = Box(b.Lx, b.Ly, b.Lz, b.xy, b.xz, b.yz)
@@ -322,6 +325,7 @@ class _LabelAction(hoomd.custom.Action):
         self._publish(timestep, tags, out)
         self.route = route
         self.gathered_steps += route == "gather"
+        self.compute_seconds += time.perf_counter() - start
 
     def _gather(self, pos: np.ndarray, typeid: np.ndarray, box: Box, scale: float):
         """Owned particles first, then every other rank's particles within reach."""
