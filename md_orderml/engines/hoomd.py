@@ -241,7 +241,7 @@ class _LabelAction(hoomd.custom.Action):
             self._lookup = self._classifier.model_types(names, np.arange(len(names)), "HOOMD particle types")
         else:
             self._lookup = np.zeros(len(names), dtype=np.int64)
-        self._lookup_t = torch.as_tensor(self._lookup, device=device)
+        self._lookup_t = torch.as_tensor(self._lookup, device="cuda" if self._gpu else "cpu")  # indexed by HOOMD's typeid
         self._comm, self._owns_comm = _mpi_comm(simulation, self._given_comm)
         self._rank = 0 if self._comm is None else self._comm.Get_rank()
         if self._comm is not None and "OMP_NUM_THREADS" not in os.environ:  # share the cores between ranks
