@@ -1,0 +1,28 @@
+"""The training command: checkpoints, resume, export of a loadable model file."""
+
+import json
+
+import torch
+
+from md_orderml.cli import main
+from md_orderml.model_file import load_model, read_metadata
+
+
+def test_train_resume_and_export(tmp_path, capsys):
+    run_dir, model = tmp_path / "run", tmp_path / "model.pt"
+    common = ["train", "-o", str(model), "--run-dir", str(run_dir), "--per-class", "1",
+              "--val-per-class", "1", "--batch-size", "4", "--quiet", "--threads", "1",
+              "--architecture", json.dumps({"features": 16, "channels": 4, "l_max": 2})]
+    assert main(common + ["--epochs", "1"]) == 0
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+    assert main(common + ["--epochs", "2", "--resume"]) == 0
+    meta = read_metadata(model)
+    assert meta["training"]["epochs"] == 2
+    assert meta["architecture"]["l_max"] == 2
+    assert set(meta["training"]["history"][-1]["val_accuracy"]) == set(meta["class_names"])
+    assert load_model(model).class_names == meta["class_names"]
+    exported = tmp_path / "exported.pt"
+    assert main(["export", str(run_dir / "checkpoint.pt"), "-o", str(exported)]) == 0
+    a, b = load_model(model).module.state_dict(), load_model(exported).module.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
