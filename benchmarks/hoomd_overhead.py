@@ -18,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 from md_orderml.engines.hoomd import OrderMLLabels  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402
@@ -62,7 +63,11 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--gpu", action="store_true")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for the labels (HOOMD's CPU MD uses one per rank; 0: torch's default)")
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     if args.steps % args.every:
         parser.error("--steps must be a multiple of --every")
 
@@ -90,7 +95,8 @@ def main(argv=None) -> int:
     if rank == 0:
         n = sim.state.N_particles
         print(f"HOOMD-blue {hoomd.version.version}, {type(device).__name__}, {ranks} rank(s), N={n}, "
-              f"{platform.processor() or platform.machine()}, model {args.model}, route {labels.route}")
+              f"{platform.processor() or platform.machine()}, model {args.model}, route {labels.route}, "
+              f"{torch.get_num_threads()} torch thread(s)")
         print(f"{'mode':<12}{'steps':>8}{'wall s':>10}{'steps/s':>10}")
         for mode, seconds in times.items():
             print(f"{mode:<12}{steps:>8}{seconds:>10.2f}{steps / seconds:>10.1f}")

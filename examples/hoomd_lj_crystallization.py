@@ -72,7 +72,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", default="hoomd_lj_crystallization")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
     parser.add_argument("--gpu", action="store_true", help="run on hoomd.device.GPU")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for the labels (HOOMD's CPU MD uses one per rank; 0: torch's default)")
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     start = time.perf_counter()
     sim, seed = make_simulation(args)

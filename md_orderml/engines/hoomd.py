@@ -246,7 +246,7 @@ class _LabelAction(hoomd.custom.Action):
         self._rank = 0 if self._comm is None else self._comm.Get_rank()
         if self._comm is not None and "OMP_NUM_THREADS" not in os.environ:  # share the cores between ranks
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-            torch.set_num_threads(max(1, cores // self._comm.Get_size()))
+            torch.set_num_threads(min(torch.get_num_threads(), max(1, cores // self._comm.Get_size())))
         self._clear()
 
     def detach(self) -> None:
