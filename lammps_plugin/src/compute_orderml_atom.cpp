@@ -1,0 +1,396 @@
+/* compute orderml/atom: md_orderml structure labels inside LAMMPS (native plugin).
+
+   Conventions shared with the Python compute (md_orderml/engines/lammps.py) and the model
+   file (md_orderml/model_file.py):
+   - lengths are made dimensionless by length_scale = (V / N_total)^(1/3);
+   - under MPI (or "mode ghost") each rank labels its owned atoms of the group with all
+     local and ghost atoms within the receptive field as context and all boundaries open,
+     so the ghost cutoff must reach receptive_field * length_scale + neighbor skin;
+   - on one MPI rank ("mode auto") the owned atoms and the periodic box are passed instead,
+     exactly what the Python compute and "md-orderml label" do. */
+
+#include "compute_orderml_atom.h"
+
+#include "orderml_model.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "domain.h"
+#include "error.h"
+#include "json.h"
+#include "memory.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+#ifndef ORDERML_DEFAULT_MODEL
+#define ORDERML_DEFAULT_MODEL ""
+#endif
+
+static const char *FORMAT_NAME = "md_orderml-model";
+static const int FORMAT_VERSION = 1;
+
+/* ---------------------------------------------------------------------- */
+
+const char *ComputeOrderMLAtom::default_model_path()
+{
+  const char *env = std::getenv("MD_ORDERML_DEFAULT_MODEL");
+  if (env && *env) return env;
+  return ORDERML_DEFAULT_MODEL;
+}
+
+/* ---------------------------------------------------------------------- */
+
+ComputeOrderMLAtom::ComputeOrderMLAtom(LAMMPS *lmp, int narg, char **arg) :
+    Compute(lmp, narg, arg), outputs(new orderml::Outputs), nclasses(0), cutoff(0.0),
+    receptive_field(0.0), use_ghosts(true), nmax(0), labels(nullptr)
+{
+  if (narg < 4)
+    error->all(FLERR, "Illegal compute orderml/atom command: compute ID group orderml/atom "
+                      "MODEL [mode auto|ghost] [device cpu|cuda] [types T1 ... Tn] [threads N]");
+  if (domain->dimension != 3)
+    error->all(FLERR, "Compute orderml/atom supports 3d simulations only");
+
+  model_path = arg[3];
+  if (model_path == "default") {
+    model_path = default_model_path();
+    if (model_path.empty())
+      error->all(FLERR, "Compute orderml/atom: no default model known to this plugin build; "
+                        "give the model file path or set MD_ORDERML_DEFAULT_MODEL");
+  }
+
+  std::string device = "cpu", mode = "auto";
+  std::vector<std::string> type_args;
+  int threads = comm->nthreads;    // LAMMPS's OpenMP threads per rank (1 unless set)
+  int iarg = 4;
+  while (iarg < narg) {
+    std::string key = arg[iarg];
+    if (key == "device") {
+      if (iarg + 2 > narg) error->all(FLERR, "Compute orderml/atom: device needs cpu or cuda");
+      device = arg[iarg + 1];
+      if (device != "cpu" && device != "cuda")
+        error->all(FLERR, "Compute orderml/atom: unknown device {} (cpu or cuda)", device);
+      iarg += 2;
+    } else if (key == "mode") {
+      if (iarg + 2 > narg) error->all(FLERR, "Compute orderml/atom: mode needs auto or ghost");
+      mode = arg[iarg + 1];
+      if (mode != "auto" && mode != "ghost")
+        error->all(FLERR, "Compute orderml/atom: unknown mode {} (auto or ghost)", mode);
+      iarg += 2;
+    } else if (key == "types") {
+      if (iarg + 1 + atom->ntypes > narg)
+        error->all(FLERR, "Compute orderml/atom: types needs one model type name (or NULL) "
+                          "per LAMMPS atom type ({} names)", atom->ntypes);
+      for (int t = 0; t < atom->ntypes; ++t) type_args.emplace_back(arg[iarg + 1 + t]);
+      iarg += 1 + atom->ntypes;
+    } else if (key == "threads") {
+      if (iarg + 2 > narg) error->all(FLERR, "Compute orderml/atom: threads needs a number");
+      threads = utils::inumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (threads < 1) error->all(FLERR, "Compute orderml/atom: threads must be positive");
+      iarg += 2;
+    } else {
+      error->all(FLERR, "Compute orderml/atom: unknown keyword {} (mode, device, types, threads)",
+                 key);
+    }
+  }
+  use_ghosts = (mode == "ghost") || comm->nprocs > 1;
+
+  try {
+    model = std::make_unique<orderml::Model>(model_path, device);
+  } catch (const orderml::ModelError &err) {
+    error->all(FLERR, "Compute orderml/atom: {}", err.what());
+  }
+  parse_metadata(model->metadata_json());
+  map_types(type_args);
+  orderml::Model::set_threads(threads);
+
+  peratom_flag = 1;
+  size_peratom_cols = 2 + nclasses;
+  vector_flag = 1;
+  size_vector = nclasses + 1;
+  extvector = 1;
+  vector = new double[size_vector];
+  std::fill(vector, vector + size_vector, 0.0);
+  local_counts.assign(size_vector, 0.0);
+
+  if (comm->me == 0) {
+    std::string names;
+    for (const auto &name : class_names) names += " " + name;
+    utils::logmesg(lmp,
+                   "compute orderml/atom: model {} ({} classes:{}), receptive field {} x length "
+                   "scale, {} on {}, {} torch thread(s), context from {}\n",
+                   model_path, nclasses, names, receptive_field,
+                   orderml::Model::torch_version(), device, orderml::Model::threads(),
+                   use_ghosts ? "ghost atoms" : "the periodic box");
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+ComputeOrderMLAtom::~ComputeOrderMLAtom()
+{
+  memory->destroy(labels);
+  delete[] vector;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::parse_metadata(const std::string &text)
+{
+  if (text.empty())
+    error->all(FLERR, "Compute orderml/atom: {}: not an md_orderml model file (a TorchScript "
+                      "archive without md_orderml metadata)", model_path);
+  json meta;
+  try {
+    meta = json::parse(text);
+  } catch (const std::exception &err) {
+    error->all(FLERR, "Compute orderml/atom: {}: corrupted model metadata ({})", model_path,
+               err.what());
+  }
+  if (!meta.is_object() || !meta.contains("format") || !meta["format"].is_string() ||
+      meta["format"].get<std::string>() != FORMAT_NAME)
+    error->all(FLERR, "Compute orderml/atom: {}: not an md_orderml model file (metadata format "
+                      "is not '{}')", model_path, FORMAT_NAME);
+  if (!meta.contains("format_version") || !meta["format_version"].is_number_integer())
+    error->all(FLERR, "Compute orderml/atom: {}: corrupted model metadata (format_version)",
+               model_path);
+  int version = meta["format_version"].get<int>();
+  if (version > FORMAT_VERSION)
+    error->all(FLERR, "Compute orderml/atom: {}: model file format {} is newer than this plugin "
+                      "supports ({}); rebuild the plugin from a newer md_orderml", model_path,
+               version, FORMAT_VERSION);
+  try {
+    for (const auto &name : meta.at("class_names")) class_names.push_back(name.get<std::string>());
+    cutoff = meta.at("cutoff").get<double>();
+    receptive_field = meta.at("receptive_field").get<double>();
+    if (meta.contains("type_names"))
+      for (const auto &name : meta["type_names"]) model_type_names.push_back(name.get<std::string>());
+  } catch (const std::exception &err) {
+    error->all(FLERR, "Compute orderml/atom: {}: corrupted model metadata ({})", model_path,
+               err.what());
+  }
+  nclasses = (int) class_names.size();
+  if (nclasses < 1 || !(receptive_field > 0.0) || !(cutoff > 0.0))
+    error->all(FLERR, "Compute orderml/atom: {}: corrupted model metadata (no classes or "
+                      "non-positive cutoff)", model_path);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::map_types(const std::vector<std::string> &names)
+{
+  const int ntypes = atom->ntypes;
+  type_map.assign(ntypes + 1, -1);
+  if (model_type_names.empty()) {    // type-agnostic model: every type is model type 0
+    std::fill(type_map.begin(), type_map.end(), 0);
+    if (!names.empty() && comm->me == 0)
+      error->warning(FLERR, "Compute orderml/atom: the model is type-agnostic; types ignored");
+    return;
+  }
+  std::string known;
+  for (const auto &n : model_type_names) known += " " + n;
+  for (int t = 1; t <= ntypes; ++t) {
+    // without "types", LAMMPS type t is the model type named "t" (as in the Python compute)
+    std::string name = names.empty() ? std::to_string(t) : names[t - 1];
+    if (name == "NULL") continue;
+    auto found = std::find(model_type_names.begin(), model_type_names.end(), name);
+    if (found != model_type_names.end()) {
+      type_map[t] = found - model_type_names.begin();
+    } else if (names.empty()) {
+      error->all(FLERR, "Compute orderml/atom: LAMMPS atom type {} is not mapped to a model type "
+                        "(model types:{}); add 'types' with one model type name per LAMMPS type",
+                 t, known);
+    } else {
+      error->all(FLERR, "Compute orderml/atom: type {} given for LAMMPS atom type {} is not a "
+                        "model type (model types:{})", name, t, known);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::init()
+{
+  if (comm->mode != Comm::SINGLE && use_ghosts)
+    error->all(FLERR, "Compute orderml/atom requires comm_modify mode single");
+}
+
+/* ---------------------------------------------------------------------- */
+
+double ComputeOrderMLAtom::length_scale() const
+{
+  return std::cbrt(domain->xprd * domain->yprd * domain->zprd / (double) atom->natoms);
+}
+
+/* ----------------------------------------------------------------------
+   ghosts must cover the receptive field of every owned atom; atoms move up to
+   skin/2 between neighbor list builds, hence the skin
+------------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::check_ghost_cutoff(double scale)
+{
+  const double reach = std::max(comm->cutghostuser, neighbor->cutneighmax);
+  const double need = receptive_field * scale + neighbor->skin;
+  if (reach < need) {
+    const double suggest = std::ceil((1.1 * receptive_field * scale + neighbor->skin) * 100.0) / 100.0;
+    error->all(FLERR, "Compute orderml/atom: ghost atoms reach {:.6g} but the model needs "
+                      "receptive field {} x length scale {:.6g} + neighbor skin {:.6g} = {:.6g}; "
+                      "add 'comm_modify cutoff {:.6g}' before the run",
+               reach, receptive_field, scale, neighbor->skin, need, suggest);
+  }
+}
+
+/* ----------------------------------------------------------------------
+   the periodic neighbour search of the model needs widths of twice its cutoff
+------------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::check_periodic_box(double scale)
+{
+  const double *h = domain->h;    // xprd, yprd, zprd, yz, xz, xy
+  const double a[3] = {h[0], 0.0, 0.0}, b[3] = {h[5], h[1], 0.0}, c[3] = {h[4], h[3], h[2]};
+  auto cross_norm = [](const double *u, const double *v) {
+    const double w[3] = {u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2],
+                         u[0] * v[1] - u[1] * v[0]};
+    return std::sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
+  };
+  const double volume = h[0] * h[1] * h[2];
+  const double widths[3] = {volume / cross_norm(b, c), volume / cross_norm(c, a),
+                            volume / cross_norm(a, b)};
+  const int periodic[3] = {domain->xperiodic, domain->yperiodic, domain->zperiodic};
+  const double need = 2.0 * cutoff * scale;
+  for (int d = 0; d < 3; ++d)
+    if (periodic[d] && widths[d] < need)
+      error->all(FLERR, "Compute orderml/atom: the periodic box is too small for the model: width "
+                        "{:.6g} along {} < 2 x cutoff = {:.6g}; replicate the system",
+                 widths[d], "xyz"[d], need);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::compute_peratom()
+{
+  if (invoked_peratom == update->ntimestep) return;    // already labelled on this step
+
+  if (atom->nmax > nmax) {
+    memory->destroy(labels);
+    nmax = atom->nmax;
+    memory->create(labels, nmax, 2 + nclasses, "orderml/atom:labels");
+    array_atom = labels;
+  }
+  const int nlocal = atom->nlocal;
+  const int ncols = 2 + nclasses;
+  for (int i = 0; i < nlocal; ++i) {
+    labels[i][0] = -1.0;
+    std::fill(labels[i] + 1, labels[i] + ncols, 0.0);
+  }
+  std::fill(local_counts.begin(), local_counts.end(), 0.0);
+
+  if (atom->natoms > 0) {
+    const double scale = length_scale();
+    if (use_ghosts)
+      check_ghost_cutoff(scale);
+    else
+      check_periodic_box(scale);
+
+    double **x = atom->x;
+    const int *mask = atom->mask;
+    const int *type = atom->type;
+    const int nall = nlocal + (use_ghosts ? atom->nghost : 0);
+
+    // owned atoms of the group and their bounding box
+    owner.clear();
+    double lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
+    for (int i = 0; i < nlocal; ++i) {
+      if (!(mask[i] & groupbit)) continue;
+      if (owner.empty())
+        for (int d = 0; d < 3; ++d) lo[d] = hi[d] = x[i][d];
+      for (int d = 0; d < 3; ++d) {
+        lo[d] = std::min(lo[d], x[i][d]);
+        hi[d] = std::max(hi[d], x[i][d]);
+      }
+      owner.push_back(i);
+    }
+
+    // context: local atoms (and ghosts) within the receptive field of that box
+    const double reach = use_ghosts ? receptive_field * scale * (1.0 + 1e-4) : INFINITY;
+    xbuf.clear();
+    tbuf.clear();
+    obuf.clear();
+    int bad_type = 0;
+    if (!owner.empty()) {
+      for (int i = 0; i < nall; ++i) {
+        bool inside = true;
+        for (int d = 0; d < 3; ++d)
+          inside = inside && x[i][d] >= lo[d] - reach && x[i][d] <= hi[d] + reach;
+        if (!inside) continue;
+        const int64_t mtype = type_map[type[i]];
+        if (mtype < 0) bad_type = std::max(bad_type, type[i]);
+        xbuf.insert(xbuf.end(), x[i], x[i] + 3);
+        tbuf.push_back(mtype);
+        obuf.push_back(i < nlocal && (mask[i] & groupbit) ? 1 : 0);
+      }
+    }
+    int any_bad = 0;
+    MPI_Allreduce(&bad_type, &any_bad, 1, MPI_INT, MPI_MAX, world);
+    if (any_bad)
+      error->all(FLERR, "Compute orderml/atom: atoms of LAMMPS type {} (mapped to NULL) are "
+                        "within the receptive field of labelled atoms; map the type to a model type",
+                 any_bad);
+
+    if (!owner.empty()) {
+      try {
+        const int64_t n = (int64_t) tbuf.size();
+        if (use_ghosts) {
+          model->run(xbuf.data(), tbuf.data(), obuf.data(), n, scale, *outputs);
+        } else {
+          const double *h = domain->h;
+          const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+          const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0,
+                               domain->zperiodic != 0};
+          model->run_periodic(xbuf.data(), tbuf.data(), obuf.data(), n, cell, pbc, scale,
+                              *outputs);
+        }
+      } catch (const orderml::ModelError &err) {
+        error->one(FLERR, "Compute orderml/atom: {}", err.what());
+      }
+      if (outputs->label.size() != owner.size() ||
+          outputs->probabilities.size() != owner.size() * (size_t) nclasses)
+        error->one(FLERR, "Compute orderml/atom: the model returned {} labels for {} atoms; "
+                          "is {} an md_orderml model file?", outputs->label.size(), owner.size(),
+                   model_path);
+      for (size_t k = 0; k < owner.size(); ++k) {
+        double *row = labels[owner[k]];
+        const int64_t label = outputs->label[k];
+        row[0] = (double) label;
+        row[1] = outputs->confidence[k];
+        for (int c = 0; c < nclasses; ++c) row[2 + c] = outputs->probabilities[k * nclasses + c];
+        if (label >= 0 && label < nclasses) local_counts[label] += 1.0;
+      }
+      local_counts[nclasses] = (double) owner.size();
+    }
+  }
+  MPI_Allreduce(local_counts.data(), vector, size_vector, MPI_DOUBLE, MPI_SUM, world);
+  invoked_peratom = update->ntimestep;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::compute_vector()
+{
+  invoked_vector = update->ntimestep;
+  compute_peratom();    // labels once per step; also sums the counts over ranks
+}
+
+/* ---------------------------------------------------------------------- */
+
+double ComputeOrderMLAtom::memory_usage()
+{
+  return (double) nmax * (2 + nclasses) * sizeof(double) +
+      (double) xbuf.capacity() * sizeof(double) + (double) tbuf.capacity() * sizeof(int64_t);
+}
