@@ -114,7 +114,9 @@ class StructureClassifier:
             Dictionary of numpy arrays for the owned particles (see ``md_orderml.keys``).
         """
         dev = self.device
-        with torch.inference_mode():
+        # TorchScript's optimising executor re-specialises for every new particle count
+        # (a 1 s stall per call in engines, where N changes every step): run it plain.
+        with torch.inference_mode(), torch.jit.optimized_execution(False):
             out = self.model.module(
                 torch.as_tensor(positions, dtype=torch.float64, device=dev),
                 torch.as_tensor(model_types, dtype=torch.int64, device=dev),

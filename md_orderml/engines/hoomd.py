@@ -347,8 +347,7 @@ class _LabelAction(hoomd.custom.Action):
                     keys.PROBABILITIES: np.zeros((0, n_classes), np.float32)}
         owned = np.zeros(len(positions), dtype=bool)
         owned[:n_owned] = True
-        with torch.jit.optimized_execution(False):  # as in the LAMMPS engine: no re-profiling per atom count
-            return self._classifier.compute_arrays(positions, model_types, box.matrix, pbc, owned, scale)
+        return self._classifier.compute_arrays(positions, model_types, box.matrix, pbc, owned, scale)
 
     def _publish(self, timestep: int, tags: np.ndarray, out: Dict[str, np.ndarray]) -> None:
         """Counts on every rank; per-particle arrays in tag order on rank 0."""

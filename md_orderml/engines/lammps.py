@@ -31,10 +31,8 @@ warned once); mode ``"ghost"`` (ghosts even on one rank) stops with an error; mo
 ``"gather"`` always gathers and never changes ``comm_modify``.
 
 Threads: creating a LAMMPS instance sets OpenMP, and so torch, to ``OMP_NUM_THREADS``
-threads (1 when unset); ``threads=`` overrides. The model runs with TorchScript's
-optimising executor off (``torch.jit.optimized_execution(False)``): the varying atom
-counts of a simulation otherwise trigger slow re-specialisation, and plain execution
-is faster on CPU.
+threads (1 when unset); ``threads=`` overrides. ``StructureClassifier`` runs the model
+with TorchScript's optimising executor off, so changing atom counts cost nothing extra.
 """
 
 from __future__ import annotations
@@ -342,10 +340,7 @@ class OrderMLCompute:
         labels[:] = -1
         conf[:] = 0.0
         if owned.any():
-            import torch
-
-            with torch.jit.optimized_execution(False):
-                out = self.classifier.compute_arrays(positions, model_types, cell, pbc, owned, scale)
+            out = self.classifier.compute_arrays(positions, model_types, cell, pbc, owned, scale)
             labels[in_group] = out[keys.LABEL]
             conf[in_group] = out[keys.CONFIDENCE]
             result[:self.n_classes] = np.bincount(out[keys.LABEL], minlength=self.n_classes)
