@@ -32,23 +32,7 @@ import statistics
 import sys
 import time
 
-
-def lj_system(lmp, cells: int, seed: int = 87287) -> None:
-    """The in.lj benchmark system: ``4 cells**3`` atoms."""
-    lmp.commands_string(f"""
-units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 {cells} 0 {cells} 0 {cells}
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.44 {seed} loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
-fix 1 all nve
-""")
+from lj_bench_system import lj_system
 
 
 def one_run(lammps, comm, args, variant: str, model: str) -> tuple:

@@ -10,6 +10,18 @@ from md_orderml.model_file import DEFAULT_MODEL_PATH
 CLASSES = ["fcc", "bcc", "hcp", "sc", "cd", "hd", "liquid"]
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run single-threaded: the test machines are small and shared (2 cores), where
+    torch's OpenMP threads spin against each other and other jobs."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def untrained_model_path(tmp_path_factory) -> Path:
     """A randomly initialised, exported model file (outputs are arbitrary but deterministic)."""

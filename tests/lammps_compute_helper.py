@@ -17,8 +17,11 @@ import numpy as np
 from md_orderml.mpi import import_lammps
 
 
-def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7, density: float = 1.05):
+def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7, density: float = 1.05,
+                  melt_noise: float = 0.08):
     """A jittered LJ fcc crystal (affinely sheared when triclinic).
+
+    ``melt_noise`` is the extra displacement std of the lower half with ``half_melt``.
 
     Returns:
         ``(positions (N, 3), types (N,), lattice rows (3, 3))``; the lower half is
@@ -35,7 +38,7 @@ def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7, d
     x = frac @ cell + rng.normal(0, 0.04, (len(frac), 3))
     if half_melt:
         hot = frac[:, 2] < 0.5
-        x[hot] += rng.normal(0, 0.08, (hot.sum(), 3))
+        x[hot] += rng.normal(0, melt_noise, (hot.sum(), 3))
     types = np.where(rng.random(len(x)) < 0.3, 2, 1)
     s = x @ np.linalg.inv(cell)
     return (s - np.floor(s)) @ cell, types, cell

@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("lammps")
 pytest.importorskip("mpi4py")
 
+from lammps_compute_helper import configuration
 from conftest import CLASSES, mpirun  # noqa: E402
 
 from md_orderml import lammps_plugin_build as lpb  # noqa: E402
@@ -68,20 +69,7 @@ def clean_env() -> dict:
 
 def write_data(path: Path, cells: int = 5, triclinic: bool = False, seed: int = 3) -> Path:
     """A LAMMPS data file: jittered LJ fcc, the lower half strongly disordered, 2 types."""
-    rng = np.random.default_rng(seed)
-    a = (4 / 1.05) ** (1 / 3)
-    basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    grid = np.stack(np.meshgrid(*[np.arange(cells)] * 3, indexing="ij"), -1).reshape(-1, 1, 3)
-    frac = ((grid + basis) / cells).reshape(-1, 3)
-    cell = np.diag([cells * a] * 3)
-    if triclinic:
-        cell[1, 0], cell[2, 0], cell[2, 1] = 0.7 * a, -0.4 * a, 0.3 * a
-    x = frac @ cell + rng.normal(0, 0.04, (len(frac), 3))
-    hot = frac[:, 2] < 0.5
-    x[hot] += rng.normal(0, 0.25, (hot.sum(), 3))
-    s = x @ np.linalg.inv(cell)
-    x = (s - np.floor(s)) @ cell
-    types = np.where(rng.random(len(x)) < 0.3, 2, 1)
+    x, types, cell = configuration(cells, triclinic, half_melt=True, seed=seed, melt_noise=0.25)
     lines = ["LAMMPS data file (tests/test_lammps_plugin.py)", "", f"{len(x)} atoms", "2 atom types", "",
              f"0 {cell[0, 0]:.17g} xlo xhi", f"0 {cell[1, 1]:.17g} ylo yhi", f"0 {cell[2, 2]:.17g} zlo zhi"]
     if triclinic:

@@ -14,13 +14,6 @@ freud = pytest.importorskip("freud")
 ALL = (True, True, True)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run single-threaded: the test machines are small and shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(pos, cell, pbc, rc, fn=radius_graph_shifts):

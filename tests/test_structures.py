@@ -10,13 +10,6 @@ from md_orderml.structures import (
     COORDINATION, CRYSTALS, LJ_SIGMA, Structure, crystal, liquid, mixed, random_rotation)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run single-threaded: the test machines are small and shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def pairs(positions, cell, rc):
