@@ -315,6 +315,27 @@ class LabelWriter(AtomicFile):
         raise NotImplementedError
 
 
+class TextLabelWriter(LabelWriter):
+    """Base of the text-format label writers: one temporary text file."""
+
+    def _open(self, tmp_path: str) -> None:
+        self._fh = open(tmp_path, "w")
+
+    def _close(self) -> None:
+        self._fh.close()
+
+
+def unchanged_native(frame: Frame, record_type):
+    """The frame's reader record when it is a ``record_type`` whose positions (N, 3) are
+    still the frame's (so its other columns can be copied through), else None."""
+    record = frame.native
+    if (isinstance(record, record_type) and record.positions is not None
+            and record.positions.shape == frame.positions.shape
+            and np.array_equal(record.positions, frame.positions)):
+        return record
+    return None
+
+
 def label_columns(labels: np.ndarray, confidence: np.ndarray, probabilities) -> Iterator[str]:
     """Text of the extra per-particle columns, one string per particle (no leading space)."""
     if probabilities is None:

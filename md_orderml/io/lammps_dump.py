@@ -17,7 +17,9 @@ import numpy as np
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
-from md_orderml.io._common import ALL_FRAMES, FrameSelection, LabelWriter, bounding_box_lines, box_from_vectors, open_text
+from md_orderml.io._common import (
+    ALL_FRAMES, FrameSelection, TextLabelWriter, bounding_box_lines, box_from_vectors, open_text, unchanged_native,
+)
 
 #: Coordinate column sets in order of preference, with whether they are scaled.
 COORDINATE_SETS = ((("x", "y", "z"), False), (("xu", "yu", "zu"), False),
@@ -300,7 +302,7 @@ def _fresh_table(frame: Frame) -> Tuple[List[str], List[str]]:
     return columns, rows
 
 
-class DumpLabelWriter(LabelWriter):
+class DumpLabelWriter(TextLabelWriter):
     """Write labelled frames as a LAMMPS text dump (atomically; see :class:`AtomicFile`).
 
     A frame read from a dump keeps its header and columns; other frames get a fresh
@@ -314,17 +316,9 @@ class DumpLabelWriter(LabelWriter):
         write_probabilities: Also write the probability columns.
     """
 
-    def _open(self, tmp_path: str) -> None:
-        self._fh = open(tmp_path, "w")
-
-    def _close(self) -> None:
-        self._fh.close()
-
     def _write(self, frame, labels, confidence, probabilities) -> None:
-        record = frame.native
-        if (isinstance(record, DumpRecord) and record.positions is not None
-                and record.positions.shape == frame.positions.shape
-                and np.array_equal(record.positions, frame.positions)):
+        record = unchanged_native(frame, DumpRecord)
+        if record is not None:
             header = []
             for head, body in record.items:
                 header.append(head)

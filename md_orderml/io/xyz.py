@@ -18,7 +18,9 @@ import numpy as np
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
-from md_orderml.io._common import ALL_FRAMES, FrameSelection, LabelWriter, box_from_vectors, open_text
+from md_orderml.io._common import (
+    ALL_FRAMES, FrameSelection, TextLabelWriter, box_from_vectors, open_text, unchanged_native,
+)
 
 _PAIR = re.compile(r'\s*([^\s="]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s"]+))?')
 DEFAULT_PROPERTIES = [("species", "S", 1), ("pos", "R", 3)]
@@ -236,7 +238,7 @@ def _fmt_pair(key: str, value: Optional[str]) -> str:
     return key if value is None else f"{key}={value}"
 
 
-class XyzLabelWriter(LabelWriter):
+class XyzLabelWriter(TextLabelWriter):
     """Write labelled frames as extended XYZ (atomically; see :class:`AtomicFile`).
 
     A frame read from XYZ keeps its comment keys and columns; other frames get
@@ -251,17 +253,9 @@ class XyzLabelWriter(LabelWriter):
         write_probabilities: Also write the probabilities.
     """
 
-    def _open(self, tmp_path: str) -> None:
-        self._fh = open(tmp_path, "w")
-
-    def _close(self) -> None:
-        self._fh.close()
-
     def _write(self, frame, labels, confidence, probabilities) -> None:
-        record = frame.native
-        if (isinstance(record, XyzRecord) and record.positions is not None
-                and record.positions.shape == frame.positions.shape
-                and np.array_equal(record.positions, frame.positions)):
+        record = unchanged_native(frame, XyzRecord)
+        if record is not None:
             skip = {"properties", "orderml_classes"}
             pairs = [(k, v) for k, v in record.pairs if k.lower() not in skip]
             props, rows, drop, col = [], record.text.splitlines(), [], 0
