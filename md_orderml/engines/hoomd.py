@@ -64,6 +64,7 @@ import torch
 
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.engines.halo import halo_mask
 from md_orderml.errors import InputError
 from md_orderml.frame import Box
 from md_orderml.model_file import ModelFile, load_model
@@ -138,36 +139,6 @@ def hoomd_ghost_reach(simulation) -> Optional[float]:
             if rcut > 0:
                 width[a] = max(width[a], rcut + float(nlist.buffer))
     return min(width.values()) - min(buffers)
-
-
-def _arc(s: np.ndarray):
-    """Shortest interval ``[lo, hi]`` (``hi`` may exceed 1) covering periodic ``s`` in [0, 1)."""
-    v = np.sort(s)
-    gaps = np.diff(np.append(v, v[0] + 1.0))
-    g = int(np.argmax(gaps))
-    if g == len(v) - 1:
-        return float(v[0]), float(v[-1])
-    return float(v[g + 1]), float(v[g] + 1.0)
-
-
-def halo_mask(s_own: np.ndarray, s_other: np.ndarray, reach: np.ndarray) -> np.ndarray:
-    """Which other particles lie within ``reach`` of the owned ones (periodic box).
-
-    Args:
-        s_own: Fractional coordinates of the owned particles, (M, 3), M > 0.
-        s_other: Fractional coordinates of the other particles, (K, 3).
-        reach: Reach in fractional units per lattice direction (``R / width``), (3,).
-
-    Returns:
-        (K,) bool; a superset of the particles within Euclidean distance ``R``.
-    """
-    keep = np.ones(len(s_other), dtype=bool)
-    for d in range(3):
-        lo, hi = _arc(np.mod(s_own[:, d], 1.0))
-        start, span = lo - reach[d], hi - lo + 2.0 * reach[d]
-        if span < 1.0:
-            keep &= np.mod(s_other[:, d] - start, 1.0) <= span
-    return keep
 
 
 def _mpi_comm(simulation, given):

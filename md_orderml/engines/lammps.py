@@ -45,7 +45,8 @@ import numpy as np
 
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier, length_scale_of
-from md_orderml.engines.lammps_util import communication_cutoff, lammps_box, near, one_line
+from md_orderml.engines.halo import halo_mask
+from md_orderml.engines.lammps_util import communication_cutoff, lammps_box, one_line
 from md_orderml.errors import InputError
 
 #: LAMMPS's default neighbour skin per unit style (``neighbor`` command).
@@ -299,7 +300,8 @@ class OrderMLCompute:
             return x[:0], types[:0], np.zeros((3, 3)), (False, False, False)
         box = lammps_box(self.lmp)
         inv = np.linalg.inv(box.matrix)
-        keep = near(x[:nlocal] @ inv, x[nlocal:] @ inv, self.receptive_field * scale / box.widths, np.zeros(3, bool))
+        keep = halo_mask(x[:nlocal] @ inv, x[nlocal:] @ inv, self.receptive_field * scale / box.widths,
+                         np.zeros(3, bool))
         if keep.all():
             return x, types, np.zeros((3, 3)), (False, False, False)
         keep = np.concatenate([np.ones(nlocal, dtype=bool), keep])
@@ -321,7 +323,7 @@ class OrderMLCompute:
         if nlocal == 0:
             return x, types, box.matrix, periodic
         inv = np.linalg.inv(box.matrix)
-        keep = near(x @ inv, ox @ inv, self.receptive_field * scale / box.widths, periodic)
+        keep = halo_mask(x @ inv, ox @ inv, self.receptive_field * scale / box.widths, periodic)
         return np.concatenate([x, ox[keep]]), np.concatenate([types, ot[keep]]), box.matrix, periodic
 
     def _label(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:

@@ -1,11 +1,10 @@
-"""Small helpers of the LAMMPS adapter: the box, the communication cutoff, neighbourhood masks."""
+"""Small helpers of the LAMMPS adapter: the box and the communication cutoff."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 
-import numpy as np
 
 from md_orderml.frame import Box
 
@@ -20,32 +19,6 @@ def one_line(err: BaseException) -> str:
     """The first line of an exception's message (LAMMPS errors span several)."""
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def near(s_centres: np.ndarray, s_other: np.ndarray, reach: np.ndarray, periodic: np.ndarray) -> np.ndarray:
-    """Which candidates lie within the centres' bounding range widened by ``reach``.
-
-    A superset of the candidates within distance R of some centre when
-    ``reach[d] = R / width[d]`` (a fractional coordinate changes by at most
-    distance / perpendicular width).
-
-    Args:
-        s_centres: Fractional coordinates of the centres, shape (M, 3), M > 0.
-        s_other: Fractional coordinates of the candidates, shape (K, 3).
-        reach: Fractional reach per direction, shape (3,).
-        periodic: Wrap direction d modulo 1, shape (3,), bool.
-
-    Returns:
-        Mask of the candidates to keep, shape (K,), bool.
-    """
-    lo, hi = s_centres.min(axis=0) - reach, s_centres.max(axis=0) + reach
-    keep = np.ones(len(s_other), dtype=bool)
-    for d in range(3):
-        if periodic[d]:
-            keep &= (hi[d] - lo[d] >= 1.0) | (np.mod(s_other[:, d] - lo[d], 1.0) <= hi[d] - lo[d])
-        else:
-            keep &= (s_other[:, d] >= lo[d]) & (s_other[:, d] <= hi[d])
-    return keep
 
 
 def communication_cutoff(lmp, comm=None) -> float:
