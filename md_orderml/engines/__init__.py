@@ -6,9 +6,12 @@ and the model file, so all engines give the same labels for the same configurati
 
 * :mod:`md_orderml.engines.lammps`: :class:`~md_orderml.engines.lammps.OrderMLCompute`,
   on-the-fly labels in a ``lammps`` Python instance (serial or under ``mpirun``).
-* :mod:`md_orderml.engines.lammps_util`: box, communication cutoff and neighbourhood helpers.
+* :mod:`md_orderml.engines.lammps_util`: box and communication-cutoff helpers.
 * :mod:`md_orderml.engines.lammps_script`: runs an unmodified LAMMPS input script with
   the compute attached (``md-orderml lammps in.script``).
+* :mod:`md_orderml.engines.hoomd`: :class:`~md_orderml.engines.hoomd.OrderMLLabels`, a
+  HOOMD-blue writer with per-particle loggables (CPU and GPU, serial or MPI).
+* :mod:`md_orderml.engines.halo`: which particles a rank needs as context (both engines).
 
 Nothing here is imported by ``import md_orderml``; the engine packages are optional.
 """
