@@ -95,10 +95,15 @@ def make_crystal(kind: str, noise: float, rng: np.random.Generator):
 def make_liquids(count: int, rng: np.random.Generator, per_run: int = 5):
     """Lennard-Jones liquids from short LAMMPS runs at random liquid state points.
 
+    Half come from stable liquids (density 0.80-0.92, T 0.75-2.0), half from dense
+    supercooled liquids (density 0.95-1.08, T 0.6-1.0) sampled within 3000 steps of
+    the quench, before crystals nucleate in these small boxes: the model must not
+    call the locally ordered dense liquid crystalline.
+
     Args:
         count: Number of configurations.
         rng: Random generator choosing state points and seeds.
-        per_run: Configurations sampled from each run (400 steps apart).
+        per_run: Configurations sampled from each run.
 
     Returns:
         List of ``count`` structures.
@@ -107,10 +112,14 @@ def make_liquids(count: int, rng: np.random.Generator, per_run: int = 5):
 
     out = []
     while len(out) < count:
+        if len(out) // per_run % 2 == 0:
+            density, temperature, equilibrate, interval = rng.uniform(0.80, 0.92), rng.uniform(0.75, 2.0), 2000, 400
+        else:
+            density, temperature, equilibrate, interval = rng.uniform(0.95, 1.08), rng.uniform(0.6, 1.0), 1000, 200
         out += lj_liquid_samples(
-            n_cells=int(rng.integers(4, 6)), density=float(rng.uniform(0.80, 0.92)),
-            temperature=float(rng.uniform(0.75, 2.0)), n_samples=min(per_run, count - len(out)),
-            interval=400, seed=int(rng.integers(2**30)),
+            n_cells=int(rng.integers(4, 6)), density=float(density), temperature=float(temperature),
+            n_samples=min(per_run, count - len(out)), interval=interval, equilibrate=equilibrate,
+            seed=int(rng.integers(2**30)),
         )
     return out
 
