@@ -19,7 +19,7 @@ import numpy as np
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier
 from md_orderml.errors import InputError
-from md_orderml.io import count_frames, open_label_writer, open_trajectory
+from md_orderml.io import open_label_writer, open_trajectory
 
 
 @dataclasses.dataclass
@@ -136,11 +136,8 @@ def label_trajectory(
     try:
         from tqdm.auto import tqdm
 
-        total = None
-        if progress:
-            full = count_frames(path, fmt)
-            total = len(range(start, full if stop is None else min(stop, full), stride))
         with open_trajectory(path, fmt, **selection) as traj:
+            total = traj.count() if progress else None
             for i, frame in enumerate(tqdm(traj, total=total, disable=not progress, desc="labelling", unit="frame")):
                 result = _label_frame(classifier, frame) if i % size == 0 else comm.recv(source=i % size, tag=i)
                 if isinstance(result, Exception):
