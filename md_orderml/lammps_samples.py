@@ -71,10 +71,10 @@ def lj_liquid_samples(n_cells: int = 5, density: float = 0.85, temperature: floa
 
 
 def _structure(lmp, label: str) -> Structure:
-    boxlo, boxhi, xy, yz, xz, _, _ = lmp.extract_box()
-    lengths = np.array(boxhi) - np.array(boxlo)
-    cell = np.array([[lengths[0], 0, 0], [xy, lengths[1], 0], [xz, yz, lengths[2]]])
+    from md_orderml.engines.lammps_util import lammps_box
+
+    box = lammps_box(lmp)
     nlocal = lmp.extract_global("nlocal")
-    pos = np.array(lmp.numpy.extract_atom("x")[:nlocal], dtype=np.float64) - np.array(boxlo)
+    pos = np.array(lmp.numpy.extract_atom("x")[:nlocal], dtype=np.float64) - box.corner
     scale = LJ_SIGMA
-    return Structure(pos * scale, cell * scale, np.zeros(nlocal, np.int32), ["A"], label)
+    return Structure(pos * scale, box.matrix * scale, np.zeros(nlocal, np.int32), ["A"], label)
