@@ -13,21 +13,12 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``md-orderml export``."""
-    import torch
-
     from md_orderml.errors import ModelFileError
-    from md_orderml.training import TrainConfig, Trainer
+    from md_orderml.training import Trainer
 
     try:
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-        config = TrainConfig(**state["config"])
+        trainer = Trainer.from_checkpoint(args.checkpoint)
     except Exception as err:
         raise ModelFileError(f"{args.checkpoint}: not a training checkpoint ({type(err).__name__}: {err})") from None
-    import tempfile
-
-    trainer = Trainer(config, tempfile.mkdtemp(prefix="md-orderml-export-"))
-    trainer.model.load_state_dict(state["model"])
-    trainer.epoch = int(state["epoch"])
-    trainer.history = list(state["history"])
     print(f"wrote {trainer.export(args.output)}")
     return 0

@@ -125,12 +125,27 @@ class Trainer:
         """Resume from the checkpoint if there is one; return whether it was found."""
         if not self.checkpoint_path.is_file():
             return False
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        self._restore(torch.load(self.checkpoint_path, map_location=self.device, weights_only=False))
+        return True
+
+    def _restore(self, state: Dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
-        return True
+
+    @classmethod
+    def from_checkpoint(cls, path, device: str = "cpu") -> "Trainer":
+        """The trainer of a checkpoint file (its settings, weights and progress).
+
+        Args:
+            path: A ``checkpoint.pt`` written by :meth:`save_checkpoint`.
+            device: ``"cpu"`` or ``"cuda"``.
+        """
+        state = torch.load(path, map_location=device, weights_only=False)
+        trainer = cls(TrainConfig(**state["config"]), Path(path).parent, device)
+        trainer._restore(state)
+        return trainer
 
     def _lr(self, step: int, total: int) -> float:
         warmup = max(1, total // 20)
