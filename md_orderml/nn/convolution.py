@@ -1,17 +1,29 @@
-"""The equivariant layer: a neighbour-density convolution with Clebsch–Gordan products.
+"""The equivariant layer: a neighbour-density convolution with Clebsch–Gordan contractions.
 
 Each layer (after Pezzicoli et al. and the ACE/MACE family) builds, for every
 particle i and channel c, the equivariant neighbour density
 
-    A_i[c, l, m] = 1/n_avg * sum_j R_c,l(|r_ij|) Y_lm(r_ij / |r_ij|) h_j[c]
+    A_i[l, m, c] = 1/n_avg * sum_j R_c(|r_ij|) Y_lm(r_ij / |r_ij|) w_c(h_j)
 
-with real spherical harmonics ``Y``, a radial MLP ``R`` on a Bessel basis times a
-smooth cutoff envelope, and the neighbours' invariant features ``h_j``. Per-particle
-Clebsch–Gordan products of linearly mixed copies of ``A`` give invariants of body
-order 3 (``A x A -> 0``, Steinhardt/SOAP-like power spectra) and 4 (``(A x A -> l) x A
--> 0``, bispectrum-like). Invariants go through LayerNorm and an MLP into the next
-invariant features with a residual connection. Edge work is a cheap outer product;
-all Clebsch–Gordan work is per particle, which keeps the layer fast on CPUs.
+with real spherical harmonics ``Y`` up to ``l_max`` (e3nn), a learned radial
+function per channel on a Bessel basis with a smooth cutoff envelope, and weights
+from the neighbours' invariant features ``h_j``. Per degree ``l`` a learned channel
+mixing gives three copies of ``A``; their Clebsch–Gordan contractions are the
+rotation invariants of the layer:
+
+* ``(l, l) -> 0``: ``P[l, c] = sum_m a1[l, m, c] a2[l, m, c] / (2l+1)``, a learned
+  power spectrum (Steinhardt ``q_l`` / SOAP-like, body order 3);
+* ``(l, l, l) -> 0`` for the even degrees in ``cubic_degrees``: the cubic invariant
+  ``W_l`` of the third copy (Steinhardt ``w_l``-like, body order 4), from the sparse
+  table of :mod:`md_orderml.nn.clebsch_gordan`.
+
+They go with the scalar density through LayerNorm and an MLP into the next invariant
+features, with a residual connection.
+
+All contractions are written out directly instead of e3nn's generic tensor products
+(which build dense outer products), and the layer runs over chunks of centres so
+its intermediates stay in the CPU cache; together these make it about 5x faster per
+particle on a CPU core than the generic form.
 """
 
 from typing import List, Tuple
@@ -20,77 +32,81 @@ import torch
 from e3nn import o3
 from torch import nn
 
-
-@torch.jit.script
-class NeighborSlots:
-    """Bonds laid out per centre, so sums over neighbours become batched matrix products.
-
-    Attributes:
-        neighbor: Neighbour index per bond, shape (E,).
-        slot: Row of each bond in the padded (N * max_neighbors) layout, shape (E,).
-        max_neighbors: Largest number of bonds of one centre (K).
-        sh: Spherical harmonics, zero-padded per centre, shape (N, K, (l_max + 1)^2).
-        radial: Radial basis times envelope per bond, shape (E, n_basis).
-    """
-
-    def __init__(self, neighbor: torch.Tensor, slot: torch.Tensor, max_neighbors: int,
-                 sh: torch.Tensor, radial: torch.Tensor):
-        self.neighbor = neighbor
-        self.slot = slot
-        self.max_neighbors = max_neighbors
-        self.sh = sh
-        self.radial = radial
+from md_orderml.nn.clebsch_gordan import cubic_invariant_table
+from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
 
 
-def neighbor_slots(
-    n: int, edge_index: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor
-) -> NeighborSlots:
-    """Lay bonds out per centre.
+def padded_neighbors(n: int, edge_index: torch.Tensor, edge_vec: torch.Tensor,
+                     far: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Lay bonds out per centre in ``K`` slots (``K`` the largest neighbour count).
+
+    Empty slots point at the centre itself with the bond vector ``(far, 0, 0)``, which
+    lies beyond the cutoff, so their radial weight is exactly zero.
 
     Args:
         n: Number of particles.
         edge_index: (centre, neighbour) per bond, shape (2, E), any order.
-        edge_sh: Spherical harmonics per bond, shape (E, S).
-        edge_radial: Radial basis per bond, shape (E, n_basis).
+        edge_vec: Bond vectors, shape (E, 3).
+        far: A length beyond the cutoff.
 
     Returns:
-        The :class:`NeighborSlots`.
+        ``(neighbor (N, K) int64, vec (N, K, 3))``, bonds of a centre in input order.
     """
     center = edge_index[0]
     order = torch.argsort(center, stable=True)
     center = center[order]
     counts = torch.bincount(center, minlength=n)
-    max_neighbors = int(counts.max()) if center.numel() > 0 else 1
-    max_neighbors = max(max_neighbors, 1)
+    k = max(int(counts.max()) if center.numel() > 0 else 1, 1)
     first = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(center.numel(), device=center.device) - first[center]
-    slot = center * max_neighbors + rank
-    sh = torch.zeros((n * max_neighbors, edge_sh.shape[1]), dtype=edge_sh.dtype, device=edge_sh.device)
-    sh = sh.index_copy_(0, slot, edge_sh[order]).reshape(n, max_neighbors, -1)
-    return NeighborSlots(edge_index[1][order], slot, max_neighbors, sh, edge_radial[order])
+    slot = center * k + torch.arange(center.numel(), device=center.device) - first[center]
+    neighbor = torch.arange(n, device=center.device).repeat_interleave(k)
+    neighbor = neighbor.index_copy(0, slot, edge_index[1][order]).reshape(n, k)
+    vec = torch.zeros((n * k, 3), dtype=edge_vec.dtype, device=edge_vec.device)
+    vec[:, 0] = far
+    vec = vec.index_copy(0, slot, edge_vec[order]).reshape(n, k, 3)
+    return neighbor, vec
 
 
-def _uuu_tensor_product(irreps1: o3.Irreps, irreps2: o3.Irreps, paths) -> o3.TensorProduct:
-    """Channel-wise (``uuu``) CG product restricted to ``paths``: set of ``(l1, l2, l_out)``."""
-    irreps_out = []
-    instructions = []
-    for i, (mul, ir1) in enumerate(irreps1):
-        for j, (_, ir2) in enumerate(irreps2):
-            for ir in ir1 * ir2:
-                if (ir1.l, ir2.l, ir.l) in paths and ir.p == (-1) ** ir.l:
-                    instructions.append((i, j, len(irreps_out), "uuu", True))
-                    irreps_out.append((mul, ir))
-    return o3.TensorProduct(irreps1, irreps2, o3.Irreps(irreps_out), instructions)
+class BondGeometry(nn.Module):
+    """Angular and radial parts of the bonds of a chunk of centres.
 
+    Args:
+        cutoff: Dimensionless cutoff radius.
+        l_max: Largest spherical-harmonic degree.
+        n_basis: Size of the Bessel basis.
+        radial_hidden: Width of the radial MLP's hidden layer.
+        radial_dim: Width of its output, shared by all layers.
+    """
 
-def coupling_paths(l_max: int, l_low: int = 2):
-    """CG paths of the 4-body term: all couplings among degrees <= ``l_low`` plus the
-    diagonal ``(l, l) -> l`` of every even ``l`` (whose contraction with ``A_l`` gives
-    Steinhardt's third-order ``W_l``, the classic fcc/hcp discriminator)."""
-    paths = {(a, b, c) for a in range(l_low + 1) for b in range(l_low + 1) for c in range(l_low + 1)
-             if abs(a - b) <= c <= a + b}
-    paths |= {(l, l, l) for l in range(l_low + 1, l_max + 1) if l % 2 == 0}
-    return paths
+    def __init__(self, cutoff: float, l_max: int, n_basis: int, radial_hidden: int, radial_dim: int):
+        super().__init__()
+        self.cutoff = float(cutoff)
+        self.sh = o3.SphericalHarmonics(
+            o3.Irreps.spherical_harmonics(l_max), normalize=True, normalization="component"
+        )
+        self.basis = BesselBasis(n_basis)
+        self.envelope = PolynomialCutoff(6.0)
+        self.mlp = nn.Sequential(
+            nn.Linear(n_basis, radial_hidden), nn.SiLU(), nn.Linear(radial_hidden, radial_dim), nn.SiLU()
+        )
+
+    def forward(self, vec: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Harmonics and radial features of padded bonds.
+
+        Args:
+            vec: Bond vectors, shape (B, K, 3).
+
+        Returns:
+            ``(harmonics (B, (l_max+1)^2, K), radial (B, K, radial_dim))``; the radial
+            features vanish smoothly at the cutoff and are zero beyond it.
+        """
+        b, k = vec.shape[0], vec.shape[1]
+        flat = vec.reshape(-1, 3)
+        r = torch.linalg.vector_norm(flat, dim=1) / self.cutoff
+        envelope = self.envelope(r).unsqueeze(-1)
+        radial = self.mlp(self.basis(r.clamp(1e-6, 1.0))) * envelope
+        harmonics = self.sh(flat).reshape(b, k, -1).transpose(1, 2).contiguous()
+        return harmonics, radial.reshape(b, k, -1)
 
 
 class DensityConvolution(nn.Module):
@@ -100,89 +116,81 @@ class DensityConvolution(nn.Module):
         n_in: Width of the incoming invariant features.
         n_out: Width of the outgoing invariant features.
         channels: Channels ``c`` of the neighbour density.
+        power_channels: Channels of the learned power spectrum per degree.
+        cubic_channels: Channels of the cubic invariants per even degree.
         l_max: Largest spherical-harmonic degree.
-        n_basis: Size of the radial basis.
-        radial_hidden: Width of the radial MLP.
+        cubic_degrees: Even degrees with a cubic invariant ``W_l``.
+        radial_dim: Width of the shared radial features.
         avg_neighbors: Typical number of neighbours (normalises the sum).
     """
 
     def __init__(
-        self, n_in: int, n_out: int, channels: int, l_max: int,
-        n_basis: int, radial_hidden: int, avg_neighbors: float,
+        self, n_in: int, n_out: int, channels: int, power_channels: int, cubic_channels: int,
+        l_max: int, cubic_degrees: List[int], radial_dim: int, avg_neighbors: float,
     ):
         super().__init__()
         self.channels = channels
+        self.power_channels = power_channels
+        self.cubic_channels = cubic_channels
         self.l_max = l_max
         self.inv_neighbors = 1.0 / float(avg_neighbors)
-        self.irreps_density = o3.Irreps([(channels, (l, (-1) ** l)) for l in range(l_max + 1)])
+        self.has_cubic = [l in cubic_degrees for l in range(l_max + 1)]
         self.neighbor_weights = nn.Linear(n_in, channels)
-        self.radial = nn.Sequential(
-            nn.Linear(n_basis, radial_hidden), nn.SiLU(),
-            nn.Linear(radial_hidden, radial_hidden), nn.SiLU(),
-            nn.Linear(radial_hidden, channels * (l_max + 1)),
-        )
-        self.mix = nn.ModuleList([o3.Linear(self.irreps_density, self.irreps_density) for _ in range(4)])
-        self.power = _uuu_tensor_product(
-            self.irreps_density, self.irreps_density, {(l, l, 0) for l in range(l_max + 1)}
-        )
-        paths = coupling_paths(l_max)
-        self.coupled = _uuu_tensor_product(self.irreps_density, self.irreps_density, paths)
-        self.bispectrum = _uuu_tensor_product(
-            self.coupled.irreps_out, self.irreps_density, {(l, l, 0) for l in range(l_max + 1)}
-        )
-        n_invariants = channels + self.power.irreps_out.dim + self.bispectrum.irreps_out.dim
-        self.n_invariants = n_invariants
-        self.norm = nn.LayerNorm(n_invariants)
-        self.update = nn.Sequential(nn.Linear(n_invariants, n_out), nn.SiLU(), nn.Linear(n_out, n_out))
+        self.radial = nn.Linear(radial_dim, channels, bias=False)
+        width = 2 * power_channels + cubic_channels
+        self.mix = nn.Parameter(torch.randn(l_max + 1, channels, width) / channels ** 0.5)
+        index, weight = cubic_invariant_table(cubic_degrees)
+        self.register_buffer("cubic_index", index)
+        self.register_buffer("cubic_weight", weight.to(torch.get_default_dtype()))
+        self.n_invariants = channels + (l_max + 1) * power_channels + len(cubic_degrees) * cubic_channels
+        self.norm = nn.LayerNorm(self.n_invariants)
+        self.update = nn.Sequential(nn.Linear(self.n_invariants, n_out), nn.SiLU(), nn.Linear(n_out, n_out))
         self.skip = nn.Linear(n_in, n_out, bias=False)
 
-    def density(self, h: torch.Tensor, bonds: NeighborSlots) -> torch.Tensor:
-        """The equivariant neighbour density.
+    def neighbor_features(self, h: torch.Tensor) -> torch.Tensor:
+        """Per-particle density weights ``w(h) / n_avg``, shape (N, channels), from h (N, n_in)."""
+        return self.neighbor_weights(h) * self.inv_neighbors
+
+    def invariants(self, weights: torch.Tensor, neighbor: torch.Tensor, harmonics: torch.Tensor,
+                   radial: torch.Tensor) -> torch.Tensor:
+        """Rotation invariants of a chunk of centres.
 
         Args:
-            h: Invariant features, shape (N, n_in).
-            bonds: The bonds laid out per centre (see :class:`NeighborSlots`).
+            weights: :meth:`neighbor_features` of all particles, shape (N, channels).
+            neighbor: Neighbour indices of the chunk, shape (B, K).
+            harmonics: Bond harmonics, shape (B, S, K), ``S = (l_max + 1)^2``.
+            radial: Shared radial features, shape (B, K, radial_dim).
 
         Returns:
-            ``A`` in e3nn layout for ``irreps_density``, shape (N, channels * (l_max + 1)^2).
+            Invariants before normalisation, shape (B, n_invariants).
         """
-        n = h.shape[0]
-        weights = self.neighbor_weights(h).index_select(0, bonds.neighbor) * self.inv_neighbors
-        radial = self.radial(bonds.radial) * weights.repeat(1, self.l_max + 1)  # (E, (L+1) C)
-        padded = torch.zeros(
-            (n * bonds.max_neighbors, radial.shape[1]), dtype=radial.dtype, device=radial.device
-        ).index_copy_(0, bonds.slot, radial).reshape(n, bonds.max_neighbors, -1)
-        blocks: List[torch.Tensor] = []
-        c = self.channels
+        b = neighbor.shape[0]
+        cp = self.power_channels
+        bonds = self.radial(radial) * weights[neighbor]  # (B, K, C)
+        density = torch.bmm(harmonics, bonds).transpose(0, 1).contiguous()  # (S, B, C)
+        parts: List[torch.Tensor] = [density[0]]
+        cubic: List[torch.Tensor] = []
         for l in range(self.l_max + 1):
-            r_l = padded[:, :, l * c:(l + 1) * c].transpose(1, 2)  # (N, C, K)
-            y_l = bonds.sh[:, :, l * l:(l + 1) * (l + 1)]  # (N, K, 2l+1)
-            blocks.append(torch.bmm(r_l, y_l).reshape(n, -1))
-        return torch.cat(blocks, dim=1)
+            copies = torch.matmul(density[l * l:(l + 1) * (l + 1)], self.mix[l])  # (2l+1, B, width)
+            parts.append((copies[:, :, :cp] * copies[:, :, cp:2 * cp]).sum(0) * (1.0 / (2 * l + 1)))
+            if self.has_cubic[l]:
+                cubic.append(copies[:, :, 2 * cp:])
+        if len(cubic) > 0:
+            stacked = torch.cat(cubic, 0).reshape(-1, b * self.cubic_channels)
+            products = (stacked.index_select(0, self.cubic_index[0]) * stacked.index_select(0, self.cubic_index[1])
+                        * stacked.index_select(0, self.cubic_index[2]))
+            w = torch.mm(self.cubic_weight, products).reshape(-1, b, self.cubic_channels)
+            parts.append(w.transpose(0, 1).reshape(b, -1))
+        return torch.cat(parts, dim=1)
 
-    def forward(self, h: torch.Tensor, bonds: NeighborSlots) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Update the invariant features.
+    def forward(self, h: torch.Tensor, invariants: torch.Tensor) -> torch.Tensor:
+        """New features of a chunk from its old features and invariants.
 
         Args:
-            h: Invariant features, shape (N, n_in).
-            bonds: The bonds laid out per centre.
+            h: Incoming features of the chunk, shape (B, n_in).
+            invariants: :meth:`invariants` of the chunk, shape (B, n_invariants).
 
         Returns:
-            ``(h_new (N, n_out), invariants (N, n_invariants))``; the invariants are
-            the layer's rotation-invariant descriptors after LayerNorm.
+            Outgoing features, shape (B, n_out).
         """
-        a = self.density(h, bonds)
-        a1 = self.mix[0](a)
-        a2 = self.mix[1](a)
-        a3 = self.mix[2](a)
-        a4 = self.mix[3](a)
-        invariants = torch.cat(
-            [
-                a.narrow(1, 0, self.channels),
-                self.power(a1, a2),
-                self.bispectrum(self.coupled(a3, a4), a),
-            ],
-            dim=1,
-        )
-        invariants = self.norm(invariants)
-        return self.skip(h) + self.update(invariants), invariants
+        return self.skip(h) + self.update(self.norm(invariants))
