@@ -12,7 +12,7 @@ from typing import List, Optional
 
 from md_orderml.errors import OrderMLError
 
-SUBCOMMANDS = ("label", "train", "export", "info", "lammps", "build_lammps_plugin")
+SUBCOMMANDS = ("label", "train", "export", "info", "lammps", "build_lammps_plugin", "pretrain", "finetune")
 
 
 def build_parser() -> argparse.ArgumentParser:

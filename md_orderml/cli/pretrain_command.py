@@ -1,0 +1,64 @@
+"""``md-orderml pretrain``: self-supervised pretraining of the backbone on unlabelled environments."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+def add_parser(sub) -> None:
+    """Register the ``pretrain`` subcommand."""
+    from md_orderml.ssl.pretrain import PretrainConfig
+
+    d = PretrainConfig()
+    p = sub.add_parser("pretrain", help="self-supervised pretraining of the backbone (pretext tasks)",
+                       description="Pretrain the equivariant backbone on unlabelled noisy crystals, LJ liquids and "
+                                   "optional trajectory frames with pretext tasks (denoising, noisy-bond and shift "
+                                   "identification). Writes a pretrained checkpoint for 'md-orderml finetune'.")
+    p.add_argument("-o", "--output", required=True, help="pretrained checkpoint to write (.pt)")
+    p.add_argument("--run-dir", default="runs/pretrain", help="per-epoch checkpoint directory")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/pretrain_checkpoint.pt")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--structures", type=int, default=d.n_structures, help="unlabelled configurations generated")
+    p.add_argument("--liquid-fraction", type=float, default=d.liquid_fraction)
+    p.add_argument("--noise-max", type=float, default=d.noise_max)
+    p.add_argument("--frames", nargs="*", default=[], metavar="TRAJ",
+                   help="unlabelled trajectory files (GSD, LAMMPS dump, XYZ) added to the data")
+    p.add_argument("--max-frames", type=int, default=20, help="frames taken from each --frames file")
+    p.add_argument("--weights", metavar="JSON", default=json.dumps(d.pretext.weights),
+                   help="task weights, e.g. '{\"denoise\": 1, \"noisy_bond\": 0.5, \"shift\": 0.5}'")
+    p.add_argument("--cutoff", type=float, default=d.cutoff)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the defaults")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    """Run ``md-orderml pretrain``."""
+    import torch
+
+    from md_orderml.ssl.data import trajectory_samples
+    from md_orderml.ssl.pretext import TASKS, PretextConfig
+    from md_orderml.ssl.pretrain import PretrainConfig, pretrain
+    from md_orderml.errors import InputError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    weights = {k: float(v) for k, v in json.loads(args.weights).items()}
+    if set(weights) - set(TASKS) or not any(v > 0 for v in weights.values()):
+        raise InputError(f"--weights: tasks are {', '.join(TASKS)} and at least one weight must be > 0")
+    config = PretrainConfig(cutoff=args.cutoff, n_structures=args.structures, liquid_fraction=args.liquid_fraction,
+                            noise_max=args.noise_max, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            seed=args.seed, pretext=PretextConfig(weights=weights))
+    if args.architecture:
+        config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})
+    extra = []
+    for path in args.frames:
+        extra += trajectory_samples(path, config.cutoff, max_frames=args.max_frames)
+    path = pretrain(config, args.run_dir, args.output, resume=args.resume, progress=not args.quiet, extra=extra)
+    print(f"wrote {path}")
+    return 0
