@@ -3,7 +3,7 @@
 Pretrains the backbone on unlabelled noisy crystals (fcc bcc hcp sc cd hd, noise up
 to 8 %) and LJ liquids (``md_orderml.ssl.pretrain``), then trains labelers for the
 held-out task of :mod:`md_orderml.ssl.tasks` (fcc, hcp, bcc, bct, A15, simple
-hexagonal, liquid at 5-15 % noise; bct, A15 and sh never appear in pretraining) from
+hexagonal, liquid at 4-12 % noise; bct, A15 and sh never appear in pretraining) from
 10, 100 and 1000 labelled environments (particles, balanced over classes, the same
 draw for every method):
 
@@ -62,8 +62,8 @@ def main(argv=None) -> int:
               + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in last))
     t1 = time.time()
     n_classes = len(HELDOUT_CLASSES)
-    pool = heldout_samples(3 if args.quick else 6, pretrained.cutoff, seed=101)
-    test = heldout_samples(2 if args.quick else 3, pretrained.cutoff, seed=202)
+    pool = heldout_samples(8 if args.quick else 12, pretrained.cutoff, seed=101)
+    test = heldout_samples(3 if args.quick else 4, pretrained.cutoff, seed=202)
     print(f"held-out task: {', '.join(HELDOUT_CLASSES)}; pool {len(pool)} configurations "
           f"({sum(s.n for s in pool)} particles), test {len(test)} ({sum(s.n for s in test)}); {time.time() - t1:.0f} s")
     steps = 60 if args.quick else 150

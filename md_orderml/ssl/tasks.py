@@ -7,7 +7,7 @@ training data (:func:`md_orderml.training.data.generate_samples`).
 or even structures of: fcc, hcp, bcc, body-centred tetragonal (``bct``, c/a = 1.2),
 the A15 (Cr3Si / beta-W) structure with its icosahedral 2a sites and 14-coordinated
 6c sites (one class ``a15`` for both), simple hexagonal (``sh``, c/a = 1), and LJ
-liquid, with crystal noise drawn uniformly between 5 % and 15 % of the
+liquid, with crystal noise drawn uniformly between 4 % and 12 % of the
 nearest-neighbour distance per coordinate (the pretraining data stops at 8 %).
 """
 
@@ -57,8 +57,8 @@ def extra_crystal(kind: str, noise: float, rng: np.random.Generator, min_width: 
     return Structure(positions @ rot.T, (unit * reps[:, None]) @ rot.T, np.zeros(n, np.int32), ["A"], kind)
 
 
-def heldout_samples(per_class: int, cutoff: float, seed: int, noise_min: float = 0.05,
-                    noise_max: float = 0.15, jitter: float = 0.05) -> List[GraphSample]:
+def heldout_samples(per_class: int, cutoff: float, seed: int, noise_min: float = 0.04,
+                    noise_max: float = 0.12, jitter: float = 0.05) -> List[GraphSample]:
     """Labelled graphs of the held-out task (:data:`HELDOUT_CLASSES`).
 
     Args:
