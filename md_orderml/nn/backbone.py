@@ -1,6 +1,6 @@
 """The SE(3)-equivariant backbone: bonds in, invariant per-particle embedding out."""
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -20,8 +20,12 @@ DEFAULT_CONFIG: Dict = {
     "radial_dim": 16,
     "avg_neighbors": 16.0,
     "n_types": 1,
-    "chunk": 1024,
+    "chunk": 512,
 }
+
+#: Largest bond geometry (harmonics and radial features of all bonds) kept across layers
+#: instead of being recomputed per layer: 512 MB, about 140,000 particles at K = 18.
+GEOMETRY_CACHE_BYTES = 512 * 1024 * 1024
 
 
 class EquivariantBackbone(nn.Module):
@@ -47,6 +51,7 @@ class EquivariantBackbone(nn.Module):
         self.cutoff = float(cutoff)
         self.n_types = int(cfg["n_types"])
         self.chunk = int(cfg["chunk"])
+        self.geometry_cache_bytes = GEOMETRY_CACHE_BYTES
         l_max = int(cfg["l_max"])
         cubic_degrees = [int(l) for l in cfg["cubic_degrees"] if int(l) <= l_max]
         self.geometry = BondGeometry(self.cutoff, l_max, int(cfg["n_basis"]), int(cfg["radial_hidden"]),
@@ -81,13 +86,19 @@ class EquivariantBackbone(nn.Module):
         n = types.shape[0]
         neighbor, vec = padded_neighbors(n, edge_index, edge_vec, 2.0 * self.cutoff)
         chunk = max(n, 1) if edge_vec.is_cuda else self.chunk
+        starts = list(range(0, n, chunk))
+        # bond geometry is the same for every layer: keep it when it is small enough
+        keep = vec.shape[0] * vec.shape[1] * (self.geometry.n_harmonics + self.geometry.radial_dim) * 4 <= self.geometry_cache_bytes
+        geometry: List[Tuple[torch.Tensor, torch.Tensor]] = []
+        if keep:
+            geometry = [self.geometry(vec[start:start + chunk]) for start in starts]
         h = torch.nn.functional.one_hot(types, self.n_types).to(edge_vec.dtype)
         features: List[torch.Tensor] = []
         for layer in self.layers:
             weights = layer.neighbor_features(h)
             pieces: List[torch.Tensor] = []
-            for start in range(0, n, chunk):
-                harmonics, radial = self.geometry(vec[start:start + chunk])
+            for k, start in enumerate(starts):
+                harmonics, radial = geometry[k] if keep else self.geometry(vec[start:start + chunk])
                 invariants = layer.invariants(weights, neighbor[start:start + chunk], harmonics, radial)
                 pieces.append(layer(h[start:start + chunk], invariants))
             h = torch.cat(pieces, 0) if len(pieces) > 0 else weights.new_zeros((0, self.embedding_dim // len(self.layers)))

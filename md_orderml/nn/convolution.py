@@ -81,6 +81,8 @@ class BondGeometry(nn.Module):
     def __init__(self, cutoff: float, l_max: int, n_basis: int, radial_hidden: int, radial_dim: int):
         super().__init__()
         self.cutoff = float(cutoff)
+        self.n_harmonics = (l_max + 1) ** 2
+        self.radial_dim = radial_dim
         self.sh = o3.SphericalHarmonics(
             o3.Irreps.spherical_harmonics(l_max), normalize=True, normalization="component"
         )
@@ -97,7 +99,8 @@ class BondGeometry(nn.Module):
             vec: Bond vectors, shape (B, K, 3).
 
         Returns:
-            ``(harmonics (B, (l_max+1)^2, K), radial (B, K, radial_dim))``; the radial
+            ``(harmonics (B, (l_max+1)^2, K), radial (B, K, radial_dim))`` (harmonics a
+            transposed view, fine for batched matrix products); the radial
             features vanish smoothly at the cutoff and are zero beyond it.
         """
         b, k = vec.shape[0], vec.shape[1]
@@ -105,7 +108,7 @@ class BondGeometry(nn.Module):
         r = torch.linalg.vector_norm(flat, dim=1) / self.cutoff
         envelope = self.envelope(r).unsqueeze(-1)
         radial = self.mlp(self.basis(r.clamp(1e-6, 1.0))) * envelope
-        harmonics = self.sh(flat).reshape(b, k, -1).transpose(1, 2).contiguous()
+        harmonics = self.sh(flat).reshape(b, k, -1).transpose(1, 2)
         return harmonics, radial.reshape(b, k, -1)
 
 

