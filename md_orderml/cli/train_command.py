@@ -9,7 +9,7 @@ import json
 #: Named training settings. ``default`` made md_orderml/models/default.pt:
 #: ``md-orderml train --preset default -o md_orderml/models/default.pt``
 PRESETS = {
-    "default": dict(epochs=40, per_class=60, val_per_class=6, batch_size=8, noise_max=0.11,
+    "default": dict(epochs=40, per_class=60, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.3,
                     cutoff=1.6, lr=3e-3, seed=0, threads=1),
 }
 
@@ -35,6 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--thermal-fraction", type=float, default=d.thermal_fraction,
+                   help="fraction of fcc/bcc/hcp/cd/liquid structures from MD of real potentials (needs LAMMPS)")
     p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the defaults")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -56,7 +58,7 @@ def run(args) -> int:
     config = TrainConfig(
         epochs=args.epochs, per_class=args.per_class, val_per_class=args.val_per_class,
         noise_max=args.noise_max, cutoff=args.cutoff, lr=args.lr, batch_size=args.batch_size,
-        seed=args.seed,
+        seed=args.seed, thermal_fraction=args.thermal_fraction,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})

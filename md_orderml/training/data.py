@@ -132,11 +132,15 @@ def generate_samples(
     seed: int,
     jitter: float = 0.05,
     progress: bool = False,
+    thermal_fraction: float = 0.0,
 ) -> List[GraphSample]:
     """Generate a labelled data set from the structure library.
 
     Crystal noise levels are drawn uniformly in ``[0, noise_max]``; liquids come from
-    short Lennard-Jones runs in LAMMPS (:func:`make_liquids`).
+    short Lennard-Jones runs in LAMMPS (:func:`make_liquids`). With ``thermal_fraction``
+    > 0, that fraction of the fcc, bcc, hcp, cd and liquid structures are instead MD
+    frames of real potentials (:mod:`md_orderml.training.thermal`; training materials
+    only, none of the benchmark's).
 
     Args:
         class_names: Classes to generate (crystal names and ``"liquid"``).
@@ -146,6 +150,8 @@ def generate_samples(
         seed: Seed of the whole data set.
         jitter: Relative half-width of the random length-scale jitter.
         progress: Show a progress bar.
+        thermal_fraction: Fraction of structures of classes with real-potential
+            frames taken from those frames.
 
     Returns:
         The list of samples.
@@ -155,11 +161,18 @@ def generate_samples(
     rng = np.random.default_rng(seed)
     samples = []
     for k, name in enumerate(tqdm(class_names, desc="structures", disable=not progress)):
+        n_thermal = 0
+        made = []
+        if thermal_fraction > 0:
+            from md_orderml.training.thermal import thermal_structures
+
+            made = [(s, 0.0) for s in thermal_structures(name, int(round(thermal_fraction * per_class)), rng)]
+            n_thermal = len(made)
         if name == "liquid":
-            made = [(s, 0.0) for s in make_liquids(per_class, rng)]
+            made += [(s, 0.0) for s in make_liquids(per_class - n_thermal, rng)]
         else:
-            noises = rng.uniform(0.0, noise_max, size=per_class)
-            made = [(make_crystal(name, float(nz), rng), float(nz)) for nz in noises]
+            noises = rng.uniform(0.0, noise_max, size=per_class - n_thermal)
+            made += [(make_crystal(name, float(nz), rng), float(nz)) for nz in noises]
         for structure, noise in made:
             factor = float(rng.uniform(1.0 - jitter, 1.0 + jitter))
             sample = structure_to_graph(structure, k, cutoff, jitter=factor)

@@ -39,6 +39,8 @@ class TrainConfig:
         lr: Peak learning rate.
         weight_decay: AdamW weight decay.
         seed: Seed of data, initialisation and shuffling.
+        thermal_fraction: Fraction of fcc/bcc/hcp/cd/liquid structures taken from MD
+            frames of real potentials (:mod:`md_orderml.training.thermal`).
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -52,6 +54,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-5
     seed: int = 0
+    thermal_fraction: float = 0.0
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
@@ -248,9 +251,9 @@ def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
     trainer = Trainer(config, out_dir, device)
     if resume and trainer.load_checkpoint() and progress:
         print(f"resumed from {trainer.checkpoint_path} at epoch {trainer.epoch}", flush=True)
-    train_set = generate_samples(config.class_names, config.per_class, config.cutoff,
-                                 config.noise_max, config.seed, progress=progress)
-    val_set = generate_samples(config.class_names, config.val_per_class, config.cutoff,
-                               config.noise_max, config.seed + 7919, progress=progress)
+    train_set = generate_samples(config.class_names, config.per_class, config.cutoff, config.noise_max,
+                                 config.seed, progress=progress, thermal_fraction=config.thermal_fraction)
+    val_set = generate_samples(config.class_names, config.val_per_class, config.cutoff, config.noise_max,
+                               config.seed + 7919, progress=progress, thermal_fraction=config.thermal_fraction)
     trainer.fit(train_set, val_set, progress=progress)
     return trainer.export(model_path)
