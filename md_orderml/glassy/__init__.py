@@ -1,0 +1,1 @@
+"""Glassy liquids: Kob-Andersen data from LAMMPS, propensity regression and its baselines."""
