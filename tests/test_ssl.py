@@ -92,3 +92,50 @@ def test_pretrain_then_finetune_writes_loadable_model(tmp_path, mode, head):
                        torch.ones(3, dtype=torch.bool), torch.ones(n, dtype=torch.bool),
                        float((abs(np.linalg.det(s.cell)) / n) ** (1 / 3)))
     assert out["embedding"].shape == (n, 32) and out["label"].shape == (n,)
+
+
+def test_contrastive_and_pointgroup_losses_decrease(crystals):
+    torch.manual_seed(3)
+    model = PretextModel(EquivariantBackbone(1.6, TINY))
+    config = PretextConfig(weights={"contrast": 1.0, "pointgroup": 1.0}, contrast_anchors=256, pointgroup_clouds=16)
+    batch, graph = _collate_with_graph(crystals)
+    corrupted = corrupt(batch, graph, len(crystals), config, torch.Generator().manual_seed(0))
+    assert corrupted["view_vec"].shape == batch["edge_vec"].shape and len(corrupted["anchors"]) == 256
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with torch.no_grad():
+        before = {k: float(v) for k, v in model(batch, corrupted, config).items()}
+    for _ in range(25):
+        loss = model(batch, corrupted, config)["total"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = {k: float(v) for k, v in model(batch, corrupted, config).items()}
+    for task in ("contrast", "pointgroup", "total"):
+        assert after[task] < before[task], (task, before, after)
+
+
+def test_info_nce_ignores_same_configuration_and_rotations_are_proper():
+    from md_orderml.ssl.contrast import info_nce, random_rotations
+
+    rot = random_rotations(5, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(rot @ rot.transpose(1, 2), torch.eye(3).expand(5, 3, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.linalg.det(rot), torch.ones(5), atol=1e-5, rtol=0)
+    z = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    # all anchors in one configuration: no negatives, the loss is exactly 0
+    assert float(info_nce(z, z, torch.zeros(6, dtype=torch.int64), 0.1)) == pytest.approx(0.0, abs=1e-6)
+    assert float(info_nce(z, z, torch.arange(6), 0.1)) > 0.0
+
+
+def test_point_groups_have_their_orders_and_clouds_their_symmetry():
+    from md_orderml.ssl.pointgroups import GROUPS, group_elements, symmetric_cloud
+
+    orders = {"C1": 1, "Ci": 2, "C4v": 8, "D6h": 24, "D2d": 8, "Td": 24, "Th": 24, "Oh": 48, "Ih": 120}
+    assert {g: len(group_elements(g)) for g in orders} == orders and len(GROUPS) == 17
+    rng = np.random.default_rng(0)
+    for name in ("Oh", "D3h", "Ih"):
+        points = symmetric_cloud(name, rng)
+        assert np.allclose(points[0], 0.0) and len(points) > 1
+        for g in group_elements(name):  # every element maps the cloud onto itself
+            moved = points @ g.T
+            assert np.linalg.norm(moved[:, None] - points[None], axis=2).min(1).max() < 1e-4

@@ -24,7 +24,13 @@ reads the same embedding (so tasks combine with weights at the cost of one forwa
   length in a random direction (on top of the denoising noise); a linear head on
   ``e_i`` says which. Loss: balanced binary cross-entropy.
 
-Point-group classification of generated symmetric clouds is not implemented yet.
+* **contrast** (view invariance): a second, independently noised, rotated and
+  rescaled view of the batch; InfoNCE between the two views' per-particle
+  embeddings, negatives from other configurations
+  (:mod:`md_orderml.ssl.contrast`). Costs a second backbone forward.
+* **pointgroup**: a batch of generated symmetric point clouds (random point group,
+  random seeds, rotation and noise; :mod:`md_orderml.ssl.pointgroups`); a linear head
+  on the centre's embedding classifies the group. Cross-entropy.
 """
 
 from __future__ import annotations
@@ -32,13 +38,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List
 
+import numpy as np
 import torch
 from torch import nn
 
 from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
+from md_orderml.ssl.pointgroups import GROUPS, pointgroup_batch
+from md_orderml.ssl.contrast import ProjectionHead, contrast_loss, pick_anchors, second_view
 
-TASKS = ("denoise", "noisy_bond", "shift")
+TASKS = ("denoise", "noisy_bond", "shift", "contrast", "pointgroup")
 
 
 @dataclasses.dataclass
@@ -53,6 +62,11 @@ class PretextConfig:
         bond_noise: Std per coordinate of the extra vector of a corrupted bond.
         shift_fraction: Fraction of particles shifted for shift identification.
         shift_length: Length of the shift.
+        contrast_temperature: InfoNCE temperature.
+        contrast_jitter: Relative half-width of the second view's length factor.
+        contrast_anchors: Particles per batch entering the InfoNCE loss.
+        pointgroup_clouds: Generated clouds per batch.
+        pointgroup_noise: Largest noise (per coordinate) on the clouds' points.
     """
 
     weights: Dict[str, float] = dataclasses.field(
@@ -63,6 +77,11 @@ class PretextConfig:
     bond_noise: float = 0.25
     shift_fraction: float = 0.1
     shift_length: float = 0.25
+    contrast_temperature: float = 0.1
+    contrast_jitter: float = 0.05
+    contrast_anchors: int = 1024
+    pointgroup_clouds: int = 32
+    pointgroup_noise: float = 0.08
 
     def weight(self, task: str) -> float:
         """Loss weight of ``task`` (0 when disabled)."""
@@ -82,14 +101,17 @@ def corrupt(batch: Dict[str, torch.Tensor], graph_of_node: torch.Tensor, n_graph
 
     Returns:
         ``edge_vec`` (E, 3) noisy bonds, ``displacement`` (N, 3), ``sigma`` (N,),
-        ``bond_target`` (E,) and ``shift_target`` (N,) as floats in {0, 1}.
+        ``bond_target`` (E,) and ``shift_target`` (N,) as floats in {0, 1}; with
+        ``contrast`` also ``view_vec`` (E, 3) (second view), ``anchors`` (M,) and
+        ``graph`` (N,); with ``pointgroup`` also ``pointgroup_seed`` (an int64 seed
+        of the clouds, which :class:`PretextModel` generates at its cutoff).
     """
     vec = batch["edge_vec"]
     n, e = batch["types"].shape[0], vec.shape[0]
     src, dst = batch["edge_index"][0], batch["edge_index"][1]
     sigma = torch.zeros(n)
     displacement = torch.zeros(n, 3)
-    if config.weight("denoise") > 0:
+    if config.weight("denoise") > 0 or config.weight("contrast") > 0:
         per_graph = config.sigma_min + (config.sigma_max - config.sigma_min) * torch.rand(n_graphs, generator=generator)
         sigma = per_graph[graph_of_node]
         displacement = torch.randn(n, 3, generator=generator) * sigma[:, None]
@@ -104,8 +126,16 @@ def corrupt(batch: Dict[str, torch.Tensor], graph_of_node: torch.Tensor, n_graph
     if config.weight("noisy_bond") > 0:
         bond_target = (torch.rand(e, generator=generator) < config.bond_fraction).float()
         noisy = noisy + bond_target[:, None] * config.bond_noise * torch.randn(e, 3, generator=generator)
-    return {"edge_vec": noisy, "displacement": displacement, "sigma": sigma,
-            "bond_target": bond_target, "shift_target": shift_target}
+    out = {"edge_vec": noisy, "displacement": displacement, "sigma": sigma,
+           "bond_target": bond_target, "shift_target": shift_target}
+    if config.weight("contrast") > 0:
+        out["view_vec"] = second_view(vec, batch["edge_index"], graph_of_node, n_graphs, config.sigma_min,
+                                      config.sigma_max, config.contrast_jitter, generator)
+        out["anchors"] = pick_anchors(n, config.contrast_anchors, generator)
+        out["graph"] = graph_of_node
+    if config.weight("pointgroup") > 0:
+        out["pointgroup_seed"] = torch.randint(2**62, (1,), generator=generator)
+    return out
 
 
 class BondFeatures(nn.Module):
@@ -184,6 +214,8 @@ class PretextModel(nn.Module):
         self.denoise_head = _mlp(2 * d + nb, hidden, 1)
         self.bond_head = _mlp(2 * d + nb + 6, hidden, 1)
         self.shift_head = nn.Linear(d, 1)
+        self.projection = ProjectionHead(d)
+        self.pointgroup_head = nn.Linear(d, len(GROUPS))
 
     def denoise(self, embedding: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor,
                 avg_neighbors: float = 16.0) -> torch.Tensor:
@@ -226,6 +258,16 @@ class PretextModel(nn.Module):
             losses["noisy_bond"] = _balanced_bce(logits[:, 0], corrupted["bond_target"])
         if config.weight("shift") > 0:
             losses["shift"] = _balanced_bce(self.shift_head(embedding)[:, 0], corrupted["shift_target"])
+        if config.weight("contrast") > 0:
+            other = self.backbone(batch["types"], edge_index, corrupted["view_vec"])
+            losses["contrast"] = contrast_loss(self.projection, embedding, other, corrupted,
+                                               config.contrast_temperature)
+        if config.weight("pointgroup") > 0:
+            rng = np.random.default_rng(int(corrupted["pointgroup_seed"]))
+            clouds = pointgroup_batch(config.pointgroup_clouds, self.backbone.cutoff, config.pointgroup_noise, rng)
+            centres = clouds["labels"] >= 0
+            emb = self.backbone(clouds["types"], clouds["edge_index"], clouds["edge_vec"])[centres]
+            losses["pointgroup"] = nn.functional.cross_entropy(self.pointgroup_head(emb), clouds["labels"][centres])
         losses["total"] = sum(config.weight(k) * v for k, v in losses.items())
         return losses
 
