@@ -23,10 +23,11 @@ runs, and the benchmark's time scales are the grid times nearest to chosen fract
 it (:func:`time_indices`).
 
 Sizes and costs here (2 shared cores, one LAMMPS process at ``nice 19``, about 1200
-steps/s for N = 1000): the default :class:`GlassyConfig` (N = 1000, T = 0.6,
-8 configurations x 12 draws) takes a few minutes; ``quick`` (T = 0.7, 6 x 8) about a
-minute. The papers use far larger and colder data: Bapst et al. / Pezzicoli et al.
-(N = 4096, T = 0.44-0.64, 400 configurations x 32 draws); T = 0.44 (tau_alpha of order
+steps/s for N = 1000 when the core is free): the default :class:`GlassyConfig`
+(N = 1000, T = 0.64, tau_alpha ~ 8, 8 configurations x 12 draws up to 1.3 tau_alpha)
+took 591 s; :data:`QUICK` (T = 0.8, tau_alpha ~ 2.5, 6 x 8) 144 s. The papers use
+far larger and colder data: Bapst et al. / Pezzicoli et al. (N = 4096,
+T = 0.44-0.64, 400 configurations x 32 draws); T = 0.44 (tau_alpha of order
 1e3-1e4 tau) is out of reach on these machines, so the correlations measured here are
 for a moderately supercooled liquid and are not comparable number-for-number.
 
