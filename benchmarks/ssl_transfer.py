@@ -1,7 +1,9 @@
 """Transfer benchmark: does self-supervised pretraining help with few labels?
 
 Pretrains the backbone on unlabelled noisy crystals (fcc bcc hcp sc cd hd, noise up
-to 8 %) and LJ liquids (``md_orderml.ssl.pretrain``), then trains labelers for the
+to 8 %) and LJ liquids (``md_orderml.ssl.pretrain``) with the particle-level
+contrastive pretext and point-group classification of generated clouds (default
+``--weights``; the held-out structures are not in the pretraining data), then trains labelers for the
 held-out task of :mod:`md_orderml.ssl.tasks` (fcc, hcp, bcc, bct, A15, simple
 hexagonal, liquid at 4-12 % noise; bct, A15 and sh never appear in pretraining) from
 10, 100 and 1000 labelled environments (particles, balanced over classes, the same
@@ -35,6 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller pretraining and fewer steps (a few minutes)")
     parser.add_argument("--pretrained", help="reuse a pretrained checkpoint instead of pretraining")
     parser.add_argument("--save-pretrained", default="/tmp/ssl_transfer_pretrained.pt")
+    parser.add_argument("--weights", default='{"contrast": 1.0, "pointgroup": 0.5}',
+                        help="pretext task weights (JSON), see md_orderml.ssl.pretext.TASKS")
     parser.add_argument("--labels", default="10,100,1000")
     parser.add_argument("--seeds", type=int, default=1, help="label draws (and scratch initialisations) per size")
     parser.add_argument("--plot", help="write a PNG of accuracy vs labels")
@@ -44,6 +48,9 @@ def main(argv=None) -> int:
 
     from md_orderml.ssl.data import pick_environments
     from md_orderml.ssl.finetune import FinetuneConfig, balanced_accuracy, finetune, fresh_backbone
+    import json
+
+    from md_orderml.ssl.pretext import PretextConfig
     from md_orderml.ssl.pretrain import PretrainConfig, load_pretrained_backbone, pretrain
     from md_orderml.ssl.tasks import HELDOUT_CLASSES, heldout_samples
 
@@ -52,13 +59,14 @@ def main(argv=None) -> int:
         pretrained, _ = load_pretrained_backbone(args.pretrained)
         print(f"pretrained backbone from {args.pretrained}")
     else:
-        config = PretrainConfig(n_structures=60 if args.quick else 150, epochs=6 if args.quick else 12)
+        config = PretrainConfig(n_structures=60 if args.quick else 150, epochs=6 if args.quick else 12,
+                                pretext=PretextConfig(weights=json.loads(args.weights)))
         path = pretrain(config, "/tmp/ssl_transfer_run", args.save_pretrained, progress=False)
         pretrained, state = load_pretrained_backbone(path)
         last = state["history"][-1]["val"]
         first = state["history"][0]["val"]
         print(f"pretraining: {config.n_structures} configurations x {config.epochs} epochs, "
-              f"{time.time() - t0:.0f} s; val losses epoch 1 -> {config.epochs}: "
+              f"{time.time() - t0:.0f} s, weights {args.weights}; val losses epoch 1 -> {config.epochs}: "
               + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in last))
     t1 = time.time()
     n_classes = len(HELDOUT_CLASSES)

@@ -14,7 +14,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("pretrain", help="self-supervised pretraining of the backbone (pretext tasks)",
                        description="Pretrain the equivariant backbone on unlabelled noisy crystals, LJ liquids and "
                                    "optional trajectory frames with pretext tasks (denoising, noisy-bond and shift "
-                                   "identification). Writes a pretrained checkpoint for 'md-orderml finetune'.")
+                                   "identification, particle-level contrastive view invariance, point-group "
+                                   "classification of generated symmetric clouds). Writes a pretrained checkpoint "
+                                   "for 'md-orderml finetune'.")
     p.add_argument("-o", "--output", required=True, help="pretrained checkpoint to write (.pt)")
     p.add_argument("--run-dir", default="runs/pretrain", help="per-epoch checkpoint directory")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/pretrain_checkpoint.pt")
@@ -26,7 +28,8 @@ def add_parser(sub) -> None:
                    help="unlabelled trajectory files (GSD, LAMMPS dump, XYZ) added to the data")
     p.add_argument("--max-frames", type=int, default=20, help="frames taken from each --frames file")
     p.add_argument("--weights", metavar="JSON", default=json.dumps(d.pretext.weights),
-                   help="task weights, e.g. '{\"denoise\": 1, \"noisy_bond\": 0.5, \"shift\": 0.5}'")
+                   help="task weights, e.g. '{\"contrast\": 1, \"pointgroup\": 0.5}'; tasks: denoise, noisy_bond, "
+                        "shift, contrast, pointgroup")
     p.add_argument("--cutoff", type=float, default=d.cutoff)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
