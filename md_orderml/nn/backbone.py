@@ -84,23 +84,35 @@ class EquivariantBackbone(nn.Module):
             Invariant embedding, shape (N, embedding_dim).
         """
         n = types.shape[0]
-        neighbor, vec = padded_neighbors(n, edge_index, edge_vec, 2.0 * self.cutoff)
+        neighbor, vec, counts = padded_neighbors(n, edge_index, edge_vec, 2.0 * self.cutoff)
         chunk = max(n, 1) if edge_vec.is_cuda else self.chunk
-        starts = list(range(0, n, chunk))
+        # chunks of centres with similar neighbour counts, each padded to its own largest
+        # count (liquids: a chunk's K is near the mean, not the global maximum)
+        order = torch.argsort(counts, stable=True) if n > chunk else torch.arange(n, device=counts.device)
+        chunks: List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for start in range(0, n, chunk):
+            idx = order[start:start + chunk]
+            k = max(int(counts.index_select(0, idx).max()), 1)
+            chunks.append((idx, neighbor.index_select(0, idx)[:, :k], vec.index_select(0, idx)[:, :k]))
         # bond geometry is the same for every layer: keep it when it is small enough
         keep = vec.shape[0] * vec.shape[1] * (self.geometry.n_harmonics + self.geometry.radial_dim) * 4 <= self.geometry_cache_bytes
         geometry: List[Tuple[torch.Tensor, torch.Tensor]] = []
         if keep:
-            geometry = [self.geometry(vec[start:start + chunk]) for start in starts]
+            geometry = [self.geometry(v) for _, _, v in chunks]
         h = torch.nn.functional.one_hot(types, self.n_types).to(edge_vec.dtype)
         features: List[torch.Tensor] = []
+        width = self.embedding_dim // len(self.layers)
         for layer in self.layers:
             weights = layer.neighbor_features(h)
             pieces: List[torch.Tensor] = []
-            for k, start in enumerate(starts):
-                harmonics, radial = geometry[k] if keep else self.geometry(vec[start:start + chunk])
-                invariants = layer.invariants(weights, neighbor[start:start + chunk], harmonics, radial)
-                pieces.append(layer(h[start:start + chunk], invariants))
-            h = torch.cat(pieces, 0) if len(pieces) > 0 else weights.new_zeros((0, self.embedding_dim // len(self.layers)))
+            for c, (idx, nb, v) in enumerate(chunks):
+                harmonics, radial = geometry[c] if keep else self.geometry(v)
+                invariants = layer.invariants(weights, nb, harmonics, radial)
+                pieces.append(layer(h.index_select(0, idx), invariants))
+            if len(pieces) == 0:
+                h = weights.new_zeros((0, width))
+            else:
+                h = torch.empty((n, width), dtype=weights.dtype, device=weights.device).index_copy_(
+                    0, order, torch.cat(pieces, 0))
             features.append(h)
         return torch.cat(features, dim=1)

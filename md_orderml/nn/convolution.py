@@ -37,7 +37,7 @@ from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
 
 
 def padded_neighbors(n: int, edge_index: torch.Tensor, edge_vec: torch.Tensor,
-                     far: float) -> Tuple[torch.Tensor, torch.Tensor]:
+                     far: float) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Lay bonds out per centre in ``K`` slots (``K`` the largest neighbour count).
 
     Empty slots point at the centre itself with the bond vector ``(far, 0, 0)``, which
@@ -50,7 +50,8 @@ def padded_neighbors(n: int, edge_index: torch.Tensor, edge_vec: torch.Tensor,
         far: A length beyond the cutoff.
 
     Returns:
-        ``(neighbor (N, K) int64, vec (N, K, 3))``, bonds of a centre in input order.
+        ``(neighbor (N, K) int64, vec (N, K, 3), counts (N,) int64)``: bonds of a centre
+        in input order in its first ``counts`` slots.
     """
     center = edge_index[0]
     order = torch.argsort(center, stable=True)
@@ -64,7 +65,7 @@ def padded_neighbors(n: int, edge_index: torch.Tensor, edge_vec: torch.Tensor,
     vec = torch.zeros((n * k, 3), dtype=edge_vec.dtype, device=edge_vec.device)
     vec[:, 0] = far
     vec = vec.index_copy(0, slot, edge_vec[order]).reshape(n, k, 3)
-    return neighbor, vec
+    return neighbor, vec, counts
 
 
 class BondGeometry(nn.Module):
