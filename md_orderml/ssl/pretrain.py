@@ -19,6 +19,7 @@ import torch
 
 from md_orderml.nn.backbone import DEFAULT_CONFIG, EquivariantBackbone
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
+from md_orderml.training.checkpoints import restore_training_state, save_training_state
 from md_orderml.training.data import GraphSample, collate
 
 PRETRAINED_KIND = "md_orderml-pretrained-backbone"
@@ -93,19 +94,14 @@ class Pretrainer:
 
     def save_checkpoint(self) -> None:
         """Write model, optimiser and progress (atomically)."""
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "epoch": self.epoch, "history": self.history, "config": dataclasses.asdict(self.config)}, tmp)
-        tmp.replace(self.checkpoint_path)
+        save_training_state(self.checkpoint_path, self.model, self.optimizer, self.epoch, self.history, self.config)
 
     def load_checkpoint(self) -> bool:
         """Resume from the checkpoint if there is one; return whether it was found."""
         if not self.checkpoint_path.is_file():
             return False
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.history = int(state["epoch"]), list(state["history"])
+        self.epoch, self.history = restore_training_state(state, self.model, self.optimizer)
         return True
 
     def evaluate(self, samples: Sequence[GraphSample], seed: int = 12345) -> Dict[str, float]:

@@ -20,6 +20,7 @@ import torch
 from md_orderml.model_file import build_metadata, save_model
 from md_orderml.nn.backbone import DEFAULT_CONFIG, EquivariantBackbone
 from md_orderml.nn.labeler import StructureLabeler
+from md_orderml.training.checkpoints import restore_training_state, save_training_state
 from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
 
 
@@ -111,18 +112,7 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write model, optimiser and progress (atomically)."""
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch,
-                "history": self.history,
-                "config": dataclasses.asdict(self.config),
-            },
-            tmp,
-        )
-        tmp.replace(self.checkpoint_path)
+        save_training_state(self.checkpoint_path, self.model, self.optimizer, self.epoch, self.history, self.config)
 
     def load_checkpoint(self) -> bool:
         """Resume from the checkpoint if there is one; return whether it was found."""
@@ -132,10 +122,7 @@ class Trainer:
         return True
 
     def _restore(self, state: Dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = int(state["epoch"])
-        self.history = list(state["history"])
+        self.epoch, self.history = restore_training_state(state, self.model, self.optimizer)
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "cpu") -> "Trainer":
