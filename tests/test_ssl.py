@@ -19,22 +19,28 @@ def crystals():
     return unlabelled_samples(4, 1.6, seed=3, liquid_fraction=0.0)
 
 
-def test_pretext_losses_decrease(crystals):
-    torch.manual_seed(0)
-    model = PretextModel(EquivariantBackbone(1.6, TINY))
-    config = PretextConfig(weights={"denoise": 1.0, "noisy_bond": 1.0, "shift": 1.0})
-    batch, graph = _collate_with_graph(crystals)
-    corrupted = corrupt(batch, graph, len(crystals), config, torch.Generator().manual_seed(0))
+
+def _fit_fixed_batch(model, batch, corrupted, config, steps):
+    """Train ``steps`` Adam steps on one fixed corrupted batch; pretext losses before and after."""
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     with torch.no_grad():
         before = {k: float(v) for k, v in model(batch, corrupted, config).items()}
-    for _ in range(40):
+    for _ in range(steps):
         loss = model(batch, corrupted, config)["total"]
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
         after = {k: float(v) for k, v in model(batch, corrupted, config).items()}
+    return before, after
+
+def test_pretext_losses_decrease(crystals):
+    torch.manual_seed(0)
+    model = PretextModel(EquivariantBackbone(1.6, TINY))
+    config = PretextConfig(weights={"denoise": 1.0, "noisy_bond": 1.0, "shift": 1.0})
+    batch, graph = _collate_with_graph(crystals)
+    corrupted = corrupt(batch, graph, len(crystals), config, torch.Generator().manual_seed(0))
+    before, after = _fit_fixed_batch(model, batch, corrupted, config, steps=40)
     for task in ("denoise", "noisy_bond", "shift", "total"):
         assert after[task] < before[task], (task, before, after)
 
@@ -101,16 +107,7 @@ def test_contrastive_and_pointgroup_losses_decrease(crystals):
     batch, graph = _collate_with_graph(crystals)
     corrupted = corrupt(batch, graph, len(crystals), config, torch.Generator().manual_seed(0))
     assert corrupted["view_vec"].shape == batch["edge_vec"].shape and len(corrupted["anchors"]) == 256
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with torch.no_grad():
-        before = {k: float(v) for k, v in model(batch, corrupted, config).items()}
-    for _ in range(25):
-        loss = model(batch, corrupted, config)["total"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        after = {k: float(v) for k, v in model(batch, corrupted, config).items()}
+    before, after = _fit_fixed_batch(model, batch, corrupted, config, steps=25)
     for task in ("contrast", "pointgroup", "total"):
         assert after[task] < before[task], (task, before, after)
 
