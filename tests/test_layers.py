@@ -6,6 +6,7 @@ from e3nn import o3
 
 from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.clebsch_gordan import cubic_invariant_table
+from md_orderml.nn.harmonics import PolynomialHarmonics
 
 
 def _dense_cubic(a: torch.Tensor, l: int) -> torch.Tensor:
@@ -31,6 +32,21 @@ def test_sparse_cubic_equals_dense_and_is_invariant():
     assert index.shape[1] < sum((2 * l + 1) ** 3 for l in degrees) // 10
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_polynomial_harmonics_equal_e3nn(dtype):
+    torch.manual_seed(3)
+    vec = torch.randn(500, 3, dtype=dtype) * torch.rand(500, 1, dtype=dtype) * 4
+    vec[0] = torch.tensor([0.0, 0.0, 2.5])  # poles and axes
+    vec[1] = torch.tensor([-1e-3, 0.0, 0.0])
+    ours = PolynomialHarmonics(6).to(dtype)(vec)
+    reference = o3.spherical_harmonics(list(range(7)), vec, normalize=True, normalization="component")
+    assert ours.shape == (49, 500) and ours.dtype == dtype
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(ours.t(), reference, rtol=tol, atol=tol)
+    # not in the state dict: checkpoints of the e3nn-based geometry load unchanged
+    assert list(PolynomialHarmonics(6).state_dict()) == []
+
+
 def test_odd_degree_rejected():
     with pytest.raises(ValueError, match="even"):
         cubic_invariant_table([3])
@@ -44,8 +60,8 @@ def test_chunking_does_not_change_embedding():
     vec = positions[j] - positions[i]
     close = (vec.norm(dim=-1) < 1.6) & (i != j)
     edge_index = torch.stack([i[close], j[close]])
-    small = EquivariantBackbone(1.6, {"chunk": 7}).eval()
-    whole = EquivariantBackbone(1.6, {"chunk": 100000}).eval()
+    small = EquivariantBackbone(1.6, {}, chunk=7).eval()
+    whole = EquivariantBackbone(1.6, {}, chunk=100000).eval()
     whole.load_state_dict(small.state_dict())
     with torch.no_grad():
         a = small(torch.zeros(n, dtype=torch.long), edge_index, vec[close])

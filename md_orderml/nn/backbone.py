@@ -20,8 +20,13 @@ DEFAULT_CONFIG: Dict = {
     "radial_dim": 16,
     "avg_neighbors": 16.0,
     "n_types": 1,
-    "chunk": 512,
 }
+
+#: Centres per chunk on a CPU (an execution setting, not part of the architecture: the
+#: ``"chunk"`` key that older model files and checkpoints carry is ignored). 256 keeps a
+#: chunk's harmonics and densities within a core's L2 cache: about 8 % faster than 512
+#: for a 32,000-atom LJ liquid on one core.
+CPU_CHUNK = 256
 
 #: Largest bond geometry (harmonics and radial features of all bonds) kept across layers
 #: instead of being recomputed per layer: 512 MB, about 140,000 particles at K = 18.
@@ -41,16 +46,17 @@ class EquivariantBackbone(nn.Module):
     Args:
         cutoff: Dimensionless cutoff radius (bond vectors are in the same units).
         config: Architecture settings, see :data:`DEFAULT_CONFIG`.
+        chunk: Centres per chunk on a CPU (results do not depend on it).
     """
 
-    def __init__(self, cutoff: float, config: Dict):
+    def __init__(self, cutoff: float, config: Dict, chunk: int = CPU_CHUNK):
         super().__init__()
         cfg = dict(DEFAULT_CONFIG)
-        cfg.update(config)
+        cfg.update({k: v for k, v in config.items() if k != "chunk"})
         self.config = cfg
         self.cutoff = float(cutoff)
         self.n_types = int(cfg["n_types"])
-        self.chunk = int(cfg["chunk"])
+        self.chunk = int(chunk)
         self.geometry_cache_bytes = GEOMETRY_CACHE_BYTES
         l_max = int(cfg["l_max"])
         cubic_degrees = [int(l) for l in cfg["cubic_degrees"] if int(l) <= l_max]
