@@ -3,7 +3,9 @@
 The LAMMPS ``bench/in.lj`` system (LJ liquid, fcc lattice at density 0.8442, T = 1.44,
 cutoff 2.5, skin 0.3) with 32,000 atoms runs 10,000 steps twice in one process: once
 plain, once with :class:`~md_orderml.engines.lammps.OrderMLCompute` labelling every
-1,000 steps (11 labellings including step 0). Prints a table and ends with
+1,000 steps (11 labellings including step 0). The two runs advance in alternating
+segments of 1,000 steps, so drifts in the machine's speed cancel out of the ratio.
+Prints a table and ends with
 ``RESULT overhead_ratio=<x>``::
 
     python benchmarks/lammps_overhead.py                     # full size
@@ -25,8 +27,8 @@ import time
 from lj_bench_system import lj_system
 
 
-def timed_run(lammps, comm, cells: int, steps: int, model=None, every: int = 1000):
-    """Wall time of ``run steps`` (after setup outside the timing), labelled if model is given."""
+def make_instance(lammps, comm, cells: int, model=None, every: int = 1000):
+    """An in.lj instance, with an OrderMLCompute whose labelling time is accumulated if model is given."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
     lj_system(lmp, cells, thermo=1000)
     compute, label_time = None, [0.0]
@@ -44,20 +46,46 @@ def timed_run(lammps, comm, cells: int, steps: int, model=None, every: int = 100
                 label_time[0] += time.perf_counter() - t0
 
         compute._label = timed_label
-    if comm is not None:
-        comm.Barrier()
-    t0 = time.perf_counter()
-    lmp.command(f"run {steps}")
-    if comm is not None:
-        comm.Barrier()
-    wall = time.perf_counter() - t0
-    if compute is not None:
-        compute.check()
-    natoms = int(lmp.get_natoms())
-    labellings = 0 if compute is None else steps // every + 1
-    counts = None if compute is None else dict(zip(compute.class_names, compute.counts.tolist()))
-    lmp.close()
-    return wall, natoms, labellings, label_time[0], counts
+    return lmp, compute, label_time
+
+
+def interleaved_runs(lammps, comm, cells: int, steps: int, model, every: int):
+    """Wall times of the plain and the labelled run, advanced in alternating segments.
+
+    Both instances live in this process; each advances ``every`` steps in turn
+    (``run every pre no post no`` after the first segment, whose ``run`` sets up both
+    and labels step 0 in the labelled one), which of them goes first alternating, so a
+    slow spell of the machine hits both runs alike instead of the one that happened to
+    run second.
+
+    Returns:
+        ``(plain_s, labelled_s, natoms, labellings, labelling_s, counts)``.
+    """
+    plain, _, _ = make_instance(lammps, comm, cells)
+    labelled, compute, label_time = make_instance(lammps, comm, cells, model, every)
+    walls = [0.0, 0.0]
+    done, segment = 0, 0
+    while done < steps:
+        n = min(every, steps - done)
+        flags = "" if done == 0 else " pre no post no"
+        turns = [(0, plain), (1, labelled)] if segment % 2 == 0 else [(1, labelled), (0, plain)]
+        for k, lmp in turns:
+            if comm is not None:
+                comm.Barrier()
+            t0 = time.perf_counter()
+            lmp.command(f"run {n}{flags}")
+            if comm is not None:
+                comm.Barrier()
+            walls[k] += time.perf_counter() - t0
+        done += n
+        segment += 1
+    compute.check()
+    natoms = int(plain.get_natoms())
+    labellings = steps // every + 1
+    counts = dict(zip(compute.class_names, compute.counts.tolist()))
+    plain.close()
+    labelled.close()
+    return walls[0], walls[1], natoms, labellings, label_time[0], counts
 
 
 def main(argv=None) -> int:
@@ -84,8 +112,8 @@ def main(argv=None) -> int:
         note = str(args.model)
     cells = max(1, round((args.atoms / 4) ** (1 / 3)))
 
-    plain, natoms, _, _, _ = timed_run(lammps, comm, cells, args.steps)
-    labelled, _, n_label, label_time, counts = timed_run(lammps, comm, cells, args.steps, model, args.every)
+    plain, labelled, natoms, n_label, label_time, counts = interleaved_runs(
+        lammps, comm, cells, args.steps, model, args.every)
     ratio = labelled / plain
     if rank0:
         ranks = 1 if comm is None else comm.Get_size()
