@@ -110,10 +110,11 @@ class EquivariantBackbone(nn.Module):
         width = self.embedding_dim // len(self.layers)
         for layer in self.layers:
             weights = layer.neighbor_features(h)
+            mixing = layer.row_mixing()
             pieces: List[torch.Tensor] = []
             for c, (idx, nb, v) in enumerate(chunks):
                 harmonics, radial = geometry[c] if keep else self.geometry(v)
-                invariants = layer.invariants(weights, nb, harmonics, radial)
+                invariants = layer.invariants(weights, nb, harmonics, radial, mixing)
                 pieces.append(layer(h.index_select(0, idx), invariants))
             if len(pieces) == 0:
                 h = weights.new_zeros((0, width))

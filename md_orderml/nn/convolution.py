@@ -165,8 +165,12 @@ class DensityConvolution(nn.Module):
         """Per-particle density weights ``w(h) / n_avg``, shape (N, channels), from h (N, n_in)."""
         return self.neighbor_weights(h) * self.inv_neighbors
 
+    def row_mixing(self) -> torch.Tensor:
+        """The channel mixing of each harmonic row (its degree's), shape ((l_max+1)^2, channels, width)."""
+        return self.mix.index_select(0, self.row_degree)
+
     def invariants(self, weights: torch.Tensor, neighbor: torch.Tensor, harmonics: torch.Tensor,
-                   radial: torch.Tensor) -> torch.Tensor:
+                   radial: torch.Tensor, mixing: torch.Tensor) -> torch.Tensor:
         """Rotation invariants of a chunk of centres.
 
         Args:
@@ -174,16 +178,17 @@ class DensityConvolution(nn.Module):
             neighbor: Neighbour indices of the chunk, shape (B, K).
             harmonics: Bond harmonics, shape (B, S, K), ``S = (l_max + 1)^2``.
             radial: Shared radial features, shape (B, K, radial_dim).
+            mixing: :meth:`row_mixing` (computed once per forward, not per chunk).
 
         Returns:
             Invariants before normalisation, shape (B, n_invariants).
         """
         b = neighbor.shape[0]
         cp = self.power_channels
-        bonds = self.radial(radial) * weights[neighbor]  # (B, K, C)
+        bonds = self.radial(radial) * weights.index_select(0, neighbor.reshape(-1)).reshape(b, neighbor.shape[1], -1)
         density = torch.bmm(harmonics, bonds).transpose(0, 1)  # (S, B, C)
         # per-degree channel mixing, all degrees in one batched product: (S, B, width)
-        copies = torch.bmm(density, self.mix.index_select(0, self.row_degree))
+        copies = torch.bmm(density, mixing)
         products = (copies[:, :, :cp] * copies[:, :, cp:2 * cp]).reshape(copies.shape[0], -1)
         power = torch.mm(self.degree_average, products).reshape(-1, b, cp)  # (l_max+1, B, cp)
         parts: List[torch.Tensor] = [density[0], power.transpose(0, 1).reshape(b, -1)]
