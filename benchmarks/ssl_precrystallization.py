@@ -23,6 +23,8 @@ Protocol (fixed before looking at any AUC; details in :mod:`md_orderml.ssl.precr
   {0.1, 1, 10, 100, 1000} by inner 3-fold CV on the training folds; stratified 5-fold
   CV repeated with 5 shuffles, the same splits for every feature set; AUC of the pooled
   out-of-fold decision values, mean +- std over the repeats.
+* Positive control of the probe (uses later information, not a predictor from early
+  frames): the default model's crystalline fraction at 25, 50 and 75 tau, same splits.
 
 Without ``--pretrained`` the backbone is pretrained here (pretext weights as in
 ``benchmarks/ssl_transfer.py``: contrast 1, point groups 0.5; 80 library crystals and
@@ -43,6 +45,9 @@ import time
 
 import numpy as np
 import torch
+
+
+CONTROL = "control: crystalline fraction at 25, 50, 75 tau (not early)"
 
 
 def main(argv=None) -> int:
@@ -104,6 +109,8 @@ def main(argv=None) -> int:
         "random backbone (control)": pc.backbone_features(fresh_backbone(backbone.cutoff, backbone.config, 0), kept),
         "supervised default model": pc.classifier_features(StructureClassifier("default"), kept),
         "Steinhardt Q4 Q6 W4 W6": pc.steinhardt_features(kept),
+        CONTROL: np.array([[r["fractions"][np.searchsorted(r["times"], t, side="right") - 1]
+                            for t in (5000, 10000, 15000)] for r in kept]),
     }
     t3 = time.time()
     aucs = pc.probe_auc(features, y, k=args.folds, repeats=args.repeats)
