@@ -5,7 +5,7 @@
 * ``fix <fix_id>_props all property/atom i_<fix_id> d_<fix_id>_conf ghost no``: per-atom
   ``i_orderml`` (class index, -1 = not labelled: outside the group or before the first
   labelling) and ``d_orderml_conf`` (largest class probability, 0 = not labelled);
-* ``fix <fix_id> <group> external pf/callback <every> 1``: every ``every`` steps (and at
+* ``fix <fix_id> <group> external pf/callback <every> <every>``: every ``every`` steps (and at
   the setup of a run starting on such a step) a Python callback labels the group's atoms
   and publishes a global vector, summed over MPI ranks:
   ``f_orderml[k]`` = atoms of class ``k - 1`` (k = 1..C, model class order) and
@@ -130,7 +130,9 @@ class OrderMLCompute:
         self._fingerprint = None
         self._check_box()
         lmp.command(f"fix {self.props_id} all property/atom {self.label_name} {self.conf_name} ghost no")
-        lmp.command(f"fix {fix_id} {group} external pf/callback {self.every} 1")
+        # Napply = every: the (always zero) external forces are added on labelling steps
+        # only, instead of a loop over every atom at every step
+        lmp.command(f"fix {fix_id} {group} external pf/callback {self.every} {self.every}")
         lmp.set_fix_external_callback(fix_id, self._callback)
         lmp.fix_external_set_vector_length(fix_id, self.n_classes + 1)
         self._publish(np.zeros(self.n_classes + 1))
