@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from md_orderml.nn.backbone import EquivariantBackbone
+from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.ssl.data import labelled_environments
 from md_orderml.training.data import GraphSample, collate
@@ -182,7 +183,7 @@ def export_labeler(labeler: StructureLabeler, class_names: Sequence[str], path, 
 def fresh_backbone(cutoff: float, architecture: Optional[Dict], seed: int) -> EquivariantBackbone:
     """A randomly initialised backbone (the from-scratch baseline)."""
     torch.manual_seed(seed)
-    return EquivariantBackbone(cutoff, architecture or {})
+    return build_backbone(cutoff, architecture or {})
 
 
 def summary(history: List[Dict]) -> Dict:

@@ -17,7 +17,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from md_orderml.nn.backbone import DEFAULT_CONFIG, EquivariantBackbone
+from md_orderml.nn.backbone import DEFAULT_CONFIG
+from md_orderml.nn.families import build_backbone
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
 from md_orderml.training.checkpoints import restore_training_state, save_training_state
 from md_orderml.training.data import GraphSample, collate
@@ -82,7 +83,7 @@ class Pretrainer:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
-        self.model = PretextModel(EquivariantBackbone(config.cutoff, config.architecture))
+        self.model = PretextModel(build_backbone(config.cutoff, config.architecture))
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.epoch = 0
         self.history: List[Dict] = []
@@ -174,7 +175,7 @@ def load_pretrained_backbone(path) -> tuple:
     """The backbone of a pretrained checkpoint.
 
     Returns:
-        ``(backbone, state)``: the :class:`EquivariantBackbone` with the pretrained
+        ``(backbone, state)``: the backbone (of the checkpoint's family) with the pretrained
         weights and the whole checkpoint dictionary.
 
     Raises:
@@ -188,7 +189,7 @@ def load_pretrained_backbone(path) -> tuple:
         raise ModelFileError(f"{path}: cannot read pretrained checkpoint ({type(err).__name__})") from None
     if not isinstance(state, dict) or state.get("kind") != PRETRAINED_KIND:
         raise ModelFileError(f"{path}: not a pretrained checkpoint (written by 'md-orderml pretrain')")
-    backbone = EquivariantBackbone(float(state["cutoff"]), state["architecture"])
+    backbone = build_backbone(float(state["cutoff"]), state["architecture"])
     backbone.load_state_dict(state["backbone"])
     return backbone, state
 

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from md_orderml.model_file import build_metadata, save_model
-from md_orderml.nn.backbone import DEFAULT_CONFIG, EquivariantBackbone
+from md_orderml.nn.backbone import DEFAULT_CONFIG
+from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.training.checkpoints import restore_training_state, save_training_state
 from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
@@ -97,7 +98,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.device = device
         torch.manual_seed(config.seed)
-        backbone = EquivariantBackbone(config.cutoff, config.architecture)
+        backbone = build_backbone(config.cutoff, config.architecture)
         self.model = StructureLabeler(backbone, len(config.class_names)).to(device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
