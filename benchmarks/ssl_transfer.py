@@ -18,13 +18,18 @@ Accuracy = mean over classes of the per-particle accuracy on separate test
 configurations. Prints a table and ends with
 ``RESULT transfer_gain_100=<frozen-pretrained minus scratch at 100 labels>``.
 
-    python benchmarks/ssl_transfer.py [--quick] [--plot ssl_transfer.png] [--pretrained CKPT]
+``--family`` picks the backbone family of the pretrained and scratch models
+(``density``: the equivariant density backbone, ``ga_attention``: geometric-algebra
+attention, see :mod:`md_orderml.nn.families`).
+
+    python benchmarks/ssl_transfer.py [--quick] [--family ga_attention] [--plot ssl_transfer.png] [--pretrained CKPT]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 import time
 
@@ -36,7 +41,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller pretraining and fewer steps (a few minutes)")
     parser.add_argument("--pretrained", help="reuse a pretrained checkpoint instead of pretraining")
-    parser.add_argument("--save-pretrained", default="/tmp/ssl_transfer_pretrained.pt")
+    parser.add_argument("--family", default="density", choices=("density", "ga_attention"),
+                        help="backbone family of the pretrained and scratch models")
+    parser.add_argument("--save-pretrained", help="where the pretrained checkpoint goes "
+                        "(default /tmp/ssl_transfer_pretrained[_FAMILY].pt)")
     parser.add_argument("--weights", default='{"contrast": 1.0, "pointgroup": 0.5}',
                         help="pretext task weights (JSON), see md_orderml.ssl.pretext.TASKS")
     parser.add_argument("--labels", default="10,100,1000")
@@ -54,14 +62,19 @@ def main(argv=None) -> int:
     from md_orderml.ssl.pretrain import PretrainConfig, load_pretrained_backbone, pretrain
     from md_orderml.ssl.tasks import HELDOUT_CLASSES, heldout_samples
 
+    suffix = "" if args.family == "density" else "_" + args.family
+    save_pretrained = args.save_pretrained or f"/tmp/ssl_transfer_pretrained{suffix}.pt"
+    print(f"backbone family: {args.family}")
     t0 = time.time()
     if args.pretrained:
         pretrained, _ = load_pretrained_backbone(args.pretrained)
-        print(f"pretrained backbone from {args.pretrained}")
+        print(f"pretrained backbone from {args.pretrained} (family {pretrained.config.get('family', 'density')})")
     else:
         config = PretrainConfig(n_structures=60 if args.quick else 150, epochs=6 if args.quick else 12,
                                 pretext=PretextConfig(weights=json.loads(args.weights)))
-        path = pretrain(config, "/tmp/ssl_transfer_run", args.save_pretrained, progress=False)
+        if args.family != "density":
+            config = dataclasses.replace(config, architecture={"family": args.family})
+        path = pretrain(config, "/tmp/ssl_transfer_run" + suffix, save_pretrained, progress=False)
         pretrained, state = load_pretrained_backbone(path)
         last = state["history"][-1]["val"]
         first = state["history"][0]["val"]
