@@ -84,7 +84,7 @@ class PairGeometry(nn.Module):
         x = vec * (1.0 / self.cutoff)
         r = torch.sqrt(x.pow(2).sum(-1))
         radial = self.basis(r.clamp_min(1e-6).reshape(-1)).reshape(r.shape[0], r.shape[1], -1)
-        envelope = self.envelope(r)
+        envelope = self.envelope(r).clamp_min(0.0)  # float32 rounding near r = 1
         # geometric product r_j r_k: scalar part (dot) and bivector part (wedge = cross in 3D)
         dot = torch.einsum("cjx,ckx->cjk", x, x)
         a = x.unsqueeze(2).expand(-1, -1, x.shape[1], -1)
