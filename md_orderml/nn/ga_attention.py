@@ -46,6 +46,11 @@ GA_DEFAULT_CONFIG: Dict = {
 #: Centres per chunk on a CPU (results do not depend on it).
 GA_CPU_CHUNK = 256
 
+#: Centres per chunk on CUDA: pair tensors are ``K^2`` per centre, so unlike the density
+#: backbone the GA backbone does not take all centres in one go (about 0.4 GB per pair
+#: tensor at K = 20).
+GA_CUDA_CHUNK = 8192
+
 #: Largest pair geometry (all chunks) kept across layers instead of being recomputed.
 GA_GEOMETRY_CACHE_BYTES = 256 * 1024 * 1024
 
@@ -179,7 +184,8 @@ class GeometricAlgebraAttentionBackbone(nn.Module):
 
     Same interface as :class:`~md_orderml.nn.backbone.EquivariantBackbone`: bond
     vectors are dimensionless, the embedding concatenates every layer's features, and
-    on a CPU the centres are processed in chunks of ``chunk`` (on CUDA in one go).
+    the centres are processed in chunks of ``chunk`` on a CPU and of
+    :data:`GA_CUDA_CHUNK` on CUDA.
 
     Args:
         cutoff: Dimensionless cutoff radius (bond vectors are in the same units).
@@ -197,6 +203,7 @@ class GeometricAlgebraAttentionBackbone(nn.Module):
         self.cutoff = float(cutoff)
         self.n_types = int(cfg["n_types"])
         self.chunk = int(chunk)
+        self.cuda_chunk = GA_CUDA_CHUNK
         self.geometry_cache_bytes = GA_GEOMETRY_CACHE_BYTES
         features, pair_width = int(cfg["features"]), int(cfg["pair_width"])
         self.pair_width = pair_width
@@ -226,7 +233,7 @@ class GeometricAlgebraAttentionBackbone(nn.Module):
         """
         n = types.shape[0]
         neighbor, vec, counts = padded_neighbors(n, edge_index, edge_vec, 2.0 * self.cutoff)
-        chunk = max(n, 1) if edge_vec.is_cuda else self.chunk
+        chunk = self.cuda_chunk if edge_vec.is_cuda else self.chunk
         order = torch.argsort(counts, stable=True) if n > chunk else torch.arange(n, device=counts.device)
         chunks: List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         pair_elements = 0
