@@ -136,3 +136,44 @@ def test_point_groups_have_their_orders_and_clouds_their_symmetry():
         for g in group_elements(name):  # every element maps the cloud onto itself
             moved = points @ g.T
             assert np.linalg.norm(moved[:, None] - points[None], axis=2).min(1).max() < 1e-4
+
+
+def test_nearest_bond_targets_are_the_removed_nearest_neighbours(crystals):
+    from md_orderml.ssl.nearest_bond import holes_and_targets
+
+    sample = crystals[0]
+    n = len(sample.types)
+    out = holes_and_targets(sample.edge_index, sample.edge_vec, n, 0.2, torch.Generator().manual_seed(4))
+    src, dst = sample.edge_index
+    keep = out["nearest_keep"]
+    holes = set(range(n)) - set(src[keep].tolist()) - set(dst[keep].tolist())
+    assert 0 < len(out["nearest_centres"]) and not holes & set(out["nearest_centres"].tolist())
+    length = torch.linalg.vector_norm(sample.edge_vec, dim=1)
+    for centre, target in zip(out["nearest_centres"].tolist(), out["nearest_target"]):
+        mine = src == centre
+        nearest = torch.argmin(torch.where(mine, length, torch.inf))
+        assert int(dst[nearest]) in holes  # its nearest neighbour was removed ...
+        torch.testing.assert_close(target, sample.edge_vec[nearest])  # ... and is the target
+        assert not bool((keep & mine & (dst == dst[nearest])).any())  # the bond is gone
+
+
+def test_nearest_bond_prediction_rotates_with_input_and_its_loss_decreases(crystals):
+    from e3nn import o3
+
+    torch.manual_seed(5)
+    model = PretextModel(EquivariantBackbone(1.6, TINY))
+    sample, rot = crystals[1], o3.rand_matrix()
+    with torch.no_grad():
+        outs = []
+        for vec in (sample.edge_vec, sample.edge_vec @ rot.T):
+            emb = model.backbone(sample.types, sample.edge_index, vec)
+            feats, envelope, unit = model.bond_features(vec)
+            outs.append(model.nearest_head(emb, sample.edge_index, feats, envelope, unit))
+    assert outs[0].abs().max() > 1e-4
+    torch.testing.assert_close(outs[1], outs[0] @ rot.T, atol=1e-5, rtol=1e-4)
+
+    config = PretextConfig(weights={"nearest_bond": 1.0}, hole_fraction=0.1)
+    batch, graph = _collate_with_graph(crystals)
+    corrupted = corrupt(batch, graph, len(crystals), config, torch.Generator().manual_seed(0))
+    before, after = _fit_fixed_batch(model, batch, corrupted, config, steps=40)
+    assert after["nearest_bond"] < 0.7 * before["nearest_bond"], (before, after)

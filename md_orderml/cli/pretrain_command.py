@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-frames", type=int, default=20, help="frames taken from each --frames file")
     p.add_argument("--weights", metavar="JSON", default=json.dumps(d.pretext.weights),
                    help="task weights, e.g. '{\"contrast\": 1, \"pointgroup\": 0.5}'; tasks: denoise, noisy_bond, "
-                        "shift, contrast, pointgroup")
+                        "shift, contrast, nearest_bond, pointgroup")
     p.add_argument("--cutoff", type=float, default=d.cutoff)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -2,7 +2,8 @@
 
 * :mod:`md_orderml.ssl.pretext`: corruptions, heads and losses (denoising with an
   equivariant l = 1 output, noisy-bond identification, shift identification,
-  contrastive view invariance, point-group classification).
+  contrastive view invariance, nearest-bond prediction, point-group classification).
+* :mod:`md_orderml.ssl.nearest_bond`: the nearest-bond pretext (holes, targets, head).
 * :mod:`md_orderml.ssl.contrast`, :mod:`md_orderml.ssl.pointgroups`: the two-view
   augmentation and InfoNCE loss; point groups and generated symmetric clouds.
 * :mod:`md_orderml.ssl.pretrain`: the pretraining loop and pretrained checkpoints.

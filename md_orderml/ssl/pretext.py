@@ -28,6 +28,10 @@ reads the same embedding (so tasks combine with weights at the cost of one forwa
   rescaled view of the batch; InfoNCE between the two views' per-particle
   embeddings, negatives from other configurations
   (:mod:`md_orderml.ssl.contrast`). Costs a second backbone forward.
+* **nearest_bond**: a fraction of particles is removed from the (noisy) graph; each
+  particle whose nearest neighbour was removed predicts the bond vector to it, an
+  equivariant l = 1 output (:mod:`md_orderml.ssl.nearest_bond`). Costs a second
+  backbone forward (on the graph with holes).
 * **pointgroup**: a batch of generated symmetric point clouds (random point group,
   random seeds, rotation and noise; :mod:`md_orderml.ssl.pointgroups`); a linear head
   on the centre's embedding classifies the group. Cross-entropy.
@@ -46,8 +50,9 @@ from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
 from md_orderml.ssl.pointgroups import GROUPS, pointgroup_batch
 from md_orderml.ssl.contrast import ProjectionHead, contrast_loss, pick_anchors, second_view
+from md_orderml.ssl.nearest_bond import HOLE_FRACTION, NearestBondHead, holes_and_targets, nearest_bond_loss
 
-TASKS = ("denoise", "noisy_bond", "shift", "contrast", "pointgroup")
+TASKS = ("denoise", "noisy_bond", "shift", "contrast", "nearest_bond", "pointgroup")
 
 
 @dataclasses.dataclass
@@ -65,6 +70,7 @@ class PretextConfig:
         contrast_temperature: InfoNCE temperature.
         contrast_jitter: Relative half-width of the second view's length factor.
         contrast_anchors: Particles per batch entering the InfoNCE loss.
+        hole_fraction: Fraction of particles removed for nearest-bond prediction.
         pointgroup_clouds: Generated clouds per batch.
         pointgroup_noise: Largest noise (per coordinate) on the clouds' points.
     """
@@ -80,6 +86,7 @@ class PretextConfig:
     contrast_temperature: float = 0.1
     contrast_jitter: float = 0.05
     contrast_anchors: int = 1024
+    hole_fraction: float = HOLE_FRACTION
     pointgroup_clouds: int = 32
     pointgroup_noise: float = 0.08
 
@@ -103,8 +110,11 @@ def corrupt(batch: Dict[str, torch.Tensor], graph_of_node: torch.Tensor, n_graph
         ``edge_vec`` (E, 3) noisy bonds, ``displacement`` (N, 3), ``sigma`` (N,),
         ``bond_target`` (E,) and ``shift_target`` (N,) as floats in {0, 1}; with
         ``contrast`` also ``view_vec`` (E, 3) (second view), ``anchors`` (M,) and
-        ``graph`` (N,); with ``pointgroup`` also ``pointgroup_seed`` (an int64 seed
-        of the clouds, which :class:`PretextModel` generates at its cutoff).
+        ``graph`` (N,); with ``nearest_bond`` also ``nearest_keep`` (E,),
+        ``nearest_centres`` (M,) and ``nearest_target`` (M, 3)
+        (:func:`~md_orderml.ssl.nearest_bond.holes_and_targets`); with ``pointgroup``
+        also ``pointgroup_seed`` (an int64 seed of the clouds, which
+        :class:`PretextModel` generates at its cutoff).
     """
     vec = batch["edge_vec"]
     n, e = batch["types"].shape[0], vec.shape[0]
@@ -133,6 +143,8 @@ def corrupt(batch: Dict[str, torch.Tensor], graph_of_node: torch.Tensor, n_graph
                                       config.sigma_max, config.contrast_jitter, generator)
         out["anchors"] = pick_anchors(n, config.contrast_anchors, generator)
         out["graph"] = graph_of_node
+    if config.weight("nearest_bond") > 0:
+        out.update(holes_and_targets(batch["edge_index"], noisy, n, config.hole_fraction, generator))
     if config.weight("pointgroup") > 0:
         out["pointgroup_seed"] = torch.randint(2**62, (1,), generator=generator)
     return out
@@ -216,6 +228,7 @@ class PretextModel(nn.Module):
         self.shift_head = nn.Linear(d, 1)
         self.projection = ProjectionHead(d)
         self.pointgroup_head = nn.Linear(d, len(GROUPS))
+        self.nearest_head = NearestBondHead(d, nb, hidden)
 
     def denoise(self, embedding: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor,
                 avg_neighbors: float = 16.0) -> torch.Tensor:
@@ -262,6 +275,13 @@ class PretextModel(nn.Module):
             other = self.backbone(batch["types"], edge_index, corrupted["view_vec"])
             losses["contrast"] = contrast_loss(self.projection, embedding, other, corrupted,
                                                config.contrast_temperature)
+        if config.weight("nearest_bond") > 0:
+            keep = corrupted["nearest_keep"]
+            kept_index, kept_vec = edge_index[:, keep], vec[keep]
+            holed = self.backbone(batch["types"], kept_index, kept_vec)
+            feats, envelope, unit = self.bond_features(kept_vec)
+            pred = self.nearest_head(holed, kept_index, feats, envelope, unit)
+            losses["nearest_bond"] = nearest_bond_loss(pred, corrupted["nearest_centres"], corrupted["nearest_target"])
         if config.weight("pointgroup") > 0:
             rng = np.random.default_rng(int(corrupted["pointgroup_seed"]))
             clouds = pointgroup_batch(config.pointgroup_clouds, self.backbone.cutoff, config.pointgroup_noise, rng)
