@@ -177,3 +177,24 @@ def test_nearest_bond_prediction_rotates_with_input_and_its_loss_decreases(cryst
     corrupted = corrupt(batch, graph, len(crystals), config, torch.Generator().manual_seed(0))
     before, after = _fit_fixed_batch(model, batch, corrupted, config, steps=40)
     assert after["nearest_bond"] < 0.7 * before["nearest_bond"], (before, after)
+
+
+def test_supervised_training_starts_from_a_pretrained_backbone(tmp_path):
+    from md_orderml.cli import main
+    from md_orderml.errors import InputError
+    from md_orderml.ssl.pretrain import load_pretrained_backbone
+    from md_orderml.training import TrainConfig, Trainer
+
+    pre = tmp_path / "pretrained.pt"
+    assert main(["pretrain", "-o", str(pre), "--run-dir", str(tmp_path / "pre"), "--epochs", "1",
+                 "--structures", "3", "--liquid-fraction", "0", "--threads", "1", "--quiet",
+                 "--architecture", json.dumps(TINY), "--weights", '{"nearest_bond": 1}']) == 0
+    pretrained, _ = load_pretrained_backbone(pre)
+    arch = {**TrainConfig().architecture, **TINY}
+    trainer = Trainer(TrainConfig(architecture=arch, init_backbone=str(pre)), tmp_path / "run")
+    for name, value in pretrained.state_dict().items():
+        torch.testing.assert_close(trainer.model.backbone.state_dict()[name], value, msg=name)
+    random = Trainer(TrainConfig(architecture=arch), tmp_path / "run2").model.backbone.state_dict()
+    assert any(not torch.equal(random[k], v) for k, v in pretrained.state_dict().items())
+    with pytest.raises(InputError, match="differs from the training run"):
+        Trainer(TrainConfig(architecture={**arch, "features": 24}, init_backbone=str(pre)), tmp_path / "run3")

@@ -38,6 +38,8 @@ def add_parser(sub) -> None:
     p.add_argument("--thermal-fraction", type=float, default=d.thermal_fraction,
                    help="fraction of fcc/bcc/hcp/cd/liquid structures from MD of real potentials (needs LAMMPS)")
     p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the defaults")
+    p.add_argument("--init-backbone", metavar="PRETRAINED",
+                   help="start from the backbone of a pretrained checkpoint (md-orderml pretrain; same architecture)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--quiet", action="store_true")
@@ -58,7 +60,7 @@ def run(args) -> int:
     config = TrainConfig(
         epochs=args.epochs, per_class=args.per_class, val_per_class=args.val_per_class,
         noise_max=args.noise_max, cutoff=args.cutoff, lr=args.lr, batch_size=args.batch_size,
-        seed=args.seed, thermal_fraction=args.thermal_fraction,
+        seed=args.seed, thermal_fraction=args.thermal_fraction, init_backbone=args.init_backbone,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})

@@ -43,6 +43,9 @@ class TrainConfig:
         seed: Seed of data, initialisation and shuffling.
         thermal_fraction: Fraction of fcc/bcc/hcp/cd/liquid structures taken from MD
             frames of real potentials (:mod:`md_orderml.training.thermal`).
+        init_backbone: Pretrained checkpoint (``md-orderml pretrain``) whose backbone
+            weights start the run (its cutoff and architecture must equal these);
+            ``None`` starts from a random initialisation.
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -57,6 +60,7 @@ class TrainConfig:
     weight_decay: float = 1e-5
     seed: int = 0
     thermal_fraction: float = 0.0
+    init_backbone: Optional[str] = None
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
@@ -83,6 +87,19 @@ def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
         return correct / total
 
 
+def _load_pretrained_weights(backbone: torch.nn.Module, config: TrainConfig) -> None:
+    """Copy the weights of ``config.init_backbone`` into ``backbone`` (same cutoff and architecture)."""
+    from md_orderml.errors import InputError
+    from md_orderml.ssl.pretrain import load_pretrained_backbone
+
+    pretrained, state = load_pretrained_backbone(config.init_backbone)
+    settings = [{k: v for k, v in b.config.items() if k != "chunk"} for b in (pretrained, backbone)]
+    if abs(float(state["cutoff"]) - float(config.cutoff)) > 1e-9 or settings[0] != settings[1]:
+        raise InputError(f"{config.init_backbone}: pretrained backbone (cutoff {state['cutoff']}, "
+                         f"{pretrained.config}) differs from the training run's (cutoff {config.cutoff}, {backbone.config})")
+    backbone.load_state_dict(pretrained.state_dict())
+
+
 class Trainer:
     """Owns the model, optimiser, schedule and checkpoints of one run.
 
@@ -99,6 +116,8 @@ class Trainer:
         self.device = device
         torch.manual_seed(config.seed)
         backbone = build_backbone(config.cutoff, config.architecture)
+        if config.init_backbone:
+            _load_pretrained_weights(backbone, config)
         self.model = StructureLabeler(backbone, len(config.class_names)).to(device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
