@@ -26,22 +26,28 @@ Protocol (fixed before looking at any AUC; details in :mod:`md_orderml.ssl.precr
 * Positive control of the probe (uses later information, not a predictor from early
   frames): the default model's crystalline fraction at 25, 50 and 75 tau, same splits.
 
-Without ``--pretrained`` the backbone is pretrained here (pretext weights as in
-``benchmarks/ssl_transfer.py``: contrast 1, point groups 0.5; 80 library crystals and
-liquids x 8 epochs) plus the first early frame of every kept run (unlabelled; outcomes
-are never used) and saved to
-``--save-pretrained``. Simulations are cached under ``~/.cache/md_orderml/precrystallization``.
-Ends with ``RESULT auc_ssl=<SSL probe AUC> auc_steinhardt=<Steinhardt probe AUC>``.
+Both backbone families (``--families``, default ``density,ga_attention``: the
+equivariant density backbone and geometric-algebra attention, see
+:mod:`md_orderml.nn.families`) get rows (a) and (b). Without ``--pretrained`` each
+backbone is pretrained here (pretext weights as in ``benchmarks/ssl_transfer.py``:
+contrast 1, point groups 0.5; 80 library crystals and liquids x 8 epochs) plus the
+first early frame of every kept run (unlabelled; outcomes are never used) and saved to
+``--save-pretrained`` (with the family appended). Simulations are cached under
+``~/.cache/md_orderml/precrystallization``. Ends with
+``RESULT auc_ssl=<best SSL probe AUC over the families> auc_steinhardt=<Steinhardt probe AUC>``.
 
-    python benchmarks/ssl_precrystallization.py [--pretrained CKPT] [--plot precryst.png]
+    python benchmarks/ssl_precrystallization.py [--families density,ga_attention] [--pretrained CKPT ...]
+        [--plot precryst.png]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,8 +59,11 @@ CONTROL = "control: crystalline fraction at 25, 50, 75 tau (not early)"
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=50, help="independent runs (seeds 1..runs)")
-    parser.add_argument("--pretrained", help="reuse a pretrained checkpoint instead of pretraining")
-    parser.add_argument("--save-pretrained", default="/tmp/precryst_pretrained.pt")
+    parser.add_argument("--families", default="density,ga_attention",
+                        help="backbone families to pretrain and probe (comma-separated)")
+    parser.add_argument("--pretrained", nargs="+", help="reuse pretrained checkpoints (any families) instead of pretraining")
+    parser.add_argument("--save-pretrained", default="/tmp/precryst_pretrained.pt",
+                        help="pretrained checkpoints go here, with _FAMILY before the suffix")
     parser.add_argument("--pretrain-structures", type=int, default=80)
     parser.add_argument("--pretrain-epochs", type=int, default=8)
     parser.add_argument("--weights", default='{"contrast": 1.0, "pointgroup": 0.5}',
@@ -90,28 +99,40 @@ def main(argv=None) -> int:
         return 1
 
     t1 = time.time()
+    backbones = {}
     if args.pretrained:
-        backbone, _ = load_pretrained_backbone(args.pretrained)
-        print(f"pretrained backbone from {args.pretrained}")
+        for path in args.pretrained:
+            backbone, _ = load_pretrained_backbone(path)
+            backbones[backbone.config.get("family", "density")] = backbone
+            print(f"pretrained backbone from {path}")
     else:
         extra = pc.frames_graphs([pc.early_frames(r)[0] for r in kept], 1.6)
-        pconfig = PretrainConfig(n_structures=args.pretrain_structures, epochs=args.pretrain_epochs,
-                                 pretext=PretextConfig(weights=json.loads(args.weights)))
-        path = pretrain(pconfig, "/tmp/precryst_pretrain_run", args.save_pretrained, progress=False, extra=extra)
-        backbone, state = load_pretrained_backbone(path)
-        first, last = state["history"][0]["val"], state["history"][-1]["val"]
-        print(f"pretraining: {pconfig.n_structures} library configurations + {len(extra)} early frames x "
-              f"{pconfig.epochs} epochs, {time.time() - t1:.0f} s; val losses: "
-              + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in last))
+        for family in args.families.split(","):
+            pconfig = PretrainConfig(n_structures=args.pretrain_structures, epochs=args.pretrain_epochs,
+                                     pretext=PretextConfig(weights=json.loads(args.weights)))
+            if family != "density":
+                pconfig = dataclasses.replace(pconfig, architecture={"family": family})
+            save = Path(args.save_pretrained)
+            save = save.with_name(f"{save.stem}_{family}{save.suffix}")
+            path = pretrain(pconfig, f"/tmp/precryst_pretrain_run_{family}", save, progress=False, extra=extra)
+            backbones[family], state = load_pretrained_backbone(path)
+            first, last = state["history"][0]["val"], state["history"][-1]["val"]
+            print(f"pretraining ({family}): {pconfig.n_structures} library configurations + {len(extra)} early "
+                  f"frames x {pconfig.epochs} epochs, {time.time() - t1:.0f} s; val losses: "
+                  + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in last))
+            t1 = time.time()
     t2 = time.time()
-    features = {
-        "SSL pretrained backbone": pc.backbone_features(backbone, kept),
-        "random backbone (control)": pc.backbone_features(fresh_backbone(backbone.cutoff, backbone.config, 0), kept),
+    features = {}
+    for family, backbone in backbones.items():
+        features[f"SSL pretrained backbone ({family})"] = pc.backbone_features(backbone, kept)
+        features[f"random backbone ({family}, control)"] = pc.backbone_features(
+            fresh_backbone(backbone.cutoff, backbone.config, 0), kept)
+    features.update({
         "supervised default model": pc.classifier_features(StructureClassifier("default"), kept),
         "Steinhardt Q4 Q6 W4 W6": pc.steinhardt_features(kept),
         CONTROL: np.array([[r["fractions"][np.searchsorted(r["times"], t, side="right") - 1]
                             for t in (5000, 10000, 15000)] for r in kept]),
-    }
+    })
     t3 = time.time()
     aucs = pc.probe_auc(features, y, k=args.folds, repeats=args.repeats)
     print(f"features {t3 - t2:.0f} s, probes {time.time() - t3:.0f} s\n")
@@ -147,7 +168,8 @@ def main(argv=None) -> int:
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
-    print(f"RESULT auc_ssl={aucs['SSL pretrained backbone'].mean():.4f} "
+    best_ssl = max(a.mean() for name, a in aucs.items() if name.startswith("SSL pretrained"))
+    print(f"RESULT auc_ssl={best_ssl:.4f} "
           f"auc_steinhardt={aucs['Steinhardt Q4 Q6 W4 W6'].mean():.4f}")
     return 0
 
