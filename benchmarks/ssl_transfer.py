@@ -1,9 +1,10 @@
 """Transfer benchmark: does self-supervised pretraining help with few labels?
 
-Pretrains the backbone on unlabelled noisy crystals (fcc bcc hcp sc cd hd, noise up
-to 8 %) and LJ liquids (``md_orderml.ssl.pretrain``) with the particle-level
-contrastive pretext and point-group classification of generated clouds (default
-``--weights``; the held-out structures are not in the pretraining data), then trains labelers for the
+Pretrains the backbone on 300 unlabelled noisy crystals (fcc bcc hcp sc cd hd, noise
+up to 8 %) and LJ liquids (``md_orderml.ssl.pretrain``) for 20 epochs with the
+particle-level contrastive pretext, nearest-bond prediction and point-group
+classification of generated clouds (default ``--weights``; the held-out structures are
+not in the pretraining data), then trains labelers for the
 held-out task of :mod:`md_orderml.ssl.tasks` (fcc, hcp, bcc, bct, A15, simple
 hexagonal, liquid at 4-12 % noise; bct, A15 and sh never appear in pretraining) from
 10, 100 and 1000 labelled environments (particles, balanced over classes, the same
@@ -22,7 +23,8 @@ configurations. Prints a table and ends with
 (``density``: the equivariant density backbone, ``ga_attention``: geometric-algebra
 attention, see :mod:`md_orderml.nn.families`).
 
-    python benchmarks/ssl_transfer.py [--quick] [--family ga_attention] [--plot ssl_transfer.png] [--pretrained CKPT]
+    python benchmarks/ssl_transfer.py [--quick] [--family ga_attention] [--seeds 3] [--plot ssl_transfer.png]
+        [--pretrained CKPT] [--structures 300] [--epochs 20] [--weights JSON]
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def main(argv=None) -> int:
                         help="backbone family of the pretrained and scratch models")
     parser.add_argument("--save-pretrained", help="where the pretrained checkpoint goes "
                         "(default /tmp/ssl_transfer_pretrained[_FAMILY].pt)")
-    parser.add_argument("--weights", default='{"contrast": 1.0, "pointgroup": 0.5}',
+    parser.add_argument("--structures", type=int, help="pretraining configurations (default 300, quick 60)")
+    parser.add_argument("--epochs", type=int, help="pretraining epochs (default 20, quick 6)")
+    parser.add_argument("--weights", default='{"contrast": 1.0, "pointgroup": 0.5, "nearest_bond": 1.0}',
                         help="pretext task weights (JSON), see md_orderml.ssl.pretext.TASKS")
     parser.add_argument("--labels", default="10,100,1000")
     parser.add_argument("--seeds", type=int, default=1, help="label draws (and scratch initialisations) per size")
@@ -70,7 +74,9 @@ def main(argv=None) -> int:
         pretrained, _ = load_pretrained_backbone(args.pretrained)
         print(f"pretrained backbone from {args.pretrained} (family {pretrained.config.get('family', 'density')})")
     else:
-        config = PretrainConfig(n_structures=60 if args.quick else 150, epochs=6 if args.quick else 12,
+        structures = args.structures or (60 if args.quick else 300)
+        epochs = args.epochs or (6 if args.quick else 20)
+        config = PretrainConfig(n_structures=structures, epochs=epochs,
                                 pretext=PretextConfig(weights=json.loads(args.weights)))
         if args.family != "density":
             config = dataclasses.replace(config, architecture={"family": args.family})
