@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ import torch
 from md_orderml.nn.backbone import DEFAULT_CONFIG
 from md_orderml.nn.families import build_backbone
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
-from md_orderml.training.checkpoints import restore_training_state, save_training_state
+from md_orderml.training.checkpoints import CheckpointedRun
 from md_orderml.training.data import GraphSample, collate
 
 PRETRAINED_KIND = "md_orderml-pretrained-backbone"
@@ -70,7 +70,7 @@ def _collate_with_graph(samples: Sequence[GraphSample]):
     return batch, graph
 
 
-class Pretrainer:
+class Pretrainer(CheckpointedRun):
     """Model, optimiser, schedule and checkpoints of one pretraining run.
 
     Args:
@@ -78,32 +78,11 @@ class Pretrainer:
         out_dir: Where the checkpoint goes.
     """
 
+    CHECKPOINT_NAME = "pretrain_checkpoint.pt"
+
     def __init__(self, config: PretrainConfig, out_dir):
-        self.config = config
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
-        self.model = PretextModel(build_backbone(config.cutoff, config.architecture))
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.epoch = 0
-        self.history: List[Dict] = []
-
-    @property
-    def checkpoint_path(self) -> Path:
-        """The per-epoch checkpoint of this run."""
-        return self.out_dir / "pretrain_checkpoint.pt"
-
-    def save_checkpoint(self) -> None:
-        """Write model, optimiser and progress (atomically)."""
-        save_training_state(self.checkpoint_path, self.model, self.optimizer, self.epoch, self.history, self.config)
-
-    def load_checkpoint(self) -> bool:
-        """Resume from the checkpoint if there is one; return whether it was found."""
-        if not self.checkpoint_path.is_file():
-            return False
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
-        self.epoch, self.history = restore_training_state(state, self.model, self.optimizer)
-        return True
+        self._start(config, out_dir, PretextModel(build_backbone(config.cutoff, config.architecture)))
 
     def evaluate(self, samples: Sequence[GraphSample], seed: int = 12345) -> Dict[str, float]:
         """Mean pretext losses on ``samples`` with fixed corruptions (no gradient)."""

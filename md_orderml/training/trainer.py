@@ -12,7 +12,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from md_orderml.model_file import build_metadata, save_model
 from md_orderml.nn.backbone import DEFAULT_CONFIG
 from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
-from md_orderml.training.checkpoints import restore_training_state, save_training_state
+from md_orderml.training.checkpoints import CheckpointedRun, restore_training_state
 from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
 
 
@@ -100,7 +100,7 @@ def _load_pretrained_weights(backbone: torch.nn.Module, config: TrainConfig) -> 
     backbone.load_state_dict(pretrained.state_dict())
 
 
-class Trainer:
+class Trainer(CheckpointedRun):
     """Owns the model, optimiser, schedule and checkpoints of one run.
 
     Args:
@@ -110,36 +110,11 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, out_dir, device: str = "cpu"):
-        self.config = config
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.device = device
         torch.manual_seed(config.seed)
         backbone = build_backbone(config.cutoff, config.architecture)
         if config.init_backbone:
             _load_pretrained_weights(backbone, config)
-        self.model = StructureLabeler(backbone, len(config.class_names)).to(device)
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
-        self.epoch = 0
-        self.history: List[Dict] = []
-
-    @property
-    def checkpoint_path(self) -> Path:
-        """The checkpoint file of this run."""
-        return self.out_dir / "checkpoint.pt"
-
-    def save_checkpoint(self) -> None:
-        """Write model, optimiser and progress (atomically)."""
-        save_training_state(self.checkpoint_path, self.model, self.optimizer, self.epoch, self.history, self.config)
-
-    def load_checkpoint(self) -> bool:
-        """Resume from the checkpoint if there is one; return whether it was found."""
-        if not self.checkpoint_path.is_file():
-            return False
-        self._restore(torch.load(self.checkpoint_path, map_location=self.device, weights_only=False))
-        return True
+        self._start(config, out_dir, StructureLabeler(backbone, len(config.class_names)).to(device), device)
 
     def _restore(self, state: Dict) -> None:
         self.epoch, self.history = restore_training_state(state, self.model, self.optimizer)
