@@ -5,6 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 
+#: Named pretraining settings. ``default`` made the backbone that the shipped default
+#: model starts from (``md-orderml train --preset default --init-backbone ...``) and is
+#: the pretraining of ``benchmarks/ssl_transfer.py``.
+PRESETS = {
+    "default": dict(structures=300, epochs=20, weights='{"contrast": 1.0, "pointgroup": 0.5, "nearest_bond": 1.0}',
+                    threads=1),
+}
+
 
 def add_parser(sub) -> None:
     """Register the ``pretrain`` subcommand."""
@@ -14,10 +22,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("pretrain", help="self-supervised pretraining of the backbone (pretext tasks)",
                        description="Pretrain the equivariant backbone on unlabelled noisy crystals, LJ liquids and "
                                    "optional trajectory frames with pretext tasks (denoising, noisy-bond and shift "
-                                   "identification, particle-level contrastive view invariance, point-group "
-                                   "classification of generated symmetric clouds). Writes a pretrained checkpoint "
-                                   "for 'md-orderml finetune'.")
+                                   "identification, particle-level contrastive view invariance, nearest-bond "
+                                   "prediction, point-group classification of generated symmetric clouds). Writes a "
+                                   "pretrained checkpoint for 'md-orderml finetune' and 'md-orderml train "
+                                   "--init-backbone'.")
     p.add_argument("-o", "--output", required=True, help="pretrained checkpoint to write (.pt)")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="named settings (e.g. 'default': 300 configurations x "
+                   "20 epochs, contrast + point groups + nearest bond); the options it sets are ignored")
     p.add_argument("--run-dir", default="runs/pretrain", help="per-epoch checkpoint directory")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/pretrain_checkpoint.pt")
     p.add_argument("--epochs", type=int, default=d.epochs)
@@ -49,6 +60,9 @@ def run(args) -> int:
     from md_orderml.ssl.pretrain import PretrainConfig, pretrain
     from md_orderml.errors import InputError
 
+    if args.preset:
+        for key, value in PRESETS[args.preset].items():
+            setattr(args, key, value)
     if args.threads:
         torch.set_num_threads(args.threads)
     weights = {k: float(v) for k, v in json.loads(args.weights).items()}

@@ -6,8 +6,9 @@ import dataclasses
 import json
 
 
-#: Named training settings. ``default`` made md_orderml/models/default.pt:
-#: ``md-orderml train --preset default -o md_orderml/models/default.pt``
+#: Named training settings. ``default`` made md_orderml/models/default.pt, starting from
+#: the backbone of ``md-orderml pretrain --preset default -o runs/pretrained.pt``:
+#: ``md-orderml train --preset default --init-backbone runs/pretrained.pt -o md_orderml/models/default.pt``
 PRESETS = {
     "default": dict(epochs=40, per_class=90, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.5,
                     cutoff=1.6, lr=3e-3, seed=0, threads=1),
