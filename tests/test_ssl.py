@@ -167,8 +167,7 @@ def test_nearest_bond_prediction_rotates_with_input_and_its_loss_decreases(cryst
         outs = []
         for vec in (sample.edge_vec, sample.edge_vec @ rot.T):
             emb = model.backbone(sample.types, sample.edge_index, vec)
-            feats, envelope, unit = model.bond_features(vec)
-            outs.append(model.nearest_head(emb, sample.edge_index, feats, envelope, unit))
+            outs.append(model.nearest_bond(emb, sample.edge_index, vec))
     assert outs[0].abs().max() > 1e-4
     torch.testing.assert_close(outs[1], outs[0] @ rot.T, atol=1e-5, rtol=1e-4)
 

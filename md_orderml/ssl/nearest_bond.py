@@ -4,9 +4,10 @@ A fraction of particles (``holes``) is removed from a batch's (noisy) graph: eve
 bond to or from a hole is dropped. Each remaining particle whose *nearest* neighbour
 was a hole must predict the bond vector to it, ``r_ih``, from the bonds it still has.
 The prediction is an exactly equivariant vector (l = 1), built like the denoising
-head's: ``p_i = sum_j s(e_i, e_j, |r_ij|) * r_ij / |r_ij|`` with an invariant scalar
-``s`` (an MLP on both embeddings and the bond's Bessel features times the cutoff
-envelope). In a crystal the answer is the empty site of the first shell; in a liquid
+head's (:func:`md_orderml.ssl.pretext.bond_vector_sum`, used by
+:meth:`~md_orderml.ssl.pretext.PretextModel.nearest_bond`):
+``p_i = sum_j s(e_i, e_j, |r_ij|) * r_ij / |r_ij|`` with an invariant scalar ``s`` (an
+MLP on both embeddings and the bond's Bessel features times the cutoff envelope). In a crystal the answer is the empty site of the first shell; in a liquid
 it is the largest gap. Loss: ``|p_i - r_ih|^2 / |r_ih|^2`` averaged over the
 targets, so predicting zero scores 1.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 from typing import Dict
 
 import torch
-from torch import nn
 
 #: Fraction of particles removed per batch.
 HOLE_FRACTION = 0.05
@@ -56,39 +56,6 @@ def holes_and_targets(edge_index: torch.Tensor, edge_vec: torch.Tensor, n: int, 
     centres, nearest_edge = centres[lost], nearest_edge[lost]
     return {"nearest_keep": ~(hole[src] | hole[dst]), "nearest_centres": centres,
             "nearest_target": edge_vec[nearest_edge]}
-
-
-class NearestBondHead(nn.Module):
-    """Equivariant prediction of the missing nearest bond of every particle.
-
-    Args:
-        embedding_dim: Width ``D`` of the backbone's embedding.
-        n_basis: Size of the bond-length features.
-        hidden: Hidden width of the scalar MLP.
-    """
-
-    def __init__(self, embedding_dim: int, n_basis: int, hidden: int = 64):
-        super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(2 * embedding_dim + n_basis, hidden), nn.SiLU(), nn.Linear(hidden, 1))
-
-    def forward(self, embedding: torch.Tensor, edge_index: torch.Tensor, feats: torch.Tensor,
-                envelope: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
-        """Predicted vectors of all particles.
-
-        Args:
-            embedding: Invariant embedding of the graph with holes, shape (N, D).
-            edge_index: Surviving bonds, shape (2, E').
-            feats: Their Bessel features times envelope, shape (E', n_basis).
-            envelope: Their cutoff envelope, shape (E',).
-            unit: Their unit vectors, shape (E', 3).
-
-        Returns:
-            Prediction per particle, shape (N, 3) (an l = 1 vector).
-        """
-        src, dst = edge_index[0], edge_index[1]
-        s = self.mlp(torch.cat([embedding[src], embedding[dst], feats], 1))[:, 0] * envelope
-        out = torch.zeros(embedding.shape[0], 3, dtype=unit.dtype)
-        return out.index_add_(0, src, s[:, None] * unit)
 
 
 def nearest_bond_loss(prediction: torch.Tensor, centres: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

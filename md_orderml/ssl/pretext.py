@@ -50,7 +50,7 @@ from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.radial import BesselBasis, PolynomialCutoff
 from md_orderml.ssl.pointgroups import GROUPS, pointgroup_batch
 from md_orderml.ssl.contrast import ProjectionHead, contrast_loss, pick_anchors, second_view
-from md_orderml.ssl.nearest_bond import HOLE_FRACTION, NearestBondHead, holes_and_targets, nearest_bond_loss
+from md_orderml.ssl.nearest_bond import HOLE_FRACTION, holes_and_targets, nearest_bond_loss
 
 TASKS = ("denoise", "noisy_bond", "shift", "contrast", "nearest_bond", "pointgroup")
 
@@ -205,6 +205,30 @@ def angle_profile(edge_index: torch.Tensor, unit: torch.Tensor, envelope: torch.
     return torch.stack(out, 1)
 
 
+def bond_vector_sum(scalar_mlp: nn.Module, embedding: torch.Tensor, edge_index: torch.Tensor, feats: torch.Tensor,
+                    envelope: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """Equivariant vector per particle: ``v_i = sum_j s(e_i, e_j, f_ij) * w_ij * u_ij``.
+
+    ``s`` is the invariant output of ``scalar_mlp`` on both embeddings and the bond
+    features, ``w`` the cutoff envelope and ``u`` the unit bond vector, so ``v``
+    rotates with the input (an l = 1 output).
+
+    Args:
+        scalar_mlp: Module mapping (E, 2 D + n_basis) to (E, 1).
+        embedding: Invariant embedding, shape (N, D).
+        edge_index: (centre, neighbour), shape (2, E).
+        feats: Bond features (:class:`BondFeatures`), shape (E, n_basis).
+        envelope: Cutoff envelope, shape (E,).
+        unit: Unit bond vectors, shape (E, 3).
+
+    Returns:
+        Vectors, shape (N, 3).
+    """
+    src, dst = edge_index[0], edge_index[1]
+    s = scalar_mlp(torch.cat([embedding[src], embedding[dst], feats], 1))[:, 0] * envelope
+    return torch.zeros(embedding.shape[0], 3, dtype=unit.dtype).index_add_(0, src, s[:, None] * unit)
+
+
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, hidden), nn.SiLU(), nn.Linear(hidden, n_out))
 
@@ -228,7 +252,7 @@ class PretextModel(nn.Module):
         self.shift_head = nn.Linear(d, 1)
         self.projection = ProjectionHead(d)
         self.pointgroup_head = nn.Linear(d, len(GROUPS))
-        self.nearest_head = NearestBondHead(d, nb, hidden)
+        self.nearest_head = _mlp(2 * d + nb, hidden, 1)
 
     def denoise(self, embedding: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor,
                 avg_neighbors: float = 16.0) -> torch.Tensor:
@@ -243,11 +267,21 @@ class PretextModel(nn.Module):
         Returns:
             Predicted displacement of every particle, shape (N, 3) (an l = 1 vector).
         """
-        feats, envelope, unit = self.bond_features(edge_vec)
-        src, dst = edge_index[0], edge_index[1]
-        s = self.denoise_head(torch.cat([embedding[src], embedding[dst], feats], 1))[:, 0] * envelope
-        out = torch.zeros(embedding.shape[0], 3, dtype=edge_vec.dtype)
-        return out.index_add_(0, src, s[:, None] * unit) * (1.0 / avg_neighbors)
+        vectors = bond_vector_sum(self.denoise_head, embedding, edge_index, *self.bond_features(edge_vec))
+        return vectors * (1.0 / avg_neighbors)
+
+    def nearest_bond(self, embedding: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor) -> torch.Tensor:
+        """Equivariant prediction of the bond to a removed nearest neighbour (:mod:`md_orderml.ssl.nearest_bond`).
+
+        Args:
+            embedding: Invariant embedding of the graph with holes, shape (N, D).
+            edge_index: Its bonds, shape (2, E').
+            edge_vec: Their vectors, shape (E', 3).
+
+        Returns:
+            Prediction per particle, shape (N, 3) (an l = 1 vector).
+        """
+        return bond_vector_sum(self.nearest_head, embedding, edge_index, *self.bond_features(edge_vec))
 
     def forward(self, batch: Dict[str, torch.Tensor], corrupted: Dict[str, torch.Tensor],
                 config: PretextConfig) -> Dict[str, torch.Tensor]:
@@ -279,8 +313,7 @@ class PretextModel(nn.Module):
             keep = corrupted["nearest_keep"]
             kept_index, kept_vec = edge_index[:, keep], vec[keep]
             holed = self.backbone(batch["types"], kept_index, kept_vec)
-            feats, envelope, unit = self.bond_features(kept_vec)
-            pred = self.nearest_head(holed, kept_index, feats, envelope, unit)
+            pred = self.nearest_bond(holed, kept_index, kept_vec)
             losses["nearest_bond"] = nearest_bond_loss(pred, corrupted["nearest_centres"], corrupted["nearest_target"])
         if config.weight("pointgroup") > 0:
             rng = np.random.default_rng(int(corrupted["pointgroup_seed"]))
