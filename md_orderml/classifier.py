@@ -5,6 +5,9 @@ Example:
     >>> clf = StructureClassifier("default")
     >>> clf.compute(frame).labels            # (N,) int
     >>> clf.class_names[clf.labels[0]], clf.fractions
+
+Regression model files (``task: "regression"``, e.g. propensity models) run through the
+same class: ``compute(frame).values`` is (N, S) with columns ``value_names``.
 """
 
 from __future__ import annotations
@@ -33,8 +36,21 @@ def length_scale_of(volume: float, n_particles: int, dimensions: int = 3) -> flo
     return float((volume / n_particles) ** (1.0 / dimensions))
 
 
+def wrong_task_message(model: ModelFile, wanted: str) -> str:
+    """One-line error for asking a model for outputs of the other task (``wanted`` = an output key)."""
+    if model.is_regression:
+        return (f"{model.path}: a regression model (values {', '.join(model.value_names)}) has no class "
+                f"{wanted}; use its values instead")
+    return f"{model.path}: a classification model (classes {', '.join(model.class_names)}) has no regression {wanted}"
+
+
 class StructureClassifier:
-    """Per-particle structure labels from one model file.
+    """Per-particle structure labels (or regression values) from one model file.
+
+    A classification model gives :attr:`labels`, :attr:`confidence`,
+    :attr:`probabilities` and :attr:`fractions`; a regression model gives
+    :attr:`values` (N, S) and :attr:`means`. Asking a model for the other task's outputs
+    raises :class:`~md_orderml.errors.InputError`.
 
     Args:
         model: A model file path, ``"default"``, or an already loaded :class:`ModelFile`.
@@ -52,8 +68,23 @@ class StructureClassifier:
 
     @property
     def class_names(self) -> list:
-        """Names of the classes, indexed by label."""
+        """Names of the classes, indexed by label (empty for a regression model)."""
         return self.model.class_names
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"`` (from the model file)."""
+        return self.model.task
+
+    @property
+    def is_regression(self) -> bool:
+        """Whether the model predicts per-particle values instead of labels."""
+        return self.model.is_regression
+
+    @property
+    def value_names(self) -> list:
+        """Names of the columns of :attr:`values` (empty for a classification model)."""
+        return self.model.value_names
 
     @property
     def cutoff(self) -> float:
@@ -135,7 +166,7 @@ class StructureClassifier:
 
         Returns:
             self, with :attr:`labels`, :attr:`confidence`, :attr:`probabilities`,
-            :attr:`embedding` set.
+            :attr:`embedding` set (regression models: :attr:`values`, :attr:`embedding`).
 
         Raises:
             InputError: NaN positions, empty frame, unknown types, box too small.
@@ -154,9 +185,24 @@ class StructureClassifier:
         return self
 
     def _get(self, key: str) -> np.ndarray:
+        regression_key = key == keys.VALUES
+        if regression_key != self.is_regression and key != keys.EMBEDDING:
+            raise InputError(wrong_task_message(self.model, key))
         if not self._outputs:
             raise RuntimeError("call compute() first")
         return self._outputs[key]
+
+    @property
+    def values(self) -> np.ndarray:
+        """Regression outputs per particle, shape (N, S), float32, columns :attr:`value_names`."""
+        return self._get(keys.VALUES)
+
+    @property
+    def means(self) -> Dict[str, float]:
+        """Mean of each regression value over the particles, by value name."""
+        values = self.values
+        return {name: float(values[:, k].mean()) if len(values) else float("nan")
+                for k, name in enumerate(self.value_names)}
 
     @property
     def labels(self) -> np.ndarray:

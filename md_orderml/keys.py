@@ -9,12 +9,24 @@ LABEL = "label"  #: int64 class index, shape (N_owned,)
 PROBABILITIES = "probabilities"  #: float32 class probabilities, shape (N_owned, n_classes)
 CONFIDENCE = "confidence"  #: float32 largest class probability, shape (N_owned,)
 EMBEDDING = "embedding"  #: float32 invariant per-particle embedding, shape (N_owned, n_embedding)
-OUTPUT_KEYS = (LABEL, PROBABILITIES, CONFIDENCE, EMBEDDING)
+VALUES = "values"  #: float32 per-particle regression outputs, shape (N_owned, n_values) (regression models)
+OUTPUT_KEYS = (LABEL, PROBABILITIES, CONFIDENCE, EMBEDDING)  #: outputs of a classification model
+REGRESSION_OUTPUT_KEYS = (VALUES, EMBEDDING)  #: outputs of a regression model
+
+# Tasks of a model file (metadata ``task``; files without it are classification models).
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
 
 # The metadata record stored inside the TorchScript file.
 METADATA_FILE = "md_orderml_metadata.json"
 FORMAT_NAME = "md_orderml-model"
-FORMAT_VERSION = 1
+#: Newest format this package reads. Classification files are still written as version 1
+#: (unchanged, so older readers and the C++ plugin load them); regression files are version 2,
+#: which older readers refuse instead of misreading (they would look for class labels).
+FORMAT_VERSION = 2
+CLASSIFICATION_FORMAT_VERSION = 1
+REGRESSION_FORMAT_VERSION = 2
 
 # GSD log paths (per particle, file particle order).
 GSD_PREFIX = "log/particles/md_orderml/"
@@ -22,3 +34,5 @@ GSD_LABEL = GSD_PREFIX + LABEL
 GSD_CONFIDENCE = GSD_PREFIX + CONFIDENCE
 GSD_PROBABILITIES = GSD_PREFIX + PROBABILITIES
 GSD_CLASS_NAMES = "log/md_orderml/class_names"
+GSD_VALUES = GSD_PREFIX + VALUES  #: float32 (N, n_values) regression outputs
+GSD_VALUE_NAMES = "log/md_orderml/value_names"  #: JSON list of the value names

@@ -4,13 +4,24 @@ The file is a TorchScript archive (``torch.jit.save``) carrying an extra record
 ``md_orderml_metadata.json`` (:data:`md_orderml.keys.METADATA_FILE`). Python, the
 HOOMD analyzer, the LAMMPS compute and the C++ plugin all read the same file.
 
-Metadata fields (format version 1):
+Metadata fields (format versions 1 and 2):
 
 ==================  ==========================================================
 ``format``          always ``"md_orderml-model"``
-``format_version``  integer; loaders refuse newer versions
+``format_version``  integer; loaders refuse newer versions. Classification files
+                    are version 1, regression files version 2 (so that readers
+                    older than regression models refuse them instead of looking
+                    for class labels)
 ``md_orderml_version``  version of the package that wrote the file
-``class_names``     list of class names, index = label
+``task``            ``"classification"`` (the default when absent) or
+                    ``"regression"``; other values are refused
+``class_names``     list of class names, index = label (empty for regression)
+``value_names``     regression only: name of each output column of ``values``
+                    (identifiers: letters, digits, ``_``), e.g.
+                    ``["propensity_0p5_tau_alpha"]``
+``value_info``      regression only, optional: what the values mean (free text
+                    ``description``, ``scale`` per value, ...)
+``outputs``         keys of the dictionary returned by ``forward``
 ``type_names``      model particle types; empty list = type-agnostic model
 ``cutoff``          dimensionless neighbour cutoff (in units of ``length_scale``)
 ``n_layers``        message-passing layers
@@ -28,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -46,7 +58,8 @@ class ModelFile:
     """A loaded model file.
 
     Attributes:
-        module: The TorchScript module (see ``StructureLabeler.forward``).
+        module: The TorchScript module (see ``StructureLabeler.forward`` and
+            ``StructureRegressor.forward``).
         metadata: The metadata dictionary stored in the file.
         path: Where the file was loaded from.
     """
@@ -56,9 +69,24 @@ class ModelFile:
     path: Path
 
     @property
+    def task(self) -> str:
+        """``"classification"`` (labels, probabilities) or ``"regression"`` (values)."""
+        return task_of(self.metadata)
+
+    @property
+    def is_regression(self) -> bool:
+        """Whether the model predicts per-particle values instead of class labels."""
+        return self.task == keys.REGRESSION
+
+    @property
     def class_names(self) -> list:
-        """Class names, indexed by label."""
+        """Class names, indexed by label (empty for a regression model)."""
         return list(self.metadata["class_names"])
+
+    @property
+    def value_names(self) -> list:
+        """Names of the columns of the ``values`` output (empty for a classification model)."""
+        return list(self.metadata.get("value_names", []))
 
     @property
     def cutoff(self) -> float:
@@ -88,28 +116,83 @@ def resolve_model_path(model: Optional[str]) -> Path:
     return Path(model)
 
 
+def task_of(metadata: Dict) -> str:
+    """The task of a metadata record: ``"classification"`` when the field is absent."""
+    return str(metadata.get("task", keys.CLASSIFICATION))
+
+
+_VALUE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_value_names(value_names) -> list:
+    """Validate regression value names: a non-empty list of distinct identifiers.
+
+    They become LAMMPS per-atom property names (``d_<fix_id>_<name>``), dump columns and
+    HOOMD/GSD log names, so only letters, digits and ``_`` are allowed.
+
+    Raises:
+        ModelFileError: Empty, duplicated or non-identifier names.
+    """
+    names = [str(n) for n in value_names]
+    if not names:
+        raise ModelFileError("a regression model needs at least one value name")
+    bad = [n for n in names if not _VALUE_NAME.match(n)]
+    if bad:
+        raise ModelFileError(f"value names must be identifiers (letters, digits, _): {bad}")
+    if len(set(names)) != len(names):
+        raise ModelFileError(f"value names must be distinct: {names}")
+    return names
+
+
 def build_metadata(
     class_names, cutoff: float, n_layers: int, architecture: Dict, training: Dict,
-    type_names=(),
+    type_names=(), value_names=None, value_info: Optional[Dict] = None,
 ) -> Dict:
     """Assemble the metadata record of a model file.
 
+    A classification record (``value_names`` None) is format version 1 with the same
+    fields as always; a regression record (``value_names`` given, ``class_names``
+    empty) is format version 2 with ``task``, ``value_names`` and ``value_info``.
+
     Args:
-        class_names: Class names, index = label.
+        class_names: Class names, index = label (empty for a regression model).
         cutoff: Dimensionless neighbour cutoff.
         n_layers: Number of message-passing layers.
         architecture: Backbone settings (JSON-serialisable).
         training: Summary of the training run (JSON-serialisable).
         type_names: Model particle types, empty for a type-agnostic model.
+        value_names: Regression models: the name of each column of ``values`` (S,).
+        value_info: Regression models: optional description of the values (JSON-serialisable).
 
     Returns:
         The metadata dictionary.
     """
     from md_orderml import __version__
 
+    if value_names is not None:
+        if list(class_names):
+            raise ModelFileError("a regression model has no class names")
+        return {
+            "format": keys.FORMAT_NAME,
+            "format_version": keys.REGRESSION_FORMAT_VERSION,
+            "md_orderml_version": __version__,
+            "task": keys.REGRESSION,
+            "class_names": [],
+            "value_names": check_value_names(value_names),
+            "value_info": dict(value_info or {}),
+            "type_names": list(type_names),
+            "cutoff": float(cutoff),
+            "n_layers": int(n_layers),
+            "receptive_field": float(cutoff) * int(n_layers),
+            "length_scale": "number_density",
+            "dimensions": 3,
+            "architecture": architecture,
+            "training": training,
+            "outputs": list(keys.REGRESSION_OUTPUT_KEYS),
+        }
     return {
         "format": keys.FORMAT_NAME,
-        "format_version": keys.FORMAT_VERSION,
+        "format_version": keys.CLASSIFICATION_FORMAT_VERSION,
         "md_orderml_version": __version__,
         "class_names": list(class_names),
         "type_names": list(type_names),
@@ -130,7 +213,7 @@ def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
     The file is written to a temporary name and renamed, so a failure leaves nothing.
 
     Args:
-        module: A ``StructureLabeler`` (eager) or an already scripted module.
+        module: A ``StructureLabeler`` or ``StructureRegressor`` (eager) or an already scripted module.
         metadata: From :func:`build_metadata`.
         path: Output file.
 
@@ -199,6 +282,17 @@ def _check_metadata(metadata: Dict, path: Path) -> None:
     for key in ("class_names", "cutoff", "receptive_field"):
         if key not in metadata:
             raise ModelFileError(f"{path}: corrupted model metadata (no {key!r})")
+    task = task_of(metadata)
+    if task not in keys.TASKS:
+        raise ModelFileError(f"{path}: unknown model task {task!r} (this md_orderml knows "
+                             f"{', '.join(keys.TASKS)}); upgrade md_orderml")
+    if task == keys.REGRESSION:
+        try:
+            check_value_names(metadata.get("value_names", []))
+        except ModelFileError as err:
+            raise ModelFileError(f"{path}: corrupted model metadata ({err})") from None
+    elif not metadata["class_names"]:
+        raise ModelFileError(f"{path}: corrupted model metadata (a classification model without class names)")
 
 
 def load_model(model=None, device: str = "cpu") -> ModelFile:

@@ -1,6 +1,6 @@
 """The ``md-orderml`` command line: one module per subcommand.
 
-``label``, ``train``, ``export`` and ``info`` are in the core; engine subcommands
+``label``, ``train``, ``export``, ``info`` and ``train-propensity`` are in the core; engine subcommands
 (``lammps``) register themselves the same way. Errors print one line and exit 2.
 """
 
@@ -12,7 +12,8 @@ from typing import List, Optional
 
 from md_orderml.errors import OrderMLError
 
-SUBCOMMANDS = ("label", "train", "export", "info", "lammps", "build_lammps_plugin", "pretrain", "finetune")
+SUBCOMMANDS = ("label", "train", "export", "info", "lammps", "build_lammps_plugin", "pretrain", "finetune",
+               "train_propensity")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,8 @@ from __future__ import annotations
 def add_parser(sub) -> None:
     """Register the ``export`` subcommand."""
     p = sub.add_parser("export", help="export a training checkpoint as a TorchScript model file")
-    p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train'")
+    p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train' or "
+                   "'md-orderml train-propensity --checkpoint' (a regression model)")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.set_defaults(run=run)
 
@@ -14,8 +15,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``md-orderml export``."""
     from md_orderml.errors import ModelFileError
+    from md_orderml.glassy.propensity_model import export_checkpoint, is_propensity_checkpoint
     from md_orderml.training import Trainer
 
+    if is_propensity_checkpoint(args.checkpoint):
+        print(f"wrote {export_checkpoint(args.checkpoint, args.output)}")
+        return 0
     try:
         trainer = Trainer.from_checkpoint(args.checkpoint)
     except Exception as err:

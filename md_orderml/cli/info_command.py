@@ -25,7 +25,14 @@ def run(args) -> int:
     arch = meta.get("architecture", {})
     print(f"model file     {path}")
     print(f"format         {meta['format']} v{meta['format_version']} (md_orderml {meta.get('md_orderml_version')})")
-    print(f"classes        {', '.join(meta['class_names'])}")
+    if meta.get("task", "classification") == "regression":
+        print("task           regression (per-particle values)")
+        print(f"values         {', '.join(meta.get('value_names') or [])}")
+        info = meta.get("value_info") or {}
+        if info.get("description"):
+            print(f"value meaning  {info['description']}")
+    else:
+        print(f"classes        {', '.join(meta['class_names'])}")
     print(f"types          {', '.join(meta.get('type_names') or []) or 'any (type-agnostic)'}")
     print(f"cutoff         {meta['cutoff']} x length scale ({meta.get('length_scale')})")
     print(f"receptive field {meta['receptive_field']} x length scale ({meta.get('n_layers')} layers)")

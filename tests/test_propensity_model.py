@@ -1,0 +1,183 @@
+"""Propensity (regression) model files: export, invariance, ``md-orderml label``, LAMMPS and HOOMD on the fly.
+
+A randomly initialised :class:`PropensityRegressor` with a tiny backbone is exported: the
+exported file must reproduce the eager regressor whatever the weights, so no training
+is needed (one short ``train-propensity`` run checks the command end to end).
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from md_orderml import keys
+from md_orderml.errors import InputError, ModelFileError
+from md_orderml.frame import Box, Frame
+from md_orderml.glassy.propensity import PropensityRegressor, make_graph
+from md_orderml.glassy.propensity_model import KA_TYPE_MAP, export_propensity_model, value_names_for
+
+TINY = {"l_max": 2, "channels": 4, "power_channels": 4, "cubic_channels": 2, "cubic_degrees": [2],
+        "features": 16, "n_layers": 2, "n_types": 2, "avg_neighbors": 30.0}
+CUTOFF = 1.8
+NAMES = value_names_for([0.1, 1.0])
+N = 160
+RHO = 1.2
+
+
+@pytest.fixture(scope="module")
+def regressor() -> PropensityRegressor:
+    torch.manual_seed(4)
+    model = PropensityRegressor(CUTOFF, 2, TINY)
+    with torch.no_grad():  # spread the outputs so comparisons are not trivially near a constant
+        model.head[-1].weight.mul_(20.0)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model_path(regressor, tmp_path_factory):
+    path = tmp_path_factory.mktemp("prop") / "propensity.pt"
+    return export_propensity_model(regressor, path, NAMES, {"description": "test", "scale": [1.0, 2.0]},
+                                   {"kind": "untrained"})
+
+
+@pytest.fixture(scope="module")
+def ka_config():
+    """Random KA-like configuration at rho 1.2: positions in [0, L) (N, 3), types 0/1 (80:20), L."""
+    rng = np.random.default_rng(7)
+    length = (N / RHO) ** (1 / 3)
+    types = np.zeros(N, dtype=np.int64)
+    types[rng.permutation(N)[: N // 5]] = 1
+    return rng.uniform(0, length, (N, 3)), types, length
+
+
+def ka_frame(positions, types, length, step=0) -> Frame:
+    return Frame(positions=positions, box=Box(length, length, length), types=types.astype(np.int32),
+                 type_names=["1", "2"], step=step, source="ka")
+
+
+def test_metadata_and_loader(model_path):
+    from md_orderml.model_file import load_model, read_metadata
+
+    meta = read_metadata(model_path)
+    assert meta["task"] == "regression" and meta["format_version"] == keys.REGRESSION_FORMAT_VERSION
+    assert meta["value_names"] == NAMES and meta["class_names"] == [] and meta["type_names"] == ["A", "B"]
+    assert meta["outputs"] == ["values", "embedding"]
+    assert meta["receptive_field"] == pytest.approx(2 * CUTOFF)
+    mf = load_model(model_path)
+    assert mf.task == "regression" and mf.is_regression and mf.value_names == NAMES
+
+
+def test_default_model_is_still_classification_v1(default_model_path):
+    from md_orderml.model_file import load_model
+
+    mf = load_model(default_model_path)
+    assert mf.task == "classification" and not mf.is_regression and mf.value_names == []
+    assert mf.metadata["format_version"] == 1 and "task" not in mf.metadata
+
+
+def test_exported_equals_eager_regressor(regressor, model_path, ka_config):
+    from md_orderml.classifier import StructureClassifier
+
+    positions, types, length = ka_config
+    graph = make_graph(positions, types, length, np.zeros((N, 2)), CUTOFF)
+    with torch.no_grad():
+        eager = regressor(graph.types, graph.edge_index, graph.edge_vec).numpy()
+    clf = StructureClassifier(model_path, type_map=KA_TYPE_MAP).compute(ka_frame(positions, types, length))
+    assert clf.values.shape == (N, 2) and clf.values.dtype == np.float32
+    assert eager.std(axis=0).min() > 1e-2  # the test is not comparing constants
+    np.testing.assert_allclose(clf.values, eager, rtol=1e-4, atol=1e-4)
+    assert clf.embedding.shape[0] == N
+    assert set(clf.means) == set(NAMES)
+
+
+def test_values_rotation_permutation_invariant(model_path, ka_config):
+    from md_orderml.classifier import StructureClassifier
+
+    positions, types, length = ka_config
+    clf = StructureClassifier(model_path, type_map=KA_TYPE_MAP)
+    ref = clf.compute(ka_frame(positions, types, length)).values.copy()
+    # rotate positions and lattice together (a general triclinic cell describing the same system)
+    q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))
+    q *= np.sign(np.linalg.det(q))
+    cell = np.eye(3) * length @ q.T
+    out = clf.compute_arrays(positions @ q.T, types, cell, (True,) * 3, np.ones(N, bool), (length ** 3 / N) ** (1 / 3))
+    np.testing.assert_allclose(out[keys.VALUES], ref, rtol=1e-4, atol=1e-4)
+    perm = np.random.default_rng(2).permutation(N)
+    again = clf.compute(ka_frame(positions[perm], types[perm], length)).values
+    np.testing.assert_allclose(again, ref[perm], rtol=1e-4, atol=1e-4)
+    # types matter: swapping A and B changes the values
+    swapped = clf.compute(ka_frame(positions, 1 - types, length)).values
+    assert np.abs(swapped - ref).max() > 1e-3
+
+
+def test_wrong_task_and_unknown_task_are_one_line_errors(model_path, ka_config, tmp_path):
+    from md_orderml.classifier import StructureClassifier
+    from md_orderml.model_file import load_model
+
+    positions, types, length = ka_config
+    clf = StructureClassifier(model_path, type_map=KA_TYPE_MAP).compute(ka_frame(positions, types, length))
+    for attr in ("labels", "fractions", "probabilities"):
+        with pytest.raises(InputError, match="regression model") as err:
+            getattr(clf, attr)
+        assert "\n" not in str(err.value)
+    # a model file with an unknown task: rewrite the metadata record
+    import zipfile
+
+    bad = tmp_path / "bad.pt"
+    with zipfile.ZipFile(model_path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename.endswith(keys.METADATA_FILE):
+                meta = json.loads(data)
+                meta["task"] = "segmentation"
+                data = json.dumps(meta).encode()
+            dst.writestr(item, data)
+    with pytest.raises(ModelFileError, match="unknown model task 'segmentation'") as err:
+        load_model(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_value_names_refused(regressor, tmp_path):
+    with pytest.raises(ModelFileError, match="identifiers"):
+        export_propensity_model(regressor, tmp_path / "x.pt", ["propensity 0.1", "b"])
+    with pytest.raises(ModelFileError, match="2 outputs"):
+        export_propensity_model(regressor, tmp_path / "x.pt", ["a"])
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_train_propensity_command_and_export(tmp_path, ka_config):
+    """md-orderml train-propensity on a cached (synthetic) data set, then export of its checkpoint."""
+    from md_orderml.cli import main
+    from md_orderml.glassy.data import GlassyConfig, GlassyData
+    from md_orderml.model_file import load_model
+
+    positions, types, length = ka_config
+    config = GlassyConfig(n_particles=N, n_configs=3, n_draws=2, n_times=5, seed=11)
+    rng = np.random.default_rng(3)
+    times = np.geomspace(0.1, 10.0, 5)
+    data = GlassyData(positions=np.stack([(positions + rng.normal(0, 0.1, positions.shape)) % length
+                                          for _ in range(3)]),
+                      types=types, box_length=length, times=times,
+                      propensity=rng.uniform(0.1, 2.0, (3, 5, N)) * times[None, :, None],
+                      fs=np.linspace(0.9, 0.1, 5), msd=times.copy(), tau_alpha=1.0,
+                      meta={"config": {"temperature": 0.8}})
+    data.save(tmp_path / f"ka3d_{config.key()}.npz")
+    overrides = json.dumps({"n_particles": N, "n_configs": 3, "n_draws": 2, "n_times": 5, "seed": 11})
+    out, ckpt = tmp_path / "prop.pt", tmp_path / "prop_ckpt.pt"
+    assert main(["train-propensity", "-o", str(out), "--data", overrides, "--cache-dir", str(tmp_path),
+                 "--epochs", "2", "--test", "0", "--fractions", "0.5,1", "--checkpoint", str(ckpt),
+                 "--architecture", json.dumps(TINY), "--quiet"]) == 0
+    mf = load_model(out)
+    assert mf.value_names == ["propensity_0p5_tau_alpha", "propensity_1_tau_alpha"]
+    assert mf.metadata["value_info"]["tau_alpha"] == 1.0 and len(mf.metadata["value_info"]["scale"]) == 2
+    again = tmp_path / "again.pt"
+    assert main(["export", str(ckpt), "-o", str(again)]) == 0
+    from md_orderml.classifier import StructureClassifier
+
+    frame = ka_frame(positions, types, length)
+    a = StructureClassifier(out, type_map=KA_TYPE_MAP).compute(frame).values
+    b = StructureClassifier(again, type_map=KA_TYPE_MAP).compute(frame).values
+    np.testing.assert_array_equal(a, b)
