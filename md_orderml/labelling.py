@@ -1,5 +1,8 @@
 """Label whole trajectories: read frames, classify, write labels, fractions and a plot.
 
+A regression model file (e.g. a propensity model) writes per-particle values instead of
+labels, per-frame means instead of class fractions, and plots the means.
+
 Serial use reads one frame at a time. Under ``mpirun -np P`` (with mpi4py), frame
 ``i`` is labelled by rank ``i % P``; rank 0 streams the input in order, receives each
 frame's labels from its owner and writes one ordered output identical to the serial
@@ -19,7 +22,7 @@ import numpy as np
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier
 from md_orderml.errors import InputError
-from md_orderml.io import open_label_writer, open_trajectory
+from md_orderml.io import open_label_writer, open_trajectory, open_value_writer
 
 
 @dataclasses.dataclass
@@ -29,10 +32,13 @@ class LabelRun:
     Attributes:
         frames: Number of frames labelled.
         particles: Total particles labelled.
-        class_names: Class names of the model.
-        fractions: Class fractions per frame, shape (frames, C).
+        class_names: Class names of the model (empty for a regression model).
+        fractions: Class fractions per frame, shape (frames, C) ((frames, 0) for regression).
         steps: Time step of each frame (-1 if unknown), shape (frames,).
         outputs: Paths written.
+        task: ``"classification"`` or ``"regression"``.
+        value_names: Regression models: the S value names.
+        means: Regression models: mean of each value per frame, shape (frames, S); else None.
     """
 
     frames: int
@@ -41,6 +47,9 @@ class LabelRun:
     fractions: np.ndarray
     steps: np.ndarray
     outputs: List[str]
+    task: str = keys.CLASSIFICATION
+    value_names: List[str] = dataclasses.field(default_factory=list)
+    means: Optional[np.ndarray] = None
 
 
 def mpi_world():
@@ -58,6 +67,8 @@ def mpi_world():
 
 def _label_frame(classifier: StructureClassifier, frame) -> Dict[str, np.ndarray]:
     classifier.compute(frame)
+    if classifier.is_regression:
+        return {keys.VALUES: classifier.values}
     return {
         keys.LABEL: classifier.labels,
         keys.CONFIDENCE: classifier.confidence,
@@ -103,10 +114,12 @@ def label_trajectory(
     Args:
         path: Input GSD, LAMMPS dump or (extended) XYZ file.
         output: Labelled output (``.gsd``, ``.dump``/``.lammpstrj``, ``.xyz``), or None.
+            With a regression model it holds the values (see
+            :func:`md_orderml.io.open_value_writer`).
         model: Model file path or ``"default"``.
-        fractions_csv: CSV of class fractions per frame, or None.
-        plot: PNG of fractions vs frame, or None.
-        probabilities: Also write per-class probabilities.
+        fractions_csv: CSV of class fractions per frame (regression: value means), or None.
+        plot: PNG of fractions (regression: value means) vs frame, or None.
+        probabilities: Also write per-class probabilities (classification models only).
         fmt, out_fmt: Force input/output formats.
         start, stop, stride: Frame selection.
         device: ``"cpu"`` or ``"cuda"``.
@@ -118,20 +131,28 @@ def label_trajectory(
         A :class:`LabelRun` on rank 0 (None on other ranks).
 
     Raises:
-        InputError: A bad frame or file; no output file is left behind.
+        InputError: A bad frame or file; no output file is left behind. Probabilities
+            asked of a regression model.
     """
     classifier = StructureClassifier(model, device=device, type_map=type_map)
+    regression = classifier.is_regression
+    if regression and probabilities:
+        from md_orderml.classifier import wrong_task_message
+
+        raise InputError(wrong_task_message(classifier.model, keys.PROBABILITIES))
     selection = dict(start=start, stop=stop, stride=stride)
     if comm is not None and comm.Get_rank() != 0:
         _worker(classifier, path, fmt, comm, selection)
         return None
     size = 1 if comm is None else comm.Get_size()
-    names = classifier.class_names
+    names = classifier.value_names if regression else classifier.class_names
     writers, csv_writer = [], None
     if output is not None:
-        writers.append(open_label_writer(output, names, out_fmt, write_probabilities=probabilities))
+        writers.append(open_value_writer(output, names, out_fmt) if regression else
+                       open_label_writer(output, names, out_fmt, write_probabilities=probabilities))
     if fractions_csv is not None:
-        csv_writer = open_label_writer(fractions_csv, names, "csv")
+        csv_writer = open_value_writer(fractions_csv, names, "csv") if regression else \
+            open_label_writer(fractions_csv, names, "csv")
         writers.append(csv_writer)
     fractions, steps, n_particles = [], [], 0
     try:
@@ -143,6 +164,17 @@ def label_trajectory(
                 result = _label_frame(classifier, frame) if i % size == 0 else comm.recv(source=i % size, tag=i)
                 if isinstance(result, Exception):
                     raise result
+                if regression:
+                    values = result[keys.VALUES]
+                    for writer in writers:
+                        if writer is csv_writer:
+                            writer.write(frame, values, index=start + i * stride)
+                        else:
+                            writer.write(frame, values)
+                    fractions.append(values.mean(axis=0) if frame.N else np.full(len(names), np.nan))
+                    steps.append(-1 if frame.step is None else int(frame.step))
+                    n_particles += frame.N
+                    continue
                 probs = result[keys.PROBABILITIES] if probabilities else None
                 for writer in writers:
                     if writer is csv_writer:  # its frame column is the input frame index
@@ -168,10 +200,13 @@ def label_trajectory(
     fractions = np.array(fractions)
     steps = np.array(steps)
     if plot is not None:
-        from md_orderml.plotting import plot_fractions
+        from md_orderml.plotting import plot_fractions, plot_means
 
         use_steps = (steps >= 0).all()
         x = steps if use_steps else np.arange(len(steps))
-        outputs.append(plot_fractions(x, fractions, names, plot, "time step" if use_steps else "frame",
-                                      title=Path(path).name))
+        outputs.append((plot_means if regression else plot_fractions)(
+            x, fractions, names, plot, "time step" if use_steps else "frame", title=Path(path).name))
+    if regression:
+        return LabelRun(len(fractions), n_particles, [], np.zeros((len(fractions), 0)), steps, outputs,
+                        task=keys.REGRESSION, value_names=list(names), means=fractions)
     return LabelRun(len(fractions), n_particles, names, fractions, steps, outputs)

@@ -181,3 +181,78 @@ def test_train_propensity_command_and_export(tmp_path, ka_config):
     a = StructureClassifier(out, type_map=KA_TYPE_MAP).compute(frame).values
     b = StructureClassifier(again, type_map=KA_TYPE_MAP).compute(frame).values
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def ka_gsd(ka_config, tmp_path_factory):
+    """Two KA frames in a GSD file (types named A and B, as in the model)."""
+    from md_orderml.io import open_label_writer
+
+    positions, types, length = ka_config
+    path = tmp_path_factory.mktemp("gsd") / "ka.gsd"
+    frames = []
+    rng = np.random.default_rng(5)
+    with open_label_writer(path, ["x"]) as out:  # a plain trajectory (labels are overwritten later)
+        for step in (0, 100):
+            pos = (positions + rng.normal(0, 0.05, positions.shape)) % length
+            frame = Frame(positions=pos, box=Box(length, length, length), types=types.astype(np.int32),
+                          type_names=["A", "B"], step=step, source="ka")
+            frames.append(frame)
+            out.write(frame, np.zeros(N, int), np.zeros(N))
+    return path, frames
+
+
+def test_label_command_writes_values(model_path, ka_gsd, tmp_path):
+    import csv
+
+    import gsd.hoomd
+
+    from md_orderml.classifier import StructureClassifier
+    from md_orderml.cli import main
+    from md_orderml.io import open_trajectory, read_gsd_values
+
+    path, frames = ka_gsd
+    clf = StructureClassifier(model_path)
+    with open_trajectory(path) as traj:
+        expected = [clf.compute(f).values.copy() for f in traj]
+    out, means, dump, xyz = (tmp_path / n for n in ("out.gsd", "means.csv", "out.dump", "out.xyz"))
+    assert main(["label", str(path), "-o", str(out), "--model", str(model_path), "--fractions", str(means),
+                 "--quiet"]) == 0
+    with gsd.hoomd.open(str(out)) as traj:
+        assert len(traj) == 2
+        for snap, exp in zip(traj, expected):
+            got = read_gsd_values(snap)
+            assert got["value_names"] == NAMES
+            np.testing.assert_array_equal(got["values"], exp)
+            assert "particles/md_orderml/label" not in snap.log
+    rows = list(csv.DictReader(open(means)))
+    assert [r["step"] for r in rows] == ["0", "100"]
+    for row, exp in zip(rows, expected):
+        for k, name in enumerate(NAMES):
+            assert float(row[name]) == pytest.approx(exp[:, k].mean(), rel=1e-5)
+    for target in (dump, xyz):
+        assert main(["label", str(out), "-o", str(target), "--model", str(model_path), "--quiet"]) == 0
+    text = dump.read_text()
+    assert "orderml_propensity_0p1_tau_alpha orderml_propensity_1_tau_alpha" in text
+    first = [line for line in text.splitlines()[9:9 + N]]
+    cols = np.array([[float(v) for v in line.split()[-2:]] for line in first])
+    np.testing.assert_allclose(cols, expected[0], rtol=1e-5, atol=1e-6)
+    head = xyz.read_text().splitlines()[1]
+    assert "orderml_propensity_0p1_tau_alpha:R:1" in head and 'orderml_values="' in head
+    # relabelling the dump replaces the value columns (and reads the same values)
+    from md_orderml.labelling import label_trajectory
+
+    run = label_trajectory(dump, tmp_path / "again.dump", model=model_path, progress=False)
+    assert run.task == "regression" and run.value_names == NAMES and run.means.shape == (2, 2)
+    assert (tmp_path / "again.dump").read_text().count("orderml_propensity_0p1_tau_alpha") == 2
+
+
+def test_label_command_refuses_probabilities_of_regression_model(model_path, ka_gsd, tmp_path, capsys):
+    from md_orderml.cli import main
+
+    path, _ = ka_gsd
+    assert main(["label", str(path), "-o", str(tmp_path / "o.gsd"), "--model", str(model_path),
+                 "--probabilities", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "regression model" in err and "probabilities" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.gsd").exists()

@@ -8,12 +8,15 @@ import json
 def add_parser(sub) -> None:
     """Register the ``label`` subcommand."""
     p = sub.add_parser("label", help="label a GSD / LAMMPS dump / XYZ trajectory",
-                       description="Label every frame of a trajectory. Under mpirun, frames are split over ranks.")
+                       description="Label every frame of a trajectory. Under mpirun, frames are split over ranks. "
+                                   "A regression model (e.g. md-orderml train-propensity) writes its per-particle "
+                                   "values instead (GSD: log/particles/md_orderml/values; dump/XYZ: columns "
+                                   "orderml_<value name>) and per-frame means instead of class fractions.")
     p.add_argument("input", help="GSD, LAMMPS dump (.dump/.lammpstrj) or (extended) XYZ file")
     p.add_argument("-o", "--output", help="labelled output: .gsd, .dump/.lammpstrj or .xyz")
     p.add_argument("--model", default="default", help="model file, or 'default' (the shipped model)")
-    p.add_argument("--fractions", metavar="CSV", help="write class fractions per frame to this CSV")
-    p.add_argument("--plot", metavar="PNG", help="plot class fractions vs frame to this PNG")
+    p.add_argument("--fractions", metavar="CSV", help="write class fractions (regression: value means) per frame to this CSV")
+    p.add_argument("--plot", metavar="PNG", help="plot class fractions (regression: value means) vs frame to this PNG")
     p.add_argument("--probabilities", action="store_true", help="also write per-class probabilities")
     p.add_argument("--format", dest="fmt", help="force the input format (gsd, lammps-dump, xyz)")
     p.add_argument("--start", type=int, default=0, help="first frame (default 0)")
@@ -41,7 +44,14 @@ def run(args) -> int:
         type_map=json.loads(args.type_map) if args.type_map else None,
         progress=rank0 and not args.quiet, comm=comm,
     )
-    if rank0 and not args.quiet:
+    if rank0 and not args.quiet and run_.means is not None:
+        mean = run_.means.mean(axis=0)
+        summary = ", ".join(f"{n} {m:.4g}" for n, m in zip(run_.value_names, mean))
+        ranks = "" if comm is None else f" on {comm.Get_size()} ranks"
+        print(f"predicted {run_.frames} frames, {run_.particles} particles{ranks}; mean values: {summary}")
+        for path in run_.outputs:
+            print(f"wrote {path}")
+    elif rank0 and not args.quiet:
         mean = run_.fractions.mean(axis=0)
         summary = ", ".join(f"{n} {f:.3f}" for n, f in zip(run_.class_names, mean) if f > 0)
         ranks = "" if comm is None else f" on {comm.Get_size()} ranks"

@@ -20,10 +20,10 @@ from typing import Iterator, Optional
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io._common import AtomicFile, FrameSelection, LabelWriter
-from md_orderml.io.fractions import FractionsCSV
-from md_orderml.io.gsd_io import GSDLabelWriter, read_gsd_labels
-from md_orderml.io.lammps_dump import DumpLabelWriter, DumpRecord
-from md_orderml.io.xyz import XyzLabelWriter, XyzRecord
+from md_orderml.io.fractions import FractionsCSV, ValueMeansCSV
+from md_orderml.io.gsd_io import GSDLabelWriter, GSDValueWriter, read_gsd_labels, read_gsd_values
+from md_orderml.io.lammps_dump import DumpLabelWriter, DumpRecord, DumpValueWriter
+from md_orderml.io.xyz import XyzLabelWriter, XyzRecord, XyzValueWriter
 
 #: Canonical format names.
 FORMATS = ("gsd", "lammps-dump", "xyz")
@@ -36,9 +36,10 @@ _EXTENSIONS = {".gsd": "gsd", ".dump": "lammps-dump", ".lammpstrj": "lammps-dump
 _GSD_MAGIC = (0x65DF65DF65DF65DF).to_bytes(8, "little")
 
 __all__ = [
-    "FORMATS", "AtomicFile", "DumpLabelWriter", "DumpRecord", "FractionsCSV", "FrameSelection", "GSDLabelWriter",
-    "LabelWriter", "Trajectory", "XyzLabelWriter", "XyzRecord", "count_frames", "detect_format",
-    "open_label_writer", "open_trajectory", "read_gsd_labels",
+    "FORMATS", "AtomicFile", "DumpLabelWriter", "DumpRecord", "DumpValueWriter", "FractionsCSV", "FrameSelection",
+    "GSDLabelWriter", "GSDValueWriter", "LabelWriter", "Trajectory", "ValueMeansCSV", "XyzLabelWriter",
+    "XyzRecord", "XyzValueWriter", "count_frames", "detect_format", "open_label_writer", "open_trajectory",
+    "open_value_writer", "read_gsd_labels", "read_gsd_values",
 ]
 
 
@@ -222,3 +223,24 @@ def open_label_writer(path, class_names, fmt: Optional[str] = None, write_probab
     cls = {"gsd": GSDLabelWriter, "lammps-dump": DumpLabelWriter, "xyz": XyzLabelWriter,
            "csv": FractionsCSV}[fmt]
     return cls(path, class_names, write_probabilities=write_probabilities)
+
+
+def open_value_writer(path, value_names, fmt: Optional[str] = None):
+    """Open an atomic writer for frames with per-particle regression values.
+
+    Args:
+        path: Output file; the format follows the extension (``.gsd``: log
+            ``particles/md_orderml/values`` (N, S); ``.dump``/``.lammpstrj`` and ``.xyz``:
+            one column ``orderml_<name>`` per value; ``.csv``: per-frame means).
+        value_names: Name of each value, length S.
+        fmt: Force a format (``"gsd"``, ``"lammps-dump"``, ``"xyz"``, ``"csv"``).
+
+    Returns:
+        A writer (:class:`GSDValueWriter`, :class:`DumpValueWriter`, :class:`XyzValueWriter`
+        or :class:`ValueMeansCSV`) with ``write(frame, values (N, S))``, to be used as a
+        context manager (or closed with ``close()``).
+    """
+    fmt = detect_format(path, fmt, for_writing=True)
+    cls = {"gsd": GSDValueWriter, "lammps-dump": DumpValueWriter, "xyz": XyzValueWriter,
+           "csv": ValueMeansCSV}[fmt]
+    return cls(path, value_names)

@@ -315,6 +315,53 @@ class LabelWriter(AtomicFile):
         raise NotImplementedError
 
 
+class ValueWriter:
+    """Mixin turning a label writer into a writer of per-particle regression values.
+
+    Put it first in the bases (``class GSDValueWriter(ValueWriter, GSDLabelWriter)``);
+    the format class implements ``_write_values(frame, values)``.
+
+    Args:
+        path: Output file.
+        value_names: Name of each value column, length S (identifiers).
+    """
+
+    def __init__(self, path, value_names: Sequence[str], write_probabilities: bool = False):
+        self.value_names = [str(n) for n in value_names]
+        if not self.value_names:
+            raise InputError(f"{os.fspath(path)}: no value names given")
+        if write_probabilities:
+            raise InputError(f"{os.fspath(path)}: a regression model has no class probabilities to write")
+        self.class_names = []
+        self.write_probabilities = False
+        self.frames_written = 0
+        AtomicFile.__init__(self, path)
+
+    def write(self, frame: Frame, values) -> None:
+        """Append one frame with its values.
+
+        Args:
+            frame: The frame, N particles (copied through as by the label writers).
+            values: Per-particle values, shape (N, S), float (stored as float32).
+        """
+        if self.closed:
+            raise InputError(f"{self.path}: the writer is already closed")
+        values = np.asarray(values, dtype=np.float32)
+        if values.shape != (frame.N, len(self.value_names)):
+            raise InputError(f"{self.path}: {frame.source}: values have shape {values.shape}, "
+                             f"expected ({frame.N}, {len(self.value_names)})")
+        try:
+            self._write_values(frame, values)
+        except InputError:
+            raise
+        except (OSError, ValueError, RuntimeError, TypeError) as err:
+            raise InputError(f"{self.path}: cannot write {frame.source}: {err}") from err
+        self.frames_written += 1
+
+    def _write_values(self, frame, values) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 class TextLabelWriter(LabelWriter):
     """Base of the text-format label writers: one temporary text file."""
 
@@ -344,6 +391,12 @@ def label_columns(labels: np.ndarray, confidence: np.ndarray, probabilities) -> 
     else:
         for lab, conf, prob in zip(labels.tolist(), confidence.tolist(), probabilities.tolist()):
             yield f"{lab} {conf:.6g} " + " ".join(f"{p:.6g}" for p in prob)
+
+
+def value_columns(values: np.ndarray) -> Iterator[str]:
+    """Text of the per-particle value columns (N, S), one string per particle."""
+    for row in values.tolist():
+        yield " ".join(f"{v:.7g}" for v in row)
 
 
 def drop_columns(lines: Sequence[str], drop: Sequence[int]) -> list:

@@ -1,4 +1,4 @@
-"""Per-frame class fractions as CSV: one row per frame."""
+"""Per-frame class fractions (or regression value means) as CSV: one row per frame."""
 
 from __future__ import annotations
 
@@ -71,4 +71,51 @@ class FractionsCSV(AtomicFile):
         index = self.frames_written if index is None else int(index)
         step = "" if frame.step is None else int(frame.step)
         self._csv.writerow([index, step, frame.N] + [f"{f:.6f}" for f in fractions])
+        self.frames_written += 1
+
+
+class ValueMeansCSV(AtomicFile):
+    """Write the mean of each regression value over the particles, one CSV row per frame (atomically).
+
+    Columns: ``frame, step, N`` and one column per value name.
+
+    Args:
+        path: Output ``.csv`` file.
+        value_names: Name of each value, length S.
+        write_probabilities: Must be False (a common signature with the writers).
+    """
+
+    def __init__(self, path, value_names: Sequence[str], write_probabilities: bool = False):
+        self.value_names = [str(n) for n in value_names]
+        if not self.value_names:
+            raise InputError(f"{os.fspath(path)}: no value names given")
+        self.frames_written = 0
+        super().__init__(path)
+
+    def _open(self, tmp_path: str) -> None:
+        self._fh = open(tmp_path, "w", newline="")
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(["frame", "step", "N"] + self.value_names)
+
+    def _close(self) -> None:
+        self._fh.close()
+
+    def write(self, frame: Frame, values, index: Optional[int] = None) -> None:
+        """Append the row of one frame.
+
+        Args:
+            frame: The frame, N particles.
+            values: Per-particle values, shape (N, S).
+            index: Frame index written in the ``frame`` column (default: rows so far).
+        """
+        if self.closed:
+            raise InputError(f"{self.path}: the writer is already closed")
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (frame.N, len(self.value_names)):
+            raise InputError(f"{self.path}: {frame.source}: values have shape {values.shape}, "
+                             f"expected ({frame.N}, {len(self.value_names)})")
+        means = values.mean(axis=0) if frame.N else np.full(len(self.value_names), np.nan)
+        index = self.frames_written if index is None else int(index)
+        step = "" if frame.step is None else int(frame.step)
+        self._csv.writerow([index, step, frame.N] + [f"{m:.7g}" for m in means])
         self.frames_written += 1

@@ -18,7 +18,9 @@ import numpy as np
 from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
-from md_orderml.io._common import ALL_FRAMES, FrameSelection, LabelWriter, check_exists, hoomd_positions
+from md_orderml.io._common import (
+    ALL_FRAMES, FrameSelection, LabelWriter, ValueWriter, check_exists, hoomd_positions,
+)
 
 _LOG = "log/"
 
@@ -32,7 +34,9 @@ LABEL_LOG = _log_key(keys.GSD_LABEL)
 CONFIDENCE_LOG = _log_key(keys.GSD_CONFIDENCE)
 PROBABILITIES_LOG = _log_key(keys.GSD_PROBABILITIES)
 CLASS_NAMES_LOG = _log_key(keys.GSD_CLASS_NAMES)
-_OUR_LOGS = (LABEL_LOG, CONFIDENCE_LOG, PROBABILITIES_LOG, CLASS_NAMES_LOG)
+VALUES_LOG = _log_key(keys.GSD_VALUES)
+VALUE_NAMES_LOG = _log_key(keys.GSD_VALUE_NAMES)
+_OUR_LOGS = (LABEL_LOG, CONFIDENCE_LOG, PROBABILITIES_LOG, CLASS_NAMES_LOG, VALUES_LOG, VALUE_NAMES_LOG)
 
 
 def _open(path: str):
@@ -162,7 +166,8 @@ class GSDLabelWriter(LabelWriter):
     def _close(self) -> None:
         self._traj.close()
 
-    def _write(self, frame, labels, confidence, probabilities) -> None:
+    def _snapshot(self, frame):
+        """A new ``gsd.hoomd.Frame`` for ``frame`` without md_orderml logs."""
         import gsd.hoomd
 
         native = _native_gsd(frame)
@@ -174,12 +179,50 @@ class GSDLabelWriter(LabelWriter):
                          "impropers", "constraints", "pairs"):
                 setattr(snap, part, getattr(native, part))
             snap.log = {k: v for k, v in native.log.items() if k not in _OUR_LOGS}
+        return snap
+
+    def _write(self, frame, labels, confidence, probabilities) -> None:
+        snap = self._snapshot(frame)
         snap.log[LABEL_LOG] = labels
         snap.log[CONFIDENCE_LOG] = confidence
         if probabilities is not None:
             snap.log[PROBABILITIES_LOG] = probabilities
         snap.log[CLASS_NAMES_LOG] = json.dumps(self.class_names)
         self._traj.append(snap)
+
+
+class GSDValueWriter(ValueWriter, GSDLabelWriter):
+    """Write frames with per-particle regression values to a GSD file (atomically).
+
+    Like :class:`GSDLabelWriter`, with the per-particle log ``keys.GSD_VALUES``
+    (float32, (N, S)) and ``keys.GSD_VALUE_NAMES`` (JSON list of the S names) instead of
+    the label logs (OVITO shows ``md_orderml_values``).
+
+    Args:
+        path: Output ``.gsd`` file.
+        value_names: Name of each value, length S.
+    """
+
+    def _write_values(self, frame, values) -> None:
+        snap = self._snapshot(frame)
+        snap.log[VALUES_LOG] = values
+        snap.log[VALUE_NAMES_LOG] = json.dumps(self.value_names)
+        self._traj.append(snap)
+
+
+def read_gsd_values(snap) -> dict:
+    """The regression values stored in one ``gsd.hoomd.Frame`` by :class:`GSDValueWriter` or by
+    ``md_orderml.engines.hoomd.OrderMLLabels`` (regression model) through ``hoomd.write.GSD``.
+
+    Returns:
+        Dict with ``"values"`` (N, S) float32 and ``"value_names"`` (list of S str).
+    """
+    log = snap.log
+    if VALUES_LOG not in log:
+        raise InputError("the GSD frame has no md_orderml values")
+    values = np.asarray(log[VALUES_LOG], dtype=np.float32)
+    names = _class_names(log[VALUE_NAMES_LOG]) if VALUE_NAMES_LOG in log else []
+    return dict(values=values.reshape(len(values), -1), value_names=names)
 
 
 def _class_names(value) -> List[str]:

@@ -316,7 +316,8 @@ class DumpLabelWriter(TextLabelWriter):
         write_probabilities: Also write the probability columns.
     """
 
-    def _write(self, frame, labels, confidence, probabilities) -> None:
+    def _table(self, frame):
+        """``(header lines, columns, atom rows)`` of a frame without ``orderml_*`` columns."""
         record = unchanged_native(frame, DumpRecord)
         if record is not None:
             header = []
@@ -332,10 +333,31 @@ class DumpLabelWriter(TextLabelWriter):
             header = ["ITEM: TIMESTEP", str(frame.step or 0), "ITEM: NUMBER OF ATOMS", str(frame.N)]
             header += bounding_box_lines(frame.box)
             columns, rows = _fresh_table(frame)
+        return header, columns, rows
+
+    def _emit(self, frame, extra, cells) -> None:
+        header, columns, rows = self._table(frame)
+        out = header + ["ITEM: ATOMS " + " ".join(columns + extra)]
+        out += [f"{row} {cols}" for row, cols in zip(rows, cells)]
+        self._fh.write("\n".join(out) + "\n")
+
+    def _write(self, frame, labels, confidence, probabilities) -> None:
         extra = ["orderml_label", "orderml_conf"]
         if probabilities is not None:
             extra += [f"orderml_p{k}" for k in range(probabilities.shape[1])]
-        out = header + ["ITEM: ATOMS " + " ".join(columns + extra)]
-        out += [f"{row} {cols}" for row, cols in
-                zip(rows, _common.label_columns(labels, confidence, probabilities))]
-        self._fh.write("\n".join(out) + "\n")
+        self._emit(frame, extra, _common.label_columns(labels, confidence, probabilities))
+
+
+class DumpValueWriter(_common.ValueWriter, DumpLabelWriter):
+    """Write frames with per-particle regression values as a LAMMPS text dump (atomically).
+
+    Like :class:`DumpLabelWriter`, with one column ``orderml_<name>`` per value name
+    instead of the label columns.
+
+    Args:
+        path: Output dump file.
+        value_names: Name of each value, length S.
+    """
+
+    def _write_values(self, frame, values) -> None:
+        self._emit(frame, [f"{_common.COLUMN_PREFIX}{n}" for n in self.value_names], _common.value_columns(values))

@@ -253,10 +253,11 @@ class XyzLabelWriter(TextLabelWriter):
         write_probabilities: Also write the probabilities.
     """
 
-    def _write(self, frame, labels, confidence, probabilities) -> None:
+    def _table(self, frame):
+        """``(comment pairs, properties, rows)`` of a frame without md_orderml properties and keys."""
         record = unchanged_native(frame, XyzRecord)
         if record is not None:
-            skip = {"properties", "orderml_classes"}
+            skip = {"properties", "orderml_classes", "orderml_values"}
             pairs = [(k, v) for k, v in record.pairs if k.lower() not in skip]
             props, rows, drop, col = [], record.text.splitlines(), [], 0
             for name, kind, count in record.properties:
@@ -279,12 +280,36 @@ class XyzLabelWriter(TextLabelWriter):
             names = [re.sub(r"\s", "_", str(t)) for t in frame.type_names]
             rows = [f"{names[t]} {p[0]:.9g} {p[1]:.9g} {p[2]:.9g}"
                     for t, p in zip(frame.types.tolist(), frame.positions.tolist())]
-        props += [("orderml_label", "I", 1), ("orderml_conf", "R", 1)]
+        return pairs, props, rows
+
+    def _emit(self, frame, extra_props, extra_pairs, cells) -> None:
+        pairs, props, rows = self._table(frame)
+        props = props + extra_props
+        pairs = pairs + [("Properties", ":".join(f"{n}:{k}:{c}" for n, k, c in props))] + extra_pairs
+        out = [str(frame.N), " ".join(_fmt_pair(k, v) for k, v in pairs)]
+        out += [f"{row} {cols}" for row, cols in zip(rows, cells)]
+        self._fh.write("\n".join(out) + "\n")
+
+    def _write(self, frame, labels, confidence, probabilities) -> None:
+        props = [("orderml_label", "I", 1), ("orderml_conf", "R", 1)]
         if probabilities is not None:
             props.append(("orderml_probabilities", "R", probabilities.shape[1]))
-        pairs = pairs + [("Properties", ":".join(f"{n}:{k}:{c}" for n, k, c in props)),
-                         ("orderml_classes", '"' + " ".join(re.sub(r"\s", "_", c) for c in self.class_names) + '"')]
-        out = [str(frame.N), " ".join(_fmt_pair(k, v) for k, v in pairs)]
-        out += [f"{row} {cols}" for row, cols in
-                zip(rows, _common.label_columns(labels, confidence, probabilities))]
-        self._fh.write("\n".join(out) + "\n")
+        classes = [("orderml_classes", '"' + " ".join(re.sub(r"\s", "_", c) for c in self.class_names) + '"')]
+        self._emit(frame, props, classes, _common.label_columns(labels, confidence, probabilities))
+
+
+class XyzValueWriter(_common.ValueWriter, XyzLabelWriter):
+    """Write frames with per-particle regression values as extended XYZ (atomically).
+
+    Like :class:`XyzLabelWriter`, with one property ``orderml_<name>:R:1`` per value
+    name and the key ``orderml_values`` listing the names.
+
+    Args:
+        path: Output ``.xyz`` file.
+        value_names: Name of each value, length S.
+    """
+
+    def _write_values(self, frame, values) -> None:
+        props = [(f"{_common.COLUMN_PREFIX}{n}", "R", 1) for n in self.value_names]
+        names = [("orderml_values", '"' + " ".join(self.value_names) + '"')]
+        self._emit(frame, props, names, _common.value_columns(values))
