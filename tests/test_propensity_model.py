@@ -306,3 +306,63 @@ def test_lammps_compute_values_equal_label_command(model_path, ka_config, tmp_pa
     assert sums[2] == in_a.sum()
     np.testing.assert_allclose(sums[:2], got[in_a].sum(axis=0), rtol=1e-6)
     assert compute.means[NAMES[0]] == pytest.approx(got[in_a, 0].mean(), rel=1e-6)
+
+
+def _have_hoomd() -> bool:
+    from md_orderml.mpi import load_mpi
+
+    load_mpi()
+    try:
+        import hoomd.md  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _have_hoomd(), reason="HOOMD-blue is not installed (conda install -c conda-forge hoomd)")
+def test_hoomd_values_loggable_equal_label_command(model_path, ka_config, tmp_path):
+    """HOOMD analyzer with a regression model: values in GSD == md-orderml label on the frames written."""
+    import gsd.hoomd
+    import hoomd
+
+    from md_orderml.engines.hoomd import OrderMLLabels
+    from md_orderml.io import read_gsd_values
+    from md_orderml.labelling import label_trajectory
+
+    positions, types, length = ka_config
+    device = hoomd.device.CPU(notice_level=1)
+    sim = hoomd.Simulation(device=device, seed=3)
+    snap = hoomd.Snapshot(device.communicator)
+    if snap.communicator.rank == 0:
+        snap.configuration.box = [length, length, length, 0, 0, 0]
+        snap.particles.N = N
+        snap.particles.types = ["A", "B"]
+        snap.particles.typeid[:] = types
+        snap.particles.position[:] = positions - length / 2
+    sim.create_state_from_snapshot(snap)
+    # free flight (the random configuration overlaps; the box is too small for a KA neighbour list)
+    sim.state.thermalize_particle_momenta(filter=hoomd.filter.All(), kT=0.8)
+    method = hoomd.md.methods.ConstantVolume(filter=hoomd.filter.All())
+    sim.operations.integrator = hoomd.md.Integrator(dt=0.005, methods=[method])
+    labels = OrderMLLabels(trigger=5, model=model_path)
+    logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
+    logger.add(labels)
+    assert "values" in labels.loggables and "label" not in labels.loggables
+    path = tmp_path / "traj.gsd"
+    gsd_writer = hoomd.write.GSD(filename=str(path), trigger=5, logger=logger, mode="wb")
+    sim.operations.writers.extend([labels, gsd_writer])
+    sim.run(10)
+    gsd_writer.flush()
+    assert labels.values.shape == (N, 2) and labels.values.dtype == np.float32
+    assert getattr(labels, f"mean_{NAMES[0]}") == pytest.approx(float(labels.values[:, 0].mean()), rel=1e-5)
+    with pytest.raises(InputError, match="regression model"):
+        labels.fractions
+    with gsd.hoomd.open(str(path)) as traj:
+        stored = [read_gsd_values(f) for f in traj]
+    assert len(stored) == 2 and stored[0]["value_names"] == NAMES  # steps 5 and 10
+    label_trajectory(path, tmp_path / "relabelled.gsd", model=str(model_path), progress=False)
+    with gsd.hoomd.open(str(tmp_path / "relabelled.gsd")) as traj:
+        relabelled = [read_gsd_values(f) for f in traj]
+    for a, b in zip(stored, relabelled):
+        assert a["values"].std(axis=0).min() > 1e-2
+        np.testing.assert_allclose(a["values"], b["values"], rtol=1e-4, atol=1e-4)

@@ -20,6 +20,13 @@ tag order on rank 0, None elsewhere), ``confidence`` (particle, float32),
 ``count_<class>`` (scalar, not default), ``class_names`` (strings), ``labelled_step``
 (scalar, not default).
 
+Regression models (``task: "regression"``, e.g. ``md-orderml train-propensity``) have
+instead: ``values`` (particle, (N_global, S) float32 in tag order on rank 0; GSD path
+``log/particles/md_orderml/values``, read by :func:`md_orderml.io.read_gsd_values`),
+``value_means`` (sequence, (S,), all ranks), ``mean_<value name>`` (scalar),
+``value_names`` (strings), ``labelled_step``. Typed models need every HOOMD type mapped
+(``type_map={"A": "A", "B": "B"}`` is implied when the names agree).
+
 Freshness: a loggable read on a trigger step not labelled yet (a writer placed before
 this one) computes the labels at once, so writer order does not matter; on other steps
 the loggables hold the labels of the last trigger step (``labelled_step``). Reading is
@@ -73,6 +80,9 @@ __all__ = ["GHOST_MODES", "NAMESPACE", "OrderMLLabels", "cuda_tensor", "hoomd_gh
 
 #: Logger namespace of every quantity (GSD: ``log/particles/md_orderml/label``).
 NAMESPACE = ("md_orderml",)
+#: Loggables of classification models only / regression models only.
+CLASSIFICATION_LOGGABLES = ("label", "confidence", "probabilities", "counts", "fractions", "class_names")
+REGRESSION_LOGGABLES = ("values", "value_means", "value_names")
 GHOST_MODES = ("auto", "hoomd", "gather")
 
 
@@ -168,9 +178,13 @@ class _LabelAction(hoomd.custom.Action):
             raise InputError(f"ghosts={ghosts!r} must be one of {GHOST_MODES}")
         self._model = model if isinstance(model, ModelFile) else load_model(model, device="cpu")
         self._device, self._type_map, self._ghosts, self._given_comm = device, dict(type_map or {}), ghosts, mpi_comm
-        names = self._model.class_names
+        self._regression = self._model.is_regression
+        self._n_out = len(self._model.value_names if self._regression else self._model.class_names)
         self._scalars = {}
-        for k, name in enumerate(names):
+        if self._regression:
+            for k, name in enumerate(self._model.value_names):
+                self._scalars[f"mean_{name}"] = ("mean", k)
+        for k, name in enumerate(self._model.class_names):
             safe = re.sub(r"\W", "_", str(name))
             self._scalars[f"fraction_{safe}"] = ("fraction", k)
             self._scalars[f"count_{safe}"] = ("count", k)
@@ -183,10 +197,12 @@ class _LabelAction(hoomd.custom.Action):
 
     def _instance_export_dict(self) -> dict:
         out = {}
+        other_task = CLASSIFICATION_LOGGABLES if self._regression else REGRESSION_LOGGABLES
         for name, quantity in type(self)._export_dict.items():
-            out[name] = copy.deepcopy(quantity)
+            if name not in other_task:
+                out[name] = copy.deepcopy(quantity)
         for name, (kind, _k) in self._scalars.items():
-            out[name] = _LoggerQuantity(name, type(self), "scalar", default=kind == "fraction")
+            out[name] = _LoggerQuantity(name, type(self), "scalar", default=kind in ("fraction", "mean"))
         for quantity in out.values():
             quantity.namespace = NAMESPACE
         return out
@@ -195,6 +211,8 @@ class _LabelAction(hoomd.custom.Action):
         n = len(self._model.class_names)
         self._step: Optional[int] = None
         self._counts = np.zeros(n, dtype=np.int64)
+        self._sums = np.zeros(self._n_out if self._regression else 0)
+        self._n_labelled = 0
         self._arrays: Dict[str, np.ndarray] = {}
 
     # ---------------------------------------------------------------- attach
@@ -313,6 +331,8 @@ class _LabelAction(hoomd.custom.Action):
     def _run(self, positions, model_types, box: Box, pbc, n_owned: int, scale: float) -> Dict[str, np.ndarray]:
         """Model outputs (numpy) for the first ``n_owned`` of ``positions`` (N, 3)."""
         n_classes = len(self._model.class_names)
+        if n_owned == 0 and self._regression:
+            return {keys.VALUES: np.zeros((0, self._n_out), np.float32)}
         if n_owned == 0:
             return {keys.LABEL: np.zeros(0, np.int64), keys.CONFIDENCE: np.zeros(0, np.float32),
                     keys.PROBABILITIES: np.zeros((0, n_classes), np.float32)}
@@ -322,6 +342,9 @@ class _LabelAction(hoomd.custom.Action):
 
     def _publish(self, timestep: int, tags: np.ndarray, out: Dict[str, np.ndarray]) -> None:
         """Counts on every rank; per-particle arrays in tag order on rank 0."""
+        if self._regression:
+            self._publish_values(timestep, tags, out[keys.VALUES].astype(np.float32))
+            return
         label = out[keys.LABEL].astype(np.int32)
         fields = (tags, label, out[keys.CONFIDENCE].astype(np.float32),
                   out[keys.PROBABILITIES].astype(np.float32))
@@ -338,9 +361,32 @@ class _LabelAction(hoomd.custom.Action):
                             keys.PROBABILITIES: fields[3][order]}
         self._counts, self._step = counts, timestep
 
+    def _publish_values(self, timestep: int, tags: np.ndarray, values: np.ndarray) -> None:
+        """Regression: sums and count on every rank; values (N_global, S) in tag order on rank 0."""
+        sums = np.append(values.astype(np.float64).sum(axis=0), float(len(values)))
+        fields = (tags, values)
+        if self._comm is not None:
+            sums = self._comm.allreduce(sums)
+            parts = self._comm.gather(fields, root=0)
+            if self._rank == 0:
+                fields = tuple(np.concatenate([p[i] for p in parts]) for i in range(2))
+        self._arrays = {}
+        if self._rank == 0:
+            order = np.argsort(fields[0], kind="stable")
+            self._arrays = {keys.VALUES: fields[1][order].reshape(len(order), self._n_out)}
+        self._sums, self._n_labelled, self._step = sums[:-1], int(sums[-1]), timestep
+
     # ---------------------------------------------------------------- loggables
 
+    def _task(self, key: str) -> None:
+        """Refuse outputs of the other task with a one-line error."""
+        if (key == keys.VALUES) != self._regression:
+            from md_orderml.classifier import wrong_task_message
+
+            raise InputError(wrong_task_message(self._model, key))
+
     def _particle(self, key: str):
+        self._task(key)
         self._refresh()
         return self._arrays.get(key) if self._rank == 0 else None
 
@@ -362,14 +408,33 @@ class _LabelAction(hoomd.custom.Action):
     @log(category="sequence", requires_run=True)
     def counts(self):
         """(C,) int64: number of particles in each class (all ranks)."""
+        self._task("counts")
         self._refresh()
         return self._counts.copy()
 
     @log(category="sequence", requires_run=True)
     def fractions(self):
         """(C,) float64: fraction of particles in each class (all ranks)."""
+        self._task("fractions")
         self._refresh()
         return self._counts / max(int(self._counts.sum()), 1)
+
+    @log(category="particle", requires_run=True)
+    def values(self):
+        """(N_global, S) float32: regression values per particle in tag order (rank 0; None elsewhere)."""
+        return self._particle(keys.VALUES)
+
+    @log(category="sequence", requires_run=True)
+    def value_means(self):
+        """(S,) float64: mean of each regression value over all particles (all ranks)."""
+        self._task(keys.VALUES)
+        self._refresh()
+        return self._sums / max(self._n_labelled, 1)
+
+    @log(category="strings")
+    def value_names(self):
+        """list[str]: the S value names of a regression model."""
+        return self._model.value_names
 
     @log(category="scalar", requires_run=True, default=False)
     def labelled_step(self):
@@ -394,6 +459,8 @@ class _LabelAction(hoomd.custom.Action):
         if not self._attached:
             raise hoomd.error.DataAccessError(name)
         kind, k = scalars[name]
+        if kind == "mean":
+            return float(self.value_means[k])
         values = self.fractions if kind == "fraction" else self.counts
         return float(values[k]) if kind == "fraction" else int(values[k])
 
