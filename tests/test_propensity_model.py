@@ -58,7 +58,7 @@ def ka_frame(positions, types, length, step=0) -> Frame:
                  type_names=["1", "2"], step=step, source="ka")
 
 
-def test_metadata_and_loader(model_path):
+def test_metadata_and_loader(model_path, capsys):
     from md_orderml.model_file import load_model, read_metadata
 
     meta = read_metadata(model_path)
@@ -68,6 +68,12 @@ def test_metadata_and_loader(model_path):
     assert meta["receptive_field"] == pytest.approx(2 * CUTOFF)
     mf = load_model(model_path)
     assert mf.task == "regression" and mf.is_regression and mf.value_names == NAMES
+
+    from md_orderml.cli import main
+
+    assert main(["info", "--model", str(model_path)]) == 0
+    out = capsys.readouterr().out
+    assert "regression" in out and "propensity_0p1_tau_alpha, propensity_1_tau_alpha" in out and "A, B" in out
 
 
 def test_default_model_is_still_classification_v1(default_model_path):
