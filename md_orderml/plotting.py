@@ -8,34 +8,24 @@ from typing import Optional, Sequence
 import numpy as np
 
 
-def plot_fractions(x: np.ndarray, fractions: np.ndarray, class_names: Sequence[str], path,
-                   xlabel: str = "frame", title: Optional[str] = None) -> str:
-    """Save a PNG of class fractions against frame index or time step.
-
-    Args:
-        x: Frame indices or steps, shape (F,).
-        fractions: Fraction of each class per frame, shape (F, C).
-        class_names: Names of the C classes.
-        path: Output PNG file (written atomically).
-        xlabel: Label of the x axis.
-        title: Optional plot title.
-
-    Returns:
-        The path written.
-    """
+def _plot_series(x: np.ndarray, series: np.ndarray, names: Sequence[str], path, ylabel: str, xlabel: str,
+                 title: Optional[str], skip_zero: bool, ylim: Optional[tuple]) -> str:
+    """One line per column of ``series`` (F, K) against ``x`` (F,), saved atomically as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    fractions = np.asarray(fractions)
-    for k, name in enumerate(class_names):
-        if fractions.shape[0] and fractions[:, k].max() > 0:
-            ax.plot(x, fractions[:, k], marker="o" if len(x) < 40 else None, ms=3, label=name)
+    series = np.asarray(series)
+    for k, name in enumerate(names):
+        if skip_zero and not (series.shape[0] and series[:, k].max() > 0):
+            continue
+        ax.plot(x, series[:, k], marker="o" if len(x) < 40 else None, ms=3, label=name)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("fraction of particles")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.legend(loc="best", fontsize="small")
     if title:
         ax.set_title(title)
@@ -50,6 +40,25 @@ def plot_fractions(x: np.ndarray, fractions: np.ndarray, class_names: Sequence[s
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def plot_fractions(x: np.ndarray, fractions: np.ndarray, class_names: Sequence[str], path,
+                   xlabel: str = "frame", title: Optional[str] = None) -> str:
+    """Save a PNG of class fractions against frame index or time step (classes never seen are left out).
+
+    Args:
+        x: Frame indices or steps, shape (F,).
+        fractions: Fraction of each class per frame, shape (F, C).
+        class_names: Names of the C classes.
+        path: Output PNG file (written atomically).
+        xlabel: Label of the x axis.
+        title: Optional plot title.
+
+    Returns:
+        The path written.
+    """
+    return _plot_series(x, fractions, class_names, path, "fraction of particles", xlabel, title,
+                        skip_zero=True, ylim=(-0.02, 1.02))
 
 
 def plot_means(x: np.ndarray, means: np.ndarray, value_names: Sequence[str], path,
@@ -67,28 +76,5 @@ def plot_means(x: np.ndarray, means: np.ndarray, value_names: Sequence[str], pat
     Returns:
         The path written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    means = np.asarray(means)
-    for k, name in enumerate(value_names):
-        ax.plot(x, means[:, k], marker="o" if len(x) < 40 else None, ms=3, label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("mean over particles")
-    ax.legend(loc="best", fontsize="small")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    path = os.fspath(path)
-    tmp = path + ".tmp.png"
-    try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _plot_series(x, means, value_names, path, "mean over particles", xlabel, title,
+                        skip_zero=False, ylim=None)
