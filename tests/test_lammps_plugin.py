@@ -353,8 +353,9 @@ def test_error_under_mpirun_names_comm_modify(plugin, tmp_path):
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
-    """An empty plugin cache, so nothing is found built."""
+    """An empty plugin cache and the install-time build ignored, so nothing is found built."""
     monkeypatch.setenv("MD_ORDERML_PLUGIN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_PREBUILT", "0")
     monkeypatch.delenv("MD_ORDERML_PLUGIN_AUTOBUILD", raising=False)
     return tmp_path / "cache"
 

@@ -2,6 +2,7 @@
 
 import importlib
 import inspect
+import os
 import pkgutil
 import subprocess
 import sys
@@ -31,7 +32,12 @@ def test_public_functions_have_docstrings():
 
 
 def test_wheel_carries_the_native_plugin_sources(tmp_path):
-    """A plain (non-editable) install can still build the LAMMPS plugin: the wheel ships its sources."""
+    """A plain (non-editable) install can still build the LAMMPS plugin: the wheel ships its sources.
+
+    The install-time compile is switched off here (MD_ORDERML_BUILD_NATIVE=0, it takes a
+    minute; tests/test_lammps_plugin_install.py checks what it built); the wheel then
+    carries its record saying so.
+    """
     import subprocess
     import sys
     import zipfile
@@ -43,7 +49,8 @@ def test_wheel_carries_the_native_plugin_sources(tmp_path):
     leftover = not (root / "build").exists()  # setuptools builds in-tree: tidy up after
     try:
         subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(tmp_path)], check=True, cwd=tmp_path)
+                        "-w", str(tmp_path)], check=True, cwd=tmp_path,
+                       env=dict(os.environ, MD_ORDERML_BUILD_NATIVE="0"))
     finally:
         if leftover:
             shutil.rmtree(root / "build", ignore_errors=True)
@@ -52,3 +59,4 @@ def test_wheel_carries_the_native_plugin_sources(tmp_path):
     for needed in ("CMakeLists.txt", "src/compute_orderml_atom.cpp", "src/orderml_plugin.cpp"):
         assert f"md_orderml/lammps_plugin_src/{needed}" in names, needed
     assert "md_orderml/models/default.pt" in names
+    assert "md_orderml/lammps_plugin_prebuilt/built_with.json" in names

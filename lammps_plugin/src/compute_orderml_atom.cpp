@@ -26,6 +26,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
+#include <fstream>
 
 using namespace LAMMPS_NS;
 
@@ -38,10 +40,22 @@ static const int FORMAT_VERSION = 1;
 
 /* ---------------------------------------------------------------------- */
 
-const char *ComputeOrderMLAtom::default_model_path()
+// "default": MD_ORDERML_DEFAULT_MODEL (the lammps.plugins entry point sets it), else the
+// package's models/default.pt next to an install-time module
+// (md_orderml/lammps_plugin_prebuilt/ordermlplugin.so), else the path baked in by a
+// first-use build; empty when none is known.
+std::string ComputeOrderMLAtom::default_model_path()
 {
   const char *env = std::getenv("MD_ORDERML_DEFAULT_MODEL");
   if (env && *env) return env;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&ComputeOrderMLAtom::default_model_path), &info) && info.dli_fname) {
+    std::string module = info.dli_fname;
+    std::size_t slash = module.rfind('/');
+    std::string dir = slash == std::string::npos ? std::string(".") : module.substr(0, slash);
+    std::string candidate = dir + "/../models/default.pt";
+    if (std::ifstream(candidate).good()) return candidate;
+  }
   return ORDERML_DEFAULT_MODEL;
 }
 

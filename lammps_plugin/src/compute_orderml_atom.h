@@ -38,7 +38,7 @@ class ComputeOrderMLAtom : public Compute {
   void compute_vector() override;
   double memory_usage() override;
 
-  static const char *default_model_path();
+  static std::string default_model_path();
 
  private:
   std::unique_ptr<orderml::Model> model;

