@@ -17,6 +17,27 @@ from md_orderml.neighbors import radius_graph
 from md_orderml.nn.backbone import EquivariantBackbone
 
 
+def scaled_graph(positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, length_scale: float,
+                 cutoff: float, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Bond graph of raw coordinates in units of ``length_scale`` (the model files' first step).
+
+    Args:
+        positions: Positions, shape (N, 3), any float dtype.
+        cell: Lattice vectors as rows, shape (3, 3).
+        pbc: Periodicity along each lattice vector, shape (3,), bool.
+        length_scale: The length unit.
+        cutoff: Dimensionless cutoff.
+        dtype: Dtype of the returned bond vectors (the model's).
+
+    Returns:
+        ``(edge_index (2, E), edge_vec (E, 3))``; the division is done in float64.
+    """
+    inv = 1.0 / length_scale
+    x = (positions.to(torch.float64) * inv).to(dtype)
+    box = (cell.to(torch.float64) * inv).to(dtype)
+    return radius_graph(x, box, pbc, cutoff)
+
+
 class StructureLabeler(nn.Module):
     """Backbone plus a classification head, with the neighbour search inside.
 
@@ -78,11 +99,7 @@ class StructureLabeler(nn.Module):
             ``confidence`` (M,) float32 and ``embedding`` (M, D) float32 for the
             M owned particles, in input order.
         """
-        dtype = self.head[0].weight.dtype
-        inv = 1.0 / length_scale
-        x = (positions.to(torch.float64) * inv).to(dtype)
-        box = (cell.to(torch.float64) * inv).to(dtype)
-        edge_index, edge_vec = radius_graph(x, box, pbc, self.cutoff)
+        edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
         logits, embedding = self.graph_forward(types, edge_index, edge_vec)
         logits = logits[owned]
         probabilities = torch.softmax(logits, dim=1)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from md_orderml import keys
-from md_orderml.neighbors import radius_graph
+from md_orderml.nn.labeler import scaled_graph
 from md_orderml.nn.backbone import EquivariantBackbone
 
 
@@ -63,11 +63,7 @@ class StructureRegressor(nn.Module):
             Dictionary with ``values`` (M, S) float32 and ``embedding`` (M, D) float32
             for the M owned particles, in input order.
         """
-        dtype = self.head[0].weight.dtype
-        inv = 1.0 / length_scale
-        x = (positions.to(torch.float64) * inv).to(dtype)
-        box = (cell.to(torch.float64) * inv).to(dtype)
-        edge_index, edge_vec = radius_graph(x, box, pbc, self.cutoff)
+        edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
         embedding = self.backbone(types, edge_index, edge_vec)
         values = self.head(embedding)
         return {
