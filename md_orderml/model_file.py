@@ -169,32 +169,20 @@ def build_metadata(
     """
     from md_orderml import __version__
 
-    if value_names is not None:
-        if list(class_names):
-            raise ModelFileError("a regression model has no class names")
-        return {
-            "format": keys.FORMAT_NAME,
-            "format_version": keys.REGRESSION_FORMAT_VERSION,
-            "md_orderml_version": __version__,
-            "task": keys.REGRESSION,
-            "class_names": [],
-            "value_names": check_value_names(value_names),
-            "value_info": dict(value_info or {}),
-            "type_names": list(type_names),
-            "cutoff": float(cutoff),
-            "n_layers": int(n_layers),
-            "receptive_field": float(cutoff) * int(n_layers),
-            "length_scale": "number_density",
-            "dimensions": 3,
-            "architecture": architecture,
-            "training": training,
-            "outputs": list(keys.REGRESSION_OUTPUT_KEYS),
-        }
-    return {
+    regression = value_names is not None
+    if regression and list(class_names):
+        raise ModelFileError("a regression model has no class names")
+    metadata = {
         "format": keys.FORMAT_NAME,
-        "format_version": keys.CLASSIFICATION_FORMAT_VERSION,
+        "format_version": keys.REGRESSION_FORMAT_VERSION if regression else keys.CLASSIFICATION_FORMAT_VERSION,
         "md_orderml_version": __version__,
-        "class_names": list(class_names),
+    }
+    if regression:
+        metadata.update(task=keys.REGRESSION, class_names=[], value_names=check_value_names(value_names),
+                        value_info=dict(value_info or {}))
+    else:
+        metadata["class_names"] = list(class_names)
+    metadata.update({
         "type_names": list(type_names),
         "cutoff": float(cutoff),
         "n_layers": int(n_layers),
@@ -203,8 +191,9 @@ def build_metadata(
         "dimensions": 3,
         "architecture": architecture,
         "training": training,
-        "outputs": list(keys.OUTPUT_KEYS),
-    }
+        "outputs": list(keys.REGRESSION_OUTPUT_KEYS if regression else keys.OUTPUT_KEYS),
+    })
+    return metadata
 
 
 def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
