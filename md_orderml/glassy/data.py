@@ -42,7 +42,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -85,8 +85,7 @@ class GlassyConfig:
 
     def key(self) -> str:
         """Short hash of the settings (the cache file name)."""
-        text = json.dumps({**dataclasses.asdict(self), "v": CACHE_VERSION}, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+        return settings_key(self, CACHE_VERSION)
 
 
 QUICK = GlassyConfig(n_particles=1000, temperature=0.8, n_configs=6, n_draws=8, equilibrate_tau=60.0)
@@ -331,16 +330,27 @@ def generate(config: GlassyConfig = GlassyConfig(), progress: bool = False) -> G
     )
 
 
-def load_or_generate(config: GlassyConfig = GlassyConfig(), cache_dir: Optional[Path] = None,
-                     progress: bool = False) -> GlassyData:
-    """The cached data set of ``config``, generated (and cached) when missing."""
-    cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
-    path = cache_dir / f"ka3d_{config.key()}.npz"
+def settings_key(config, version: int) -> str:
+    """Short hash of a settings dataclass and its cache version (a cache file name)."""
+    text = json.dumps({**dataclasses.asdict(config), "v": version}, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def load_or_make(path: Path, make: Callable, load: Callable):
+    """``load(path)`` if the cache file exists, else ``make()`` saved there atomically (``.save``) and returned."""
     if path.is_file():
-        return GlassyData.load(path)
-    data = generate(config, progress=progress)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+        return load(path)
+    data = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     data.save(tmp)
     tmp.replace(path)
     return data
+
+
+def load_or_generate(config: GlassyConfig = GlassyConfig(), cache_dir: Optional[Path] = None,
+                     progress: bool = False) -> GlassyData:
+    """The cached data set of ``config``, generated (and cached) when missing."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
+    return load_or_make(cache_dir / f"ka3d_{config.key()}.npz", lambda: generate(config, progress=progress),
+                        GlassyData.load)

@@ -24,7 +24,6 @@ far apart the classes are in energy. Cached as ``.npz`` under
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from md_orderml.glassy.data import CACHE_DIR, KA_PAIRS, TIMESTEP
+from md_orderml.glassy.data import CACHE_DIR, KA_PAIRS, TIMESTEP, load_or_make, settings_key
 
 CACHE_VERSION = 1
 
@@ -67,8 +66,7 @@ class Glass2DConfig:
 
     def key(self) -> str:
         """Short hash of the settings (the cache file name)."""
-        text = json.dumps({**dataclasses.asdict(self), "v": CACHE_VERSION}, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+        return settings_key(self, CACHE_VERSION)
 
 
 @dataclasses.dataclass
@@ -188,12 +186,5 @@ def load_or_generate(config: Glass2DConfig = Glass2DConfig(), cache_dir: Optiona
                      progress: bool = False) -> Glass2DData:
     """The cached data set of ``config``, generated (and cached) when missing."""
     cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
-    path = cache_dir / f"ka2d_{config.key()}.npz"
-    if path.is_file():
-        return Glass2DData.load(path)
-    data = generate(config, progress=progress)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    data.save(tmp)
-    tmp.replace(path)
-    return data
+    return load_or_make(cache_dir / f"ka2d_{config.key()}.npz", lambda: generate(config, progress=progress),
+                        Glass2DData.load)
