@@ -95,3 +95,25 @@ def test_regressor_learns_synthetic_target(tiny_data):
     rotated = make_graph(pos[:, [1, 2, 0]], d.types, length, target, 2.0)
     np.testing.assert_allclose(predict(fit["model"], rotated), predict(fit["model"], graph), atol=1e-4)
     torch.manual_seed(0)
+
+
+def test_inherent_structure_lowers_energy_keeps_identity(tiny_data, tmp_path):
+    from md_orderml.glassy.inherent import inherent_structure, load_or_compute_inherent
+
+    d = tiny_data
+    x, e0, e1 = inherent_structure(d.positions[0], d.types, d.box_length)
+    assert x.shape == d.positions[0].shape and (x >= 0).all() and (x < d.box_length).all()
+    assert e1 < e0 - 0.5  # thermal energy (3/2 T per particle from the potential side) is removed
+    # same particles: each moves by a fraction of sigma (minimum image)
+    step = x - d.positions[0]
+    step -= d.box_length * np.round(step / d.box_length)
+    assert np.median(np.linalg.norm(step, axis=1)) < 0.3
+    # a minimum stays a minimum
+    again, f0, f1 = inherent_structure(x, d.types, d.box_length)
+    assert f1 == pytest.approx(f0, abs=1e-6) and f0 == pytest.approx(e1, abs=1e-6)
+    config = GlassyConfig(n_particles=300, temperature=1.0, n_configs=2, n_draws=2, equilibrate_tau=4.0,
+                          t_max=1.0, n_times=6, seed=3)
+    ist = load_or_compute_inherent(d, config, cache_dir=tmp_path)
+    np.testing.assert_allclose(ist.positions[0], x)
+    assert ist.energy.shape == (2, 2) and (ist.energy[:, 1] < ist.energy[:, 0]).all()
+    np.testing.assert_array_equal(load_or_compute_inherent(d, config, cache_dir=tmp_path).positions, ist.positions)

@@ -1,0 +1,123 @@
+"""Inherent structures of Kob-Andersen configurations (LAMMPS energy minimisation).
+
+The inherent structure (IS) of a configuration is the local potential-energy minimum
+reached from it by steepest-descent-like minimisation (here LAMMPS ``min_style cg``):
+thermal vibrations are removed and the structure that controls the dynamics is easier
+to read, for expert descriptors and learned models alike (e.g. Jung, Biroli & Berthier,
+PRL 130, 238202 (2023)). Particle identities and order are kept; only positions move
+(typically by ~0.1 sigma).
+
+Cost: about a second per N = 1000 configuration on one core. The IS positions of a
+cached :class:`~md_orderml.glassy.data.GlassyData` are cached next to it
+(``ka3d_<key>_is.npz``); the data file and its key are unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+
+from md_orderml.glassy.data import CACHE_DIR, KA_PAIRS, GlassyConfig, GlassyData, _state, load_or_make
+
+#: Minimiser settings (energy tolerance 0, force tolerance, iterations, evaluations).
+MIN_SETTINGS = (0.0, 1e-6, 20000, 200000)
+IS_CACHE_VERSION = 1
+
+
+def inherent_structure(positions: np.ndarray, types: np.ndarray, box_length: float,
+                       settings: Tuple[float, float, int, int] = MIN_SETTINGS) -> Tuple[np.ndarray, float, float]:
+    """Minimise the KA potential energy from one configuration in a cubic periodic box.
+
+    Args:
+        positions: Positions, shape (N, 3), any periodic image.
+        types: 0 = A, 1 = B, shape (N,).
+        box_length: Cubic box edge.
+        settings: ``(etol, ftol, maxiter, maxeval)`` of LAMMPS ``minimize``.
+
+    Returns:
+        IS positions wrapped into [0, L), shape (N, 3) (same particle order; the
+        periodic image nearest to the input is *not* restored), the potential energy
+        per particle before and after.
+    """
+    from md_orderml.mpi import import_lammps
+
+    n = len(positions)
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        pairs = "\n".join(f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}" for (i, j), (eps, sig) in KA_PAIRS.items())
+        lmp.commands_string(f"""
+            units lj
+            atom_style atomic
+            atom_modify map array sort 0 0
+            region box block 0 {box_length} 0 {box_length} 0 {box_length}
+            create_box 2 box
+        """)
+        wrapped = np.mod(np.asarray(positions, np.float64), box_length)
+        lmp.create_atoms(n, list(range(1, n + 1)), [int(t) + 1 for t in types], wrapped.ravel().tolist())
+        lmp.commands_string(f"""
+            mass * 1.0
+            pair_style lj/cut 2.5
+            {pairs}
+            pair_modify shift yes
+            neighbor 0.3 bin
+            neigh_modify every 1 delay 0 check yes
+            thermo 0
+            run 0
+        """)
+        before = lmp.get_thermo("pe")
+        etol, ftol, maxiter, maxeval = settings
+        lmp.commands_string(f"""
+            min_style cg
+            minimize {etol} {ftol} {int(maxiter)} {int(maxeval)}
+        """)
+        after = lmp.get_thermo("pe")
+        out, _ = _state(lmp)
+    finally:
+        lmp.close()
+    return out, float(before), float(after)
+
+
+@dataclasses.dataclass
+class InherentStructures:
+    """IS positions of every configuration of a data set.
+
+    Attributes:
+        positions: IS positions, shape (C, N, 3), in [0, L).
+        energy: Potential energy per particle before and after minimisation, shape (C, 2).
+    """
+
+    positions: np.ndarray
+    energy: np.ndarray
+
+    def save(self, path) -> None:
+        """Write one ``.npz``."""
+        np.savez_compressed(path, positions=self.positions, energy=self.energy,
+                            meta=json.dumps({"settings": list(MIN_SETTINGS), "v": IS_CACHE_VERSION}))
+
+    @classmethod
+    def load(cls, path) -> "InherentStructures":
+        """Read a file written by :meth:`save`."""
+        with np.load(path) as z:
+            return cls(positions=z["positions"], energy=z["energy"])
+
+
+def compute_inherent_structures(data: GlassyData) -> InherentStructures:
+    """IS of every configuration of ``data`` (no cache)."""
+    pos, energy = [], []
+    for c in range(data.positions.shape[0]):
+        x, e0, e1 = inherent_structure(data.positions[c], data.types, data.box_length)
+        pos.append(x)
+        energy.append((e0, e1))
+    return InherentStructures(np.stack(pos), np.asarray(energy))
+
+
+def load_or_compute_inherent(data: GlassyData, config: GlassyConfig,
+                             cache_dir: Optional[Path] = None) -> InherentStructures:
+    """The cached IS of the data set of ``config`` (computed and cached when missing)."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
+    path = cache_dir / f"ka3d_{config.key()}_is{IS_CACHE_VERSION}.npz"
+    return load_or_make(path, lambda: compute_inherent_structures(data), InherentStructures.load)
