@@ -36,6 +36,28 @@ def length_scale_of(volume: float, n_particles: int, dimensions: int = 3) -> flo
     return float((volume / n_particles) ** (1.0 / dimensions))
 
 
+def planar_frame(frame: Frame) -> Frame:
+    """A 3D-labelled frame of a 2D system (e.g. a LAMMPS dump of a ``dimension 2`` run) as a 2D frame.
+
+    Dumps do not say that a run was two-dimensional; a 2D model accepts their frames
+    when every particle has the same z (up to 1e-6 of the box's x-y extent), and then
+    ignores the (thin) z extent of the box.
+
+    Raises:
+        InputError: The positions are not planar.
+    """
+    import dataclasses
+
+    z = frame.positions[:, 2] if frame.N else np.zeros(0)
+    spread = float(np.ptp(z)) if len(z) else 0.0
+    if not np.isfinite(spread) or spread > 1e-6 * max(frame.box.Lx, frame.box.Ly):
+        raise InputError(f"{frame.source}: this 2D model needs planar frames, but z varies by {spread:.4g}; "
+                         "give a 2D trajectory (LAMMPS dimension 2, HOOMD 2D)")
+    if frame.box.xz or frame.box.yz:
+        raise InputError(f"{frame.source}: this 2D model needs a box without xz/yz tilt")
+    return frame.replace(box=dataclasses.replace(frame.box, is2D=True))
+
+
 def wrong_task_message(model: ModelFile, wanted: str) -> str:
     """One-line error for asking a model for outputs of the other task (``wanted`` = an output key)."""
     if model.is_regression:
@@ -173,13 +195,16 @@ class StructureClassifier:
         """
         if frame.N == 0:
             raise InputError(f"{frame.source}: the frame has no particles")
-        if frame.box.is2D:
+        dims = self.model.dimensions
+        if frame.box.is2D and dims != 2:
             raise InputError(f"{frame.source}: 2D frames are not supported by this 3D model")
-        scale = length_scale_of(frame.box.volume, frame.N)
+        if dims == 2 and not frame.box.is2D:
+            frame = planar_frame(frame)
+        scale = length_scale_of(frame.box.volume, frame.N, dims)
         frame.validate(min_box_width=2.0 * self.cutoff * scale)
         types = self.model_types(frame.type_names, frame.types, frame.source)
         self._outputs = self.compute_arrays(
-            frame.positions, types, frame.box.matrix, (True, True, True),
+            frame.positions, types, frame.box.matrix, (True, True, dims == 3),
             np.ones(frame.N, dtype=bool), scale,
         )
         return self

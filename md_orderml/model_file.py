@@ -28,7 +28,8 @@ Metadata fields (format versions 1 and 2):
 ``receptive_field`` ``n_layers * cutoff``: how far (in length units) ghosts must reach
 ``length_scale``    how lengths are made dimensionless: ``"number_density"``
                     means ``(V / N) ** (1 / 3)`` of the whole system
-``dimensions``      3
+``dimensions``      3, or 2 for a model of two-dimensional systems (positions in the
+                    x-y plane, length scale ``(A / N) ** (1 / 2)``, periodic in x, y only)
 ``architecture``    backbone family and settings
 ``training``        summary of how the weights were made
 ==================  ==========================================================
@@ -103,6 +104,11 @@ class ModelFile:
         """Particle types the model knows; empty for a type-agnostic model."""
         return list(self.metadata.get("type_names", []))
 
+    @property
+    def dimensions(self) -> int:
+        """2 for a model of two-dimensional systems, else 3 (the default when absent)."""
+        return int(self.metadata.get("dimensions", 3))
+
     def to(self, device: str) -> "ModelFile":
         """Move the module to ``device`` (``"cpu"``, ``"cuda"``) and return self."""
         self.module = self.module.to(device)
@@ -146,7 +152,7 @@ def check_value_names(value_names) -> list:
 
 def build_metadata(
     class_names, cutoff: float, n_layers: int, architecture: Dict, training: Dict,
-    type_names=(), value_names=None, value_info: Optional[Dict] = None,
+    type_names=(), value_names=None, value_info: Optional[Dict] = None, dimensions: int = 3,
 ) -> Dict:
     """Assemble the metadata record of a model file.
 
@@ -163,6 +169,7 @@ def build_metadata(
         type_names: Model particle types, empty for a type-agnostic model.
         value_names: Regression models: the name of each column of ``values`` (S,).
         value_info: Regression models: optional description of the values (JSON-serialisable).
+        dimensions: 3, or 2 for a model of two-dimensional systems.
 
     Returns:
         The metadata dictionary.
@@ -170,6 +177,8 @@ def build_metadata(
     from md_orderml import __version__
 
     regression = value_names is not None
+    if dimensions not in (2, 3):
+        raise ModelFileError(f"dimensions must be 2 or 3, got {dimensions!r}")
     if regression and list(class_names):
         raise ModelFileError("a regression model has no class names")
     metadata = {
@@ -188,7 +197,7 @@ def build_metadata(
         "n_layers": int(n_layers),
         "receptive_field": float(cutoff) * int(n_layers),
         "length_scale": "number_density",
-        "dimensions": 3,
+        "dimensions": int(dimensions),
         "architecture": architecture,
         "training": training,
         "outputs": list(keys.REGRESSION_OUTPUT_KEYS if regression else keys.OUTPUT_KEYS),
@@ -271,6 +280,8 @@ def _check_metadata(metadata: Dict, path: Path) -> None:
     for key in ("class_names", "cutoff", "receptive_field"):
         if key not in metadata:
             raise ModelFileError(f"{path}: corrupted model metadata (no {key!r})")
+    if metadata.get("dimensions", 3) not in (2, 3):
+        raise ModelFileError(f"{path}: corrupted model metadata (dimensions={metadata.get('dimensions')!r})")
     task = task_of(metadata)
     if task not in keys.TASKS:
         raise ModelFileError(f"{path}: unknown model task {task!r} (this md_orderml knows "

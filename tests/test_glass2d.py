@@ -1,4 +1,4 @@
-"""2D Kob-Andersen glass/liquid data (tiny real LAMMPS run, about a second)."""
+"""2D Kob-Andersen glass/liquid data (tiny real LAMMPS run with a fixed quench time, about a second)."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from md_orderml.glassy.glass2d import Glass2DConfig, load_or_generate  # noqa: E
 
 
 def test_tiny_glass2d_data(tmp_path):
-    config = Glass2DConfig(n_particles=100, n_per_class=1, equilibrate_tau=2.0, quench_tau=2.0, reheat_tau=0.5)
+    config = Glass2DConfig(n_particles=100, n_per_class=1, melt_tau=2.0, liquid_tau=1.0, quench_tau=2.0)
     data = load_or_generate(config, cache_dir=tmp_path)
     assert data.positions.shape == (2, 100, 3)
     assert data.types.shape == (2, 100)
@@ -19,5 +19,7 @@ def test_tiny_glass2d_data(tmp_path):
     assert np.all((data.types == 1).sum(1) == 35)
     assert data.labels.tolist() == [0, 1]
     assert np.all(np.isfinite(data.energy)) and np.all(data.energy < 0) and np.all(data.energy > -5)
+    assert np.all(data.parent_energy > data.energy)  # energy is that of the inherent structure
+    assert data.meta["quench_tau"] == 2.0 and data.meta["pilot"] == []  # a given quench time skips the pilot
     again = load_or_generate(config, cache_dir=tmp_path)  # from the cache
     np.testing.assert_array_equal(again.positions, data.positions)
