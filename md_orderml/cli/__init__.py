@@ -1,6 +1,6 @@
 """The ``md-orderml`` command line: one module per subcommand.
 
-``label``, ``train``, ``export``, ``info`` and ``train-propensity`` are in the core; engine subcommands
+``label``, ``train``, ``export``, ``info``, ``train-propensity`` and ``train-glass`` are in the core; engine subcommands
 (``lammps``) register themselves the same way. Errors print one line and exit 2.
 """
 
@@ -13,7 +13,7 @@ from typing import List, Optional
 from md_orderml.errors import OrderMLError
 
 SUBCOMMANDS = ("label", "train", "export", "info", "lammps", "build_lammps_plugin", "pretrain", "finetune",
-               "train_propensity")
+               "train_propensity", "train_glass")
 
 
 def build_parser() -> argparse.ArgumentParser:
