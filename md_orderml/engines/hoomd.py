@@ -220,8 +220,9 @@ class _LabelAction(hoomd.custom.Action):
     def attach(self, simulation) -> None:
         super().attach(simulation)
         self._simulation = simulation
-        if simulation.state.box.is2D:
-            raise InputError("2D HOOMD simulations are not supported by this 3D model")
+        dims = 2 if simulation.state.box.is2D else 3
+        if dims != self._model.dimensions:
+            raise InputError(f"{dims}D HOOMD simulations are not supported by this {self._model.dimensions}D model")
         self._gpu = isinstance(simulation.device, hoomd.device.GPU)
         device = self._device or ("cuda" if self._gpu else "cpu")
         self._classifier = StructureClassifier(self._model, device=device, type_map=self._type_map)
@@ -283,11 +284,13 @@ class _LabelAction(hoomd.custom.Action):
         start = time.perf_counter()
         state = self._simulation.state
         b = state.box
-        box = Box(b.Lx, b.Ly, b.Lz, b.xy, b.xz, b.yz)
+        flat = bool(b.is2D)  # HOOMD's 2D boxes have Lz = 0: the model sees a unit z edge, open along z
+        box = Box(b.Lx, b.Ly, 1.0 if flat else b.Lz, b.xy, 0.0 if flat else b.xz, 0.0 if flat else b.yz, is2D=flat)
         n_global = int(state.N_particles)
-        scale = length_scale_of(box.volume, n_global)
-        if box.widths.min() < 2.0 * self._model.cutoff * scale:
-            raise InputError(f"the box (widths {box.widths}) is narrower than twice the model cutoff "
+        scale = length_scale_of(box.volume, n_global, 2 if flat else 3)
+        widths = box.widths[:2] if flat else box.widths
+        if widths.min() < 2.0 * self._model.cutoff * scale:
+            raise InputError(f"the box (widths {widths}) is narrower than twice the model cutoff "
                              f"{self._model.cutoff * scale:.4g}")
         route = self._route(self._model.receptive_field * scale)
         with state.cpu_local_snapshot as snap:
@@ -298,9 +301,10 @@ class _LabelAction(hoomd.custom.Action):
                                dtype=np.float64)
                 typeid = np.array(snap.particles.typeid if owned_only else snap.particles.typeid_with_ghost)
         n = len(tags)
-        pbc = (True, True, True)
+        pbc = (True, True, not flat)
         if route == "hoomd":
-            pbc = tuple(int(k) == 1 for k in state.domain_decomposition)
+            pbc = tuple(int(k) == 1 for k in state.domain_decomposition)[:2] + (not flat and
+                                                                                 int(state.domain_decomposition[2]) == 1,)
         if route == "gather":
             pos, typeid = self._gather(pos, typeid, box, scale)
         if self._gpu and route != "gather":

@@ -86,7 +86,7 @@ class OrderMLCompute:
             ``OMP_NUM_THREADS`` is set).
 
     Raises:
-        InputError: No box, a 2D box, an unknown group, a used fix ID, unmapped types,
+        InputError: No box, a 2D box with a 3D model (or the reverse), an unknown group, a used fix ID, unmapped types,
             a box narrower than twice the model cutoff.
     """
 
@@ -102,8 +102,6 @@ class OrderMLCompute:
             raise InputError(f"on_error={on_error!r} must be 'stop' or 'abort'")
         if not lmp.extract_setting("box_exist"):
             raise InputError("the LAMMPS box does not exist yet: attach after create_box, read_data or read_restart")
-        if lmp.extract_setting("dimension") != 3:
-            raise InputError("2D LAMMPS simulations are not supported by this 3D model")
         self.lmp, self.every, self.group, self.fix_id = lmp, int(every), group, fix_id
         self.mode, self.on_error, self.margin = mode, on_error, float(margin)
         self.label_name, self.conf_name, self.props_id = f"i_{fix_id}", f"d_{fix_id}_conf", f"{fix_id}_props"
@@ -118,6 +116,11 @@ class OrderMLCompute:
         self.skin = float(DEFAULT_SKIN.get(units, 2.0) if skin is None else skin)
         type_map = {str(k): str(v) for k, v in (type_map or {}).items()}
         self.classifier = StructureClassifier(model, device=device, type_map=type_map)
+        #: 2 or 3: the model's and the simulation's dimensionality (they must agree).
+        self.dims = int(lmp.extract_setting("dimension"))
+        if self.dims != self.classifier.model.dimensions:
+            raise InputError(f"{self.dims}D LAMMPS simulations are not supported by this "
+                             f"{self.classifier.model.dimensions}D model")
         comm = lmp.get_mpi_comm() if lmp.has_mpi_support else None
         self.comm = comm if comm is not None and comm.Get_size() > 1 else None
         if threads is not None:
@@ -192,8 +195,16 @@ class OrderMLCompute:
         return {n: float(c) / total for n, c in zip(self.class_names, self.counts)}
 
     def length_scale(self) -> float:
-        """``(V / N) ** (1/3)`` of the whole system (same on every rank)."""
-        return length_scale_of(lammps_box(self.lmp).volume, int(self.lmp.get_natoms()))
+        """``(V / N) ** (1/3)`` (2D: ``(A / N) ** (1/2)``) of the whole system (same on every rank)."""
+        box = lammps_box(self.lmp)
+        volume = box.Lx * box.Ly if self.dims == 2 else box.volume
+        return length_scale_of(volume, int(self.lmp.get_natoms()), self.dims)
+
+    def _periodic(self) -> np.ndarray:
+        """Periodic flags of the model call, shape (3,): LAMMPS's, z never in 2D."""
+        periodic = np.array(self.lmp.extract_box()[5], dtype=bool)
+        periodic[2] &= self.dims == 3
+        return periodic
 
     def clear_labels(self) -> None:
         """Set ``i_<fix_id>`` to -1 and ``d_<fix_id>_conf`` to 0 (regression: every value to 0) for this rank's atoms."""
@@ -260,8 +271,8 @@ class OrderMLCompute:
         if natoms == 0:
             return
         box = lammps_box(self.lmp)
-        periodic = self.lmp.extract_box()[5]
-        need = 2.0 * self.classifier.cutoff * length_scale_of(box.volume, natoms)
+        periodic = self._periodic()
+        need = 2.0 * self.classifier.cutoff * self.length_scale()
         for d, width in enumerate(box.widths):
             if periodic[d] and width < need:
                 raise InputError(f"the periodic box is too small for the model: width {width:.6g} along "
@@ -288,7 +299,7 @@ class OrderMLCompute:
         lmp, err, scale = self.lmp, None, 1.0
         local = np.zeros(self.n_out + 2)
         try:
-            scale = length_scale_of(lammps_box(lmp).volume, int(lmp.get_natoms()))
+            scale = self.length_scale()
             ghosts = self._ghosts_suffice(scale)
             if not ghosts and self.mode == "ghost":
                 raise InputError(f"step {step}: ghost cutoff {self.ghost_cutoff} does not cover the receptive field "
@@ -355,7 +366,7 @@ class OrderMLCompute:
         x = lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]
         types = lmp.numpy.extract_atom("type", nelem=nlocal)[:nlocal]
         box = lammps_box(lmp)
-        periodic = np.array(lmp.extract_box()[5], dtype=bool)
+        periodic = self._periodic()
         if self.comm is None:
             return x, types, box.matrix, periodic
         parts = self.comm.allgather((np.array(x), np.array(types)))
