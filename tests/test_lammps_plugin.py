@@ -270,7 +270,7 @@ def lmp_box(plugin, tmp_path):
 
 @pytest.fixture(scope="module")
 def bad_models(tmp_path_factory, untrained_model_path):
-    """Foreign TorchScript, a corrupted file and a typed model (types Cu, Zr)."""
+    """Foreign TorchScript, a corrupted file, a typed model (types Cu, Zr) and a 2D model."""
     import torch
 
     from md_orderml.model_file import read_metadata, save_model
@@ -285,6 +285,8 @@ def bad_models(tmp_path_factory, untrained_model_path):
     (root / "corrupted.pt").write_bytes(b"not a zip archive\n" * 10)
     metadata = dict(read_metadata(untrained_model_path), type_names=["Cu", "Zr"])
     save_model(torch.jit.load(str(untrained_model_path)), metadata, root / "typed.pt")
+    metadata = dict(read_metadata(untrained_model_path), dimensions=2)
+    save_model(torch.jit.load(str(untrained_model_path)), metadata, root / "planar.pt")
     return root
 
 
@@ -306,6 +308,11 @@ def test_error_foreign_and_corrupted_models(lmp_box, bad_models):
     assert "not an md_orderml model file" in message
     message = compute_error(lmp_box, f"compute ol all orderml/atom {bad_models / 'corrupted.pt'}")
     assert "corrupted or foreign model file, TorchScript cannot load it" in message
+
+
+def test_error_2d_model(lmp_box, bad_models):
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {bad_models / 'planar.pt'}")
+    assert "a model of 2d systems; this compute labels 3d simulations with 3d models only" in message
 
 
 def test_error_unmapped_types(lmp_box, bad_models):

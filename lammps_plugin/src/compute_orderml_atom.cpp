@@ -179,6 +179,11 @@ void ComputeOrderMLAtom::parse_metadata(const std::string &text)
     error->all(FLERR, "Compute orderml/atom: {}: model file format {} is newer than this plugin "
                       "supports ({}); rebuild the plugin from a newer md_orderml", model_path,
                version, FORMAT_VERSION);
+  if (meta.contains("dimensions") &&
+      !(meta["dimensions"].is_number_integer() && meta["dimensions"].get<int>() == 3))
+    error->all(FLERR, "Compute orderml/atom: {}: a model of {}d systems; this compute labels 3d "
+                      "simulations with 3d models only (the Python compute, md-orderml lammps, "
+                      "runs 2d models)", model_path, meta["dimensions"].dump());
   try {
     for (const auto &name : meta.at("class_names")) class_names.push_back(name.get<std::string>());
     cutoff = meta.at("cutoff").get<double>();
