@@ -44,7 +44,7 @@ def run(quick: bool = False, plot: Optional[str] = None, seed: int = 0, epochs: 
         quick: Small data set and fewer epochs.
         plot: Write ROC curves to this PNG.
         seed: Seed of the split and of the network initialisation.
-        epochs: Training epochs (default 40, quick 20).
+        epochs: Training epochs (default: GlassFit().epochs, 80).
         progress: Print progress lines.
 
     Returns:
@@ -61,7 +61,7 @@ def run(quick: bool = False, plot: Optional[str] = None, seed: int = 0, epochs: 
     torch.set_num_threads(1)
     start = time.time()
     config = QUICK if quick else Glass2DConfig()
-    epochs = epochs or (20 if quick else 40)
+    epochs = epochs or gm.GlassFit().epochs
     data = load_or_generate(config, progress=progress)
     t_data = time.time() - start
     y = data.labels
@@ -137,10 +137,10 @@ def _plot(path: str, labels: np.ndarray, scores: Dict[str, np.ndarray], roc_auc)
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="N = 300, 16 configurations per class, 20 epochs")
+    parser.add_argument("--quick", action="store_true", help="N = 300, 16 configurations per class")
     parser.add_argument("--plot", help="write ROC curves to this PNG")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, help="training epochs (default 40, quick 20)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default 80)")
     args = parser.parse_args(argv)
     result = run(args.quick, args.plot, args.seed, args.epochs)
     print("\n".join(result["table"]))

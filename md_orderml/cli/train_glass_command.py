@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--quick", action="store_true", help="small data set (N = 300, 16 configurations per class)")
     p.add_argument("--data", metavar="JSON", help="Glass2DConfig settings overriding the (quick) defaults, "
                    'e.g. \'{"n_particles": 200, "n_per_class": 8}\'')
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 40, --quick 20)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 80)")
     p.add_argument("--folds", type=int, default=4, help="cross-validation folds for the reported AUC (0: none)")
     p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the glass defaults")
     p.add_argument("--seed", type=int, default=0)
@@ -53,7 +53,7 @@ def run(args) -> int:
         config = dataclasses.replace(QUICK if args.quick else Glass2DConfig(), **overrides)
     except (ValueError, TypeError) as err:
         raise InputError(f"bad option: {err}") from None
-    epochs = args.epochs if args.epochs is not None else (20 if args.quick else 40)
+    epochs = args.epochs if args.epochs is not None else GlassFit().epochs
     if epochs <= 0:
         raise InputError(f"--epochs {epochs}: give a positive number")
     data = load_or_generate(config, cache_dir=args.cache_dir, progress=not args.quiet)

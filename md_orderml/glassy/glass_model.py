@@ -8,7 +8,11 @@ uses a configuration readout:
 
 * per particle i: ``d_i = logit_glass(i) - logit_liquid(i)`` (= ``log(p_glass / p_liquid)``);
 * configuration score ``s = mean_i d_i``; loss = binary cross-entropy of ``s`` with
-  the configuration's label (0 = liquid, 1 = glass);
+  the configuration's label (0 = liquid, 1 = glass) plus ``particle_weight`` x the mean
+  per-particle cross-entropy of every ``d_i`` with its configuration's label (without it
+  only the mean is constrained and the share of particles labelled glass says little:
+  on a control set with an IS-energy gap, 80 epochs, its AUC rose from 0.60 to 0.80
+  and that of ``s`` from 0.92 to 0.95 with the term);
 * verdict of a configuration: ``s > 0``. What ``md-orderml label`` reports per frame is
   the fraction of particles labelled ``glass`` (``d_i > 0``), a second configuration
   score; both AUCs are reported.
@@ -131,13 +135,17 @@ class GlassFit:
         lr: Peak learning rate (AdamW, one-cycle schedule).
         weight_decay: AdamW weight decay.
         seed: Initialisation and shuffling seed.
+        particle_weight: Weight of the per-particle term (every particle's log-odds
+            against its configuration's label), which makes the share of particles
+            labelled ``glass`` track the configuration score.
     """
 
-    epochs: int = 40
+    epochs: int = 80
     batch: int = 4
     lr: float = 3e-3
     weight_decay: float = 1e-3
     seed: int = 0
+    particle_weight: float = 1.0
 
 
 def fit_glass_classifier(graphs: Sequence[ConfigGraph], labels: np.ndarray, fit: GlassFit = GlassFit(),
@@ -175,6 +183,9 @@ def fit_glass_classifier(graphs: Sequence[ConfigGraph], labels: np.ndarray, fit:
             count = torch.bincount(owner, minlength=len(idx)).to(d.dtype)
             score = torch.zeros(len(idx), dtype=d.dtype).index_add_(0, owner, d) / count
             loss = torch.nn.functional.binary_cross_entropy_with_logits(score, y[idx])
+            if fit.particle_weight > 0:
+                loss = loss + fit.particle_weight * torch.nn.functional.binary_cross_entropy_with_logits(
+                    d, y[idx][owner])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -225,7 +236,8 @@ def export_glass_model(model: StructureLabeler, path, training: Optional[Dict] =
 
     info = {"kind": "glass-vs-liquid-2d", **dict(training or {}),
             "readout": "configuration score = mean over particles of log(p_glass / p_liquid) (trained with "
-                       "configuration labels by binary cross-entropy of that mean); glass if > 0. "
+                       "configuration labels: binary cross-entropy of that mean plus particle_weight x that of "
+                       "each particle's log-odds against its configuration's label); glass if > 0. "
                        "md-orderml label's per-frame glass fraction (share of particles labelled glass) is "
                        "a second configuration score.",
             "type_map_lammps": dict(TYPE_MAP)}
@@ -297,7 +309,7 @@ def train_glass_model(data, output, folds: int = 4, fit: GlassFit = GlassFit(), 
     model = fit_glass_classifier(graphs, labels, fit, cutoff, architecture)
     meta = data.meta if isinstance(data.meta, dict) else {}
     training = {"epochs": fit.epochs, "batch": fit.batch, "lr": fit.lr, "weight_decay": fit.weight_decay,
-                "seed": fit.seed, "configurations": {"liquid": int((labels == 0).sum()), "glass": int((labels == 1).sum())},
+                "seed": fit.seed, "particle_weight": fit.particle_weight, "configurations": {"liquid": int((labels == 0).sum()), "glass": int((labels == 1).sum())},
                 "particles": int(data.positions.shape[1]), "cv_folds": int(folds),
                 "cv_auc": {k: None if np.isnan(v) else float(v) for k, v in auc.items()},
                 "data": {"config": meta.get("config"), "quench_tau": meta.get("quench_tau")}}
