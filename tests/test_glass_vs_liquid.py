@@ -137,10 +137,11 @@ def test_configuration_score_invariant_under_rotation_and_permutation(tiny_model
                            base["mean_log_odds"], atol=1e-4)
 
 
-def test_export_metadata_and_eager_equivalence_at_any_rotation(tiny_model, model_path):
+def test_export_metadata_and_eager_equivalence_at_any_rotation(tiny_model, model_path, capsys):
     meta = read_metadata(model_path)
     assert meta["class_names"] == ["liquid", "glass"] and meta["type_names"] == ["A", "B"]
     assert meta["dimensions"] == 2 and "readout" in meta["training"] and meta["format_version"] == 1
+    assert main(["info", "--model", str(model_path)]) == 0 and "dimensions     2" in capsys.readouterr().out
     pos, types, length = random_config()
     with torch.no_grad():
         logits, _ = tiny_model.graph_forward(*_graph_args(gm.make_graph(pos, types, length)))

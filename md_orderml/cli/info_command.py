@@ -34,6 +34,8 @@ def run(args) -> int:
     else:
         print(f"classes        {', '.join(meta['class_names'])}")
     print(f"types          {', '.join(meta.get('type_names') or []) or 'any (type-agnostic)'}")
+    if meta.get("dimensions", 3) == 2:
+        print("dimensions     2 (x-y plane, length scale (A/N)^(1/2), periodic in x and y)")
     print(f"cutoff         {meta['cutoff']} x length scale ({meta.get('length_scale')})")
     print(f"receptive field {meta['receptive_field']} x length scale ({meta.get('n_layers')} layers)")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
