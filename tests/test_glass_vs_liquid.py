@@ -236,6 +236,11 @@ def test_train_glass_command_tiny(tmp_path, capsys):
     assert meta["dimensions"] == 2 and meta["training"]["configurations"] == {"liquid": 2, "glass": 2}
     assert meta["training"]["cv_folds"] == 2 and meta["training"]["data"]["quench_tau"] == 2.0
     assert "wrote" in capsys.readouterr().out
+    assert main(["train-glass", "-o", str(tmp_path / "g3.pt"), "--quick", "--data", json.dumps(data), "--folds", "3",
+                 "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == 2  # cached data, too few per class
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "3 folds need at least 3 configurations per class" in err
+    assert not (tmp_path / "g3.pt").exists()
 
 
 def _lammps_2d(n=N, seed=5):
