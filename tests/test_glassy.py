@@ -117,3 +117,26 @@ def test_inherent_structure_lowers_energy_keeps_identity(tiny_data, tmp_path):
     np.testing.assert_allclose(ist.positions[0], x)
     assert ist.energy.shape == (2, 2) and (ist.energy[:, 1] < ist.energy[:, 0]).all()
     np.testing.assert_array_equal(load_or_compute_inherent(d, config, cache_dir=tmp_path).positions, ist.positions)
+
+
+def test_pearson_loss_and_head_calibration(tiny_data):
+    from md_orderml.glassy.propensity import PropensityRegressor, calibrate_head, pearson_loss
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
+    expected = 1 - np.mean([pearson(a[:, s], b[:, s]) for s in range(2)])
+    assert float(pearson_loss(torch.as_tensor(a), torch.as_tensor(b))) == pytest.approx(expected, abs=1e-6)
+    assert float(pearson_loss(torch.as_tensor(a), torch.as_tensor(3 * a + 2))) == pytest.approx(0.0, abs=1e-6)
+    d = tiny_data
+    torch.manual_seed(0)
+    model = PropensityRegressor(2.0, 2, TINY)
+    graph = make_graph(d.positions[0], d.types, d.box_length, np.zeros((300, 2)), 2.0)
+    raw = predict(model, graph)
+    target = 5.0 * raw + 1.0 + 0.01 * rng.normal(size=raw.shape)
+    graph.target = torch.as_tensor(target, dtype=torch.float32)
+    ab = calibrate_head(model, [graph])
+    np.testing.assert_allclose(ab[:, 0], 5.0, rtol=0.05)
+    after = predict(model, graph)
+    np.testing.assert_allclose(after, target, atol=0.1)
+    for s in range(2):
+        assert pearson(after[:, s], raw[:, s]) == pytest.approx(1.0, abs=1e-5)

@@ -109,11 +109,19 @@ class FitConfig:
 
     Attributes:
         epochs: Passes over the training configurations (one configuration per step).
-        lr: Peak learning rate (AdamW, cosine decay).
+        lr: Peak learning rate (AdamW, one-cycle schedule).
         weight_decay: AdamW weight decay.
         seed: Initialisation seed.
         loss_types: Particle types whose targets enter the loss (B particles add
             supervision; scores are taken on A only).
+        loss: ``"pearson"``: ``1 - `` the Pearson correlation of prediction and target
+            over the loss particles of one configuration, averaged over the time scales,
+            plus ``mse_weight`` x the mean squared error (keeps the outputs on the
+            target's scale); ``"mse"``: the mean squared error alone.
+        mse_weight: Weight of the squared error in the ``"pearson"`` loss.
+        calibrate: After training, fit one affine map per output (least squares on the
+            training particles) and fold it into the head's last layer, so that the
+            values are on the target's scale whatever the loss.
     """
 
     epochs: int = 100
@@ -121,6 +129,24 @@ class FitConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     loss_types: Sequence[int] = (0, 1)
+    loss: str = "pearson"
+    mse_weight: float = 0.1
+    calibrate: bool = True
+
+
+def pearson_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``1 -`` the Pearson correlation per column, averaged over columns.
+
+    Args:
+        pred: Predictions, shape (M, S).
+        target: Targets, shape (M, S).
+
+    Returns:
+        A scalar tensor in [0, 2].
+    """
+    p, t = pred - pred.mean(0), target - target.mean(0)
+    rho = (p * t).sum(0) / (p.norm(dim=0) * t.norm(dim=0) + 1e-8)
+    return (1.0 - rho).mean()
 
 
 def predict(model: PropensityRegressor, graph: PropensityGraph) -> np.ndarray:
@@ -157,11 +183,15 @@ def fit_regressor(train: Sequence[PropensityGraph], val: Sequence[PropensityGrap
     best = (np.inf, None, 0)
     start = time.time()
 
+    if config.loss not in ("mse", "pearson"):
+        raise ValueError(f"unknown loss {config.loss!r} (mse, pearson)")
+
     def loss_of(graph: PropensityGraph, out: torch.Tensor) -> torch.Tensor:
-        mask = torch.zeros_like(graph.types, dtype=torch.bool)
-        for t in config.loss_types:
-            mask |= graph.types == int(t)
-        return ((out[mask] - graph.target[mask]) ** 2).mean()
+        mask = _loss_mask(graph, config.loss_types)
+        mse = ((out[mask] - graph.target[mask]) ** 2).mean()
+        if config.loss == "mse":
+            return mse
+        return pearson_loss(out[mask], graph.target[mask]) + config.mse_weight * mse
 
     for epoch in range(config.epochs):
         model.train()
@@ -186,7 +216,49 @@ def fit_regressor(train: Sequence[PropensityGraph], val: Sequence[PropensityGrap
             print(f"  epoch {epoch + 1}: train {np.mean(losses):.4f} val {val_loss:.4f} "
                   f"({time.time() - start:.0f} s)", flush=True)
     model.load_state_dict(best[1])
+    if config.calibrate:
+        calibrate_head(model, train, config.loss_types)
     return {"model": model, "history": history, "best_epoch": best[2], "seconds": time.time() - start}
+
+
+def _loss_mask(graph: PropensityGraph, loss_types: Sequence[int]) -> torch.Tensor:
+    """Particles of ``loss_types``, shape (N,), bool."""
+    mask = torch.zeros_like(graph.types, dtype=torch.bool)
+    for t in loss_types:
+        mask |= graph.types == int(t)
+    return mask
+
+
+def calibrate_head(model: PropensityRegressor, graphs: Sequence[PropensityGraph],
+                   loss_types: Sequence[int] = (0, 1)) -> np.ndarray:
+    """Fold a least-squares affine map per output into the head's last layer.
+
+    ``y ~ a_s * out_s + b_s`` over the ``loss_types`` particles of ``graphs``; Pearson
+    correlations do not change when ``a_s > 0`` (a negative ``a_s`` is not applied).
+
+    Args:
+        model: Trained regressor (modified in place).
+        graphs: Graphs with targets.
+        loss_types: Particle types used.
+
+    Returns:
+        ``(a, b)`` per output, shape (S, 2).
+    """
+    outs, ys = [], []
+    for g in graphs:
+        mask = _loss_mask(g, loss_types).numpy()
+        outs.append(predict(model, g)[mask])
+        ys.append(g.target.numpy()[mask])
+    out, y = np.concatenate(outs).astype(np.float64), np.concatenate(ys).astype(np.float64)
+    var = out.var(0)
+    a = np.where(var > 0, ((out - out.mean(0)) * (y - y.mean(0))).mean(0) / np.maximum(var, 1e-30), 1.0)
+    a = np.where(a > 0, a, 1.0)
+    b = y.mean(0) - a * out.mean(0)
+    last = model.head[-1]
+    with torch.no_grad():
+        last.weight.mul_(torch.as_tensor(a, dtype=last.weight.dtype)[:, None])
+        last.bias.mul_(torch.as_tensor(a, dtype=last.bias.dtype)).add_(torch.as_tensor(b, dtype=last.bias.dtype))
+    return np.stack([a, b], axis=1)
 
 
 # ----------------------------------------------------------------------------- expert baseline
