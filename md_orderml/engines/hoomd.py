@@ -303,8 +303,8 @@ class _LabelAction(hoomd.custom.Action):
         n = len(tags)
         pbc = (True, True, not flat)
         if route == "hoomd":
-            pbc = tuple(int(k) == 1 for k in state.domain_decomposition)[:2] + (not flat and
-                                                                                 int(state.domain_decomposition[2]) == 1,)
+            split = [int(k) == 1 for k in state.domain_decomposition]
+            pbc = (split[0], split[1], split[2] and not flat)
         if route == "gather":
             pos, typeid = self._gather(pos, typeid, box, scale)
         if self._gpu and route != "gather":

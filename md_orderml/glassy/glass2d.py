@@ -240,7 +240,8 @@ def generate(config: Glass2DConfig = Glass2DConfig(), progress: bool = False) ->
                 e = _one(config, True, config.seed * 1000 + 500 + k, tau)[2]
                 pilot.append({"quench_tau": float(tau), "is_energy": e})
                 k += 1
-            say(f"pilot quench {tau:g} tau: IS U/N = {np.mean([p['is_energy'] for p in pilot[-config.pilot_reps:]]):.4f}")
+            recent = [p["is_energy"] for p in pilot[-config.pilot_reps:]]
+            say(f"pilot quench {tau:g} tau: IS U/N = {np.mean(recent):.4f}")
         quench_tau = matched_quench_tau([p["quench_tau"] for p in pilot], [p["is_energy"] for p in pilot], target)
         say(f"quench time {quench_tau:.2f} tau matches the liquids' IS U/N {target:.4f}")
     for c in range(config.n_per_class):

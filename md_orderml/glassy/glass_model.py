@@ -3,7 +3,8 @@
 The model is a normal classification :class:`~md_orderml.nn.labeler.StructureLabeler`
 (equivariant backbone, types A/B, two classes ``["liquid", "glass"]``), exported as a
 2D model file (``dimensions: 2``), so ``md-orderml label``, the LAMMPS Python compute
-and the HOOMD analyzer run it unchanged. Only configurations carry labels, so training
+and the HOOMD analyzer run it unchanged (the HOOMD 2D path is not tested: no HOOMD in the
+development environment). Only configurations carry labels, so training
 uses a configuration readout:
 
 * per particle i: ``d_i = logit_glass(i) - logit_liquid(i)`` (= ``log(p_glass / p_liquid)``);
@@ -112,7 +113,7 @@ def particle_log_odds(model: StructureLabeler, graphs: Sequence[ConfigGraph]):
 
 
 def config_scores(model: StructureLabeler, graphs: Sequence[ConfigGraph], batch: int = 8) -> Dict[str, np.ndarray]:
-    """Configuration scores: ``mean_log_odds`` (mean ``d_i``) and ``glass_fraction`` (share with ``d_i > 0``), (C,) each."""
+    """Configuration scores, (C,) each: ``mean_log_odds`` (mean ``d_i``), ``glass_fraction`` (share with ``d_i > 0``)."""
     model.eval()
     mean, frac = [], []
     with torch.inference_mode():
@@ -207,8 +208,8 @@ def cross_validated_scores(graphs: Sequence[ConfigGraph], labels: np.ndarray, fo
     for f, test in enumerate(folds):
         train = np.setdiff1d(np.arange(len(labels)), test)
         t0 = time.time()
-        model = fit_glass_classifier([graphs[i] for i in train], labels[train], dataclasses.replace(fit, seed=fit.seed + f),
-                                     cutoff, architecture)
+        model = fit_glass_classifier([graphs[i] for i in train], labels[train],
+                                     dataclasses.replace(fit, seed=fit.seed + f), cutoff, architecture)
         scores = config_scores(model, [graphs[i] for i in test])
         for key in out:
             out[key][test] = scores[key]
@@ -309,7 +310,8 @@ def train_glass_model(data, output, folds: int = 4, fit: GlassFit = GlassFit(), 
     model = fit_glass_classifier(graphs, labels, fit, cutoff, architecture)
     meta = data.meta if isinstance(data.meta, dict) else {}
     training = {"epochs": fit.epochs, "batch": fit.batch, "lr": fit.lr, "weight_decay": fit.weight_decay,
-                "seed": fit.seed, "particle_weight": fit.particle_weight, "configurations": {"liquid": int((labels == 0).sum()), "glass": int((labels == 1).sum())},
+                "seed": fit.seed, "particle_weight": fit.particle_weight,
+                "configurations": {"liquid": int((labels == 0).sum()), "glass": int((labels == 1).sum())},
                 "particles": int(data.positions.shape[1]), "cv_folds": int(folds),
                 "cv_auc": {k: None if np.isnan(v) else float(v) for k, v in auc.items()},
                 "data": {"config": meta.get("config"), "quench_tau": meta.get("quench_tau")}}
