@@ -135,7 +135,7 @@ def run(quick: bool = False, plot: Optional[str] = None, seed: int = 0, epochs: 
     if control:
         result["control"] = evaluate(dataclasses.replace(config, quench_tau=CONTROL_QUENCH_TAU), seed, epochs, progress)
         result["table"] = result["table"] + ["", "control (not matched):"] + result["control"]["table"]
-        panels.append(("control: glasses quenched over 100 tau", result["control"]))
+        panels.append(("control (quench 100 tau)", result["control"]))
     if plot:
         from md_orderml.ssl.precrystallization import roc_auc
 
@@ -168,7 +168,7 @@ def _plot(path: str, panels, roc_auc) -> None:
             ax.plot(fpr, tpr, label=f"{name}: AUC {roc_auc(sc, labels):.3f}")
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
         ax.set(xlabel="false positive rate (liquids called glass)", ylabel="true positive rate (glasses)",
-               title=f"2D KA glass vs liquid, {title}")
+               title=f"2D KA: {title}")
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
