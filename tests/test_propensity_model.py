@@ -179,6 +179,7 @@ def test_train_propensity_command_and_export(tmp_path, ka_config):
     mf = load_model(out)
     assert mf.value_names == ["propensity_0p5_tau_alpha", "propensity_1_tau_alpha"]
     assert mf.metadata["value_info"]["tau_alpha"] == 1.0 and len(mf.metadata["value_info"]["scale"]) == 2
+    assert mf.metadata["training"]["loss"] == "pearson" and mf.metadata["training"]["loss_types"] == ["A", "B"]
     again = tmp_path / "again.pt"
     assert main(["export", str(ckpt), "-o", str(again)]) == 0
     from md_orderml.classifier import StructureClassifier

@@ -152,7 +152,11 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
     Split (as in ``benchmarks/glassy.py``): the last ``test`` configurations are held out,
     the one before them picks the epoch (validation), the rest train. Targets: the
     propensity at the grid times nearest to ``fractions`` x tau_alpha, each divided by its
-    mean over the training A particles (both types enter the loss).
+    mean over the training A particles. Loss and calibration: the defaults of
+    :class:`~md_orderml.glassy.propensity.FitConfig` (``1 - Pearson`` + 0.1 x MSE on A and
+    B particles, then an affine calibration of each output on the training particles, so
+    the values stay propensity / mean), as in the benchmark; one network (the benchmark
+    also reports the mean over seeds and a seed ensemble, which a model file does not hold).
 
     Args:
         data: A :class:`~md_orderml.glassy.data.GlassyData` (e.g. from ``load_or_generate``).
@@ -189,8 +193,9 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
     target = prop / scale
     arch = dict(architecture or GLASSY_ARCHITECTURE)
     graphs = [make_graph(data.positions[c], data.types, data.box_length, target[c], cutoff) for c in range(n_conf)]
+    fit_config = FitConfig(epochs=epochs, seed=seed)
     fit = fit_regressor([graphs[c] for c in train_ids], [graphs[c] for c in val_ids], len(idx), cutoff, arch,
-                        FitConfig(epochs=epochs, seed=seed), progress=progress)
+                        fit_config, progress=progress)
     model = fit["model"]
     scores = np.full(len(idx), np.nan)
     if test_ids:
@@ -204,6 +209,7 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
             "tau_alpha_fractions": [float(f) for f in fractions], "tau_alpha": float(data.tau_alpha),
             "temperature": data.meta.get("config", {}).get("temperature") if isinstance(data.meta, dict) else None}
     training = {"kind": "propensity-regression", "epochs": int(epochs), "best_epoch": int(fit["best_epoch"]),
+                "loss": fit_config.loss, "loss_types": [KA_TYPE_NAMES[t] for t in fit_config.loss_types],
                 "configurations": {"train": len(train_ids), "validation": 1, "test": len(test_ids)},
                 "test_pearson_A": [None if np.isnan(s) else float(s) for s in scores], "seed": int(seed)}
     ckpt_path = None
