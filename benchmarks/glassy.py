@@ -17,7 +17,8 @@ ridge penalty and network epoch; the last two are held out):
 * ``ridge``: ridge regression on Boattini-style invariant features (radial shells of A
   and B neighbours, Steinhardt q_1..q_8, their neighbour averages); closed form and
   deterministic (penalty per time scale picked on the validation configuration), so
-  it needs no seeds.
+  it needs no seeds. For reference (not in the gain) the same ridge is also fitted with
+  the features of the inherent structures (``md_orderml.glassy.inherent``) appended.
 
 Scores are Pearson correlations of predicted vs measured propensity over all held-out
 A particles. Prints a table and ends with
@@ -52,6 +53,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from md_orderml.glassy.data import QUICK, GlassyConfig, load_or_generate, time_indices
+    from md_orderml.glassy.inherent import load_or_compute_inherent
     from md_orderml.glassy.propensity import (FitConfig, expert_features, fit_regressor, fit_ridge,
                                               make_graph, pearson, predict)
 
@@ -88,6 +90,15 @@ def main(argv=None) -> int:
     x_test, y_test = stack(test_ids)
     ridge_pred = ridge["predict"](x_test)
     t_ridge = time.time() - t1
+    # reference only (not in the gain): the same ridge with the features of the inherent
+    # structures (energy-minimised configurations) appended
+    ist = load_or_compute_inherent(data, config)
+    feats_is = [np.concatenate([f, expert_features(ist.positions[c], data.types, data.box_length)], axis=1)
+                for c, f in enumerate(feats)]
+    stack_is = lambda ids: (np.concatenate([feats_is[c][is_a] for c in ids]),  # noqa: E731
+                            np.concatenate([target[c][is_a] for c in ids]))
+    ridge_is = fit_ridge(*stack_is(train_ids), *stack_is(val_ids))
+    ridge_is_pred = ridge_is["predict"](stack_is(test_ids)[0])
 
     # equivariant network: one model per seed; the table shows their mean (not an ensemble)
     t2 = time.time()
@@ -116,6 +127,9 @@ def main(argv=None) -> int:
         print(f"{times[s]:8.3g} {times[s] / data.tau_alpha:8.2f} {m:7.3f} {sd:6.3f} {r:7.3f} {m - r:+7.3f}  "
               f"{ridge['alpha'][s]:<11g}   {' '.join(f'{v:.3f}' for v in per_seed[:, s])}; "
               f"{pearson(ensemble[:, s], y_test[:, s]):.3f}")
+    print("reference, not in the gain: ridge on thermal + inherent-structure features "
+          f"({feats_is[0].shape[1]}): " + " / ".join(f"{pearson(ridge_is_pred[:, s], y_test[:, s]):.3f}"
+                                                      for s in range(len(idx))))
     fc = FitConfig()
     loss = f"{fc.loss} loss on types {'+'.join('AB'[t] for t in fc.loss_types)}"
     print(f"\nmodel: {n_params} parameters, {loss}, {epochs} epochs x {len(seeds)} seeds (best validation epochs "
