@@ -239,6 +239,63 @@ def test_crystal_and_melt(helper, device, default_model_path):
     assert fractions["melt"]["liquid"] > 0.8, fractions
 
 
+@needs_hoomd
+def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default_model_path):
+    """A 2D HOOMD run (Lz = 0) labelled by a 2D two-type model equals StructureClassifier on its snapshot."""
+    import hoomd
+    import torch
+
+    from md_orderml.classifier import StructureClassifier
+    from md_orderml.engines.hoomd import OrderMLLabels
+    from md_orderml.errors import InputError
+    from md_orderml.frame import Box, Frame
+    from md_orderml.glassy import glass_model as gm
+
+    torch.manual_seed(7)
+    model = gm.new_model(gm.CUTOFF, {"l_max": 4, "channels": 4, "power_channels": 4, "cubic_channels": 2,
+                                     "cubic_degrees": [2], "features": 16, "n_layers": 2, "avg_neighbors": 12.6,
+                                     "n_types": 2})
+    with torch.no_grad():
+        model.head[-1].weight.mul_(20.0)  # labels vary between particles
+    path = gm.export_glass_model(model.eval(), tmp_path / "glass2d.pt", {"note": "untrained"})
+    rng = np.random.default_rng(3)
+    n, length = 300, float(np.sqrt(300 / 1.2))
+    grid = int(np.ceil(np.sqrt(n)))
+    xy = (np.stack(np.meshgrid(np.arange(grid), np.arange(grid)), -1).reshape(-1, 2)[:n] + 0.5) * length / grid
+    positions = np.zeros((n, 3))
+    positions[:, :2] = xy + rng.normal(0, 0.05, (n, 2)) - length / 2
+    types = (rng.permutation(n) < int(0.35 * n)).astype(np.uint32)
+    sim = hoomd.Simulation(device=device, seed=2)
+    snap = hoomd.Snapshot(device.communicator)
+    snap.configuration.box = [length, length, 0, 0, 0, 0]
+    snap.particles.N = n
+    snap.particles.types = ["A", "B"]
+    snap.particles.typeid[:] = types
+    snap.particles.position[:] = positions
+    sim.create_state_from_snapshot(snap)
+    nlist = hoomd.md.nlist.Cell(buffer=0.3)
+    lj = hoomd.md.pair.LJ(nlist=nlist, default_r_cut=2.5)
+    for pair, (eps, sig) in {("A", "A"): (1.0, 1.0), ("A", "B"): (1.5, 0.8), ("B", "B"): (0.5, 0.88)}.items():
+        lj.params[pair] = dict(epsilon=eps, sigma=sig)
+    sim.operations.integrator = hoomd.md.Integrator(
+        dt=0.002, methods=[hoomd.md.methods.Langevin(filter=hoomd.filter.All(), kT=0.8)], forces=[lj])
+    labels = OrderMLLabels(trigger=20, model=path)
+    sim.operations.writers.append(labels)
+    sim.run(20)
+    assert sim.state.box.is2D
+    after = sim.state.get_snapshot()
+    frame = Frame(np.asarray(after.particles.position, np.float64), Box(length, length, 1.0, is2D=True),
+                  np.asarray(after.particles.typeid, np.int32), ["A", "B"])
+    expected = StructureClassifier(str(path)).compute(frame)
+    assert len(np.unique(expected.labels)) == 2
+    np.testing.assert_array_equal(labels.label, expected.labels)
+    np.testing.assert_allclose(labels.confidence, expected.confidence, atol=CONF_TOL)
+    # a 3D model in the same 2D run is refused in one line
+    sim.operations.writers.remove(labels)
+    with pytest.raises(InputError, match="2D HOOMD simulations are not supported by this 3D model"):
+        sim.operations.writers.append(OrderMLLabels(trigger=1, model=default_model_path))
+
+
 # ---------------------------------------------------------------- MPI
 
 

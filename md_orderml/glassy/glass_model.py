@@ -3,8 +3,8 @@
 The model is a normal classification :class:`~md_orderml.nn.labeler.StructureLabeler`
 (equivariant backbone, types A/B, two classes ``["liquid", "glass"]``), exported as a
 2D model file (``dimensions: 2``), so ``md-orderml label``, the LAMMPS Python compute
-and the HOOMD analyzer run it unchanged (the HOOMD 2D path is not tested: no HOOMD in the
-development environment). Only configurations carry labels, so training
+and the HOOMD analyzer run it unchanged (2D runs: ``tests/test_glass_vs_liquid.py`` for
+LAMMPS, ``tests/test_hoomd.py`` for HOOMD). Only configurations carry labels, so training
 uses a configuration readout:
 
 * per particle i: ``d_i = logit_glass(i) - logit_liquid(i)`` (= ``log(p_glass / p_liquid)``);
