@@ -26,7 +26,7 @@ A particles. Prints a table and ends with
 ``glass_auc`` is the held-out AUC of the 2D glass-vs-liquid classifier at matched
 inherent-structure energy, from :func:`benchmarks.glass_vs_liquid.run` (its table is
 printed too; ``--no-glass`` skips it and prints ``glass_auc=nan``; the default size adds
-about 35 min of cross-validation on one core, ``--quick`` about 8).
+about 35 min of cross-validation on one core, ``--quick`` about 4).
 
     python benchmarks/glassy.py [--quick] [--plot glassy.png] [--epochs N] [--seeds 3] [--threads 1] [--no-glass]
 
