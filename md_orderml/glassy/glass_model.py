@@ -36,6 +36,7 @@ import torch
 
 from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.labeler import StructureLabeler, scaled_graph
+from md_orderml.training.data import graph_of_node, merge_graphs
 
 CLASS_NAMES = ("liquid", "glass")
 TYPE_NAMES = ("A", "B")
@@ -92,24 +93,11 @@ def new_model(cutoff: float = CUTOFF, architecture: Optional[Dict] = None, head_
                             len(CLASS_NAMES), head_hidden)
 
 
-def _batch(graphs: Sequence[ConfigGraph]):
-    """Disjoint union: ``(types (N,), edge_index (2, E), edge_vec (E, 3), owner (N,))``."""
-    offset, types, edges, vecs, owner = 0, [], [], [], []
-    for g, graph in enumerate(graphs):
-        n = len(graph.types)
-        types.append(graph.types)
-        edges.append(graph.edge_index + offset)
-        vecs.append(graph.edge_vec)
-        owner.append(torch.full((n,), g, dtype=torch.int64))
-        offset += n
-    return torch.cat(types), torch.cat(edges, 1), torch.cat(vecs), torch.cat(owner)
-
-
 def particle_log_odds(model: StructureLabeler, graphs: Sequence[ConfigGraph]):
     """``d_i = logit_glass - logit_liquid`` of every particle of a batch, with its owner index, (N,) each."""
-    types, edge_index, edge_vec, owner = _batch(graphs)
-    logits, _ = model.graph_forward(types, edge_index, edge_vec)
-    return logits[:, 1] - logits[:, 0], owner
+    batch = merge_graphs(graphs)
+    logits, _ = model.graph_forward(batch["types"], batch["edge_index"], batch["edge_vec"])
+    return logits[:, 1] - logits[:, 0], graph_of_node(graphs)
 
 
 def config_scores(model: StructureLabeler, graphs: Sequence[ConfigGraph], batch: int = 8) -> Dict[str, np.ndarray]:

@@ -21,7 +21,7 @@ from md_orderml.nn.backbone import DEFAULT_CONFIG
 from md_orderml.nn.families import build_backbone
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
 from md_orderml.training.checkpoints import CheckpointedRun
-from md_orderml.training.data import GraphSample, collate
+from md_orderml.training.data import GraphSample, collate, graph_of_node
 
 PRETRAINED_KIND = "md_orderml-pretrained-backbone"
 
@@ -65,9 +65,7 @@ class PretrainConfig:
 
 
 def _collate_with_graph(samples: Sequence[GraphSample]):
-    batch = collate(samples)
-    graph = torch.cat([torch.full((s.n,), g, dtype=torch.int64) for g, s in enumerate(samples)])
-    return batch, graph
+    return collate(samples), graph_of_node(samples)
 
 
 class Pretrainer(CheckpointedRun):

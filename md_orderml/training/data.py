@@ -181,8 +181,30 @@ def generate_samples(
     return samples
 
 
+def merge_graphs(samples: Sequence) -> Dict[str, torch.Tensor]:
+    """Merge graphs (anything with ``types``, ``edge_index``, ``edge_vec``) into one disconnected graph.
+
+    Args:
+        samples: Graphs to merge.
+
+    Returns:
+        Dictionary with ``types`` (N,), ``edge_index`` (2, E), ``edge_vec`` (E, 3).
+    """
+    offsets = np.cumsum([0] + [int(s.types.shape[0]) for s in samples[:-1]])
+    return {
+        "types": torch.cat([s.types for s in samples]),
+        "edge_index": torch.cat([s.edge_index + int(o) for s, o in zip(samples, offsets)], dim=1),
+        "edge_vec": torch.cat([s.edge_vec for s in samples]),
+    }
+
+
+def graph_of_node(samples: Sequence) -> torch.Tensor:
+    """Index of each node's graph in the merged graph of ``samples``, shape (N,), int64."""
+    return torch.cat([torch.full((int(s.types.shape[0]),), g, dtype=torch.int64) for g, s in enumerate(samples)])
+
+
 def collate(samples: Sequence[GraphSample]) -> Dict[str, torch.Tensor]:
-    """Merge graphs into one disconnected graph.
+    """Merge labelled graphs into one disconnected graph.
 
     Args:
         samples: Graphs to merge.
@@ -190,13 +212,7 @@ def collate(samples: Sequence[GraphSample]) -> Dict[str, torch.Tensor]:
     Returns:
         Dictionary with ``types`` (N,), ``edge_index`` (2, E), ``edge_vec`` (E, 3), ``labels`` (N,).
     """
-    offsets = np.cumsum([0] + [s.n for s in samples[:-1]])
-    return {
-        "types": torch.cat([s.types for s in samples]),
-        "edge_index": torch.cat([s.edge_index + int(o) for s, o in zip(samples, offsets)], dim=1),
-        "edge_vec": torch.cat([s.edge_vec for s in samples]),
-        "labels": torch.cat([s.labels for s in samples]),
-    }
+    return dict(merge_graphs(samples), labels=torch.cat([s.labels for s in samples]))
 
 
 def batches(samples: Sequence[GraphSample], batch_size: int, rng: np.random.Generator) -> Iterator[Dict]:
