@@ -37,6 +37,7 @@ import torch
 from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.labeler import StructureLabeler, scaled_graph
 from md_orderml.training.data import graph_of_node, merge_graphs
+from md_orderml.training.trainer import optimizer_step
 
 CLASS_NAMES = ("liquid", "glass")
 TYPE_NAMES = ("A", "B")
@@ -175,10 +176,7 @@ def fit_glass_classifier(graphs: Sequence[ConfigGraph], labels: np.ndarray, fit:
             if fit.particle_weight > 0:
                 loss = loss + fit.particle_weight * torch.nn.functional.binary_cross_entropy_with_logits(
                     d, y[idx][owner])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
+            optimizer_step(opt, loss, model.parameters())
             sched.step()
             losses.append(loss.item())
         if progress:

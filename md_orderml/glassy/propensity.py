@@ -36,6 +36,7 @@ from torch import nn
 
 from md_orderml.neighbors import radius_graph
 from md_orderml.nn.backbone import EquivariantBackbone
+from md_orderml.training.trainer import optimizer_step
 
 #: Backbone settings for N ~ 1000 on one CPU core (about 33 neighbours at cutoff 2, i.e.
 #: 1.9 sigma at rho = 1.2; 3 layers reach 5.6 sigma). On the quick T = 0.8 data 3 layers
@@ -208,10 +209,7 @@ def fit_regressor(train: Sequence[PropensityGraph], val: Sequence[PropensityGrap
         for i in rng.permutation(len(train)):
             g = train[i]
             loss = loss_of(g, model(g.types, g.edge_index, g.edge_vec))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
+            optimizer_step(opt, loss, model.parameters())
             sched.step()
             losses.append(loss.item())
         with torch.inference_mode():

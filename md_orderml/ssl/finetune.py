@@ -29,7 +29,7 @@ from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.ssl.data import labelled_environments
 from md_orderml.training.data import GraphSample, collate
-from md_orderml.training.trainer import per_class_accuracy
+from md_orderml.training.trainer import optimizer_step, per_class_accuracy
 
 
 @dataclasses.dataclass
@@ -151,10 +151,7 @@ def finetune(backbone: EquivariantBackbone, n_classes: int, pool: Sequence[Graph
             batch = collate([envs[i] for i in chosen])
             logits, _ = labeler.graph_forward(batch["types"], batch["edge_index"], batch["edge_vec"])
             loss = loss_fn(logits, batch["labels"])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(labeler.parameters(), 5.0)
-            opt.step()
+            optimizer_step(opt, loss, labeler.parameters())
     elif config.mode != "frozen":
         from md_orderml.errors import InputError
 

@@ -22,6 +22,7 @@ from md_orderml.nn.families import build_backbone
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
 from md_orderml.training.checkpoints import CheckpointedRun
 from md_orderml.training.data import GraphSample, collate, graph_of_node
+from md_orderml.training.trainer import optimizer_step
 
 PRETRAINED_KIND = "md_orderml-pretrained-backbone"
 
@@ -119,10 +120,7 @@ class Pretrainer(CheckpointedRun):
                 chunk = [train[j] for j in order[i * cfg.batch_size:(i + 1) * cfg.batch_size]]
                 batch, graph = _collate_with_graph(chunk)
                 loss = self.model(batch, corrupt(batch, graph, len(chunk), cfg.pretext, gen), cfg.pretext)
-                self.optimizer.zero_grad()
-                loss["total"].backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-                self.optimizer.step()
+                optimizer_step(self.optimizer, loss["total"], self.model.parameters())
                 losses.append({k: float(v.detach()) for k, v in loss.items()})
                 bar.set_postfix(loss=f"{np.mean([x['total'] for x in losses[-20:]]):.4f}")
             self.epoch += 1

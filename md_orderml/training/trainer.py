@@ -63,6 +63,21 @@ class TrainConfig:
     init_backbone: Optional[str] = None
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters, max_norm: float = 5.0) -> None:
+    """One optimiser step: zero the gradients, back-propagate ``loss``, clip the gradient norm, step.
+
+    Args:
+        optimizer: The optimiser.
+        loss: Scalar loss tensor.
+        parameters: The parameters whose gradient norm is clipped.
+        max_norm: Largest total gradient norm.
+    """
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    optimizer.step()
+
+
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
                        n_classes: int, device: str = "cpu") -> np.ndarray:
     """Accuracy per true class over all particles of ``samples``.
@@ -168,10 +183,7 @@ class Trainer(CheckpointedRun):
                     batch["edge_vec"].to(self.device),
                 )
                 loss = loss_fn(logits, batch["labels"].to(self.device))
-                self.optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-                self.optimizer.step()
+                optimizer_step(self.optimizer, loss, self.model.parameters())
                 losses.append(loss.detach().item())
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
             acc = per_class_accuracy(self.model, val, len(cfg.class_names), self.device)
