@@ -10,7 +10,7 @@ for LAMMPS files), which ``md-orderml label`` runs like any other.
 
 from __future__ import annotations
 
-import json
+from md_orderml.cli.glassy_options import add_shared_options, data_and_architecture
 
 
 def add_parser(sub) -> None:
@@ -26,33 +26,17 @@ def add_parser(sub) -> None:
                    'e.g. \'{"n_particles": 200, "n_per_class": 8}\'')
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 80)")
     p.add_argument("--folds", type=int, default=4, help="cross-validation folds for the reported AUC (0: none)")
-    p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the glass defaults")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", help="data cache directory (default ~/.cache/md_orderml/glassy)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--quiet", action="store_true")
+    add_shared_options(p, "glass")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``md-orderml train-glass``."""
-    import dataclasses
-
-    import torch
-
     from md_orderml.errors import InputError
     from md_orderml.glassy.glass2d import QUICK, Glass2DConfig, load_or_generate
     from md_orderml.glassy.glass_model import GLASS2D_ARCHITECTURE, GlassFit, train_glass_model
 
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        overrides = json.loads(args.data) if args.data else {}
-        arch = {**GLASS2D_ARCHITECTURE, **(json.loads(args.architecture) if args.architecture else {})}
-        if "pilot_quench_taus" in overrides:
-            overrides["pilot_quench_taus"] = tuple(overrides["pilot_quench_taus"])
-        config = dataclasses.replace(QUICK if args.quick else Glass2DConfig(), **overrides)
-    except (ValueError, TypeError) as err:
-        raise InputError(f"bad option: {err}") from None
+    config, arch = data_and_architecture(args, QUICK, Glass2DConfig(), GLASS2D_ARCHITECTURE)
     epochs = args.epochs if args.epochs is not None else GlassFit().epochs
     if epochs <= 0:
         raise InputError(f"--epochs {epochs}: give a positive number")

@@ -8,7 +8,7 @@ and writes a regression model file (see :mod:`md_orderml.glassy.propensity_model
 
 from __future__ import annotations
 
-import json
+from md_orderml.cli.glassy_options import add_shared_options, data_and_architecture
 
 
 def add_parser(sub) -> None:
@@ -27,33 +27,22 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--test", type=int, default=1, help="held-out configurations for the reported score (default 1)")
     p.add_argument("--cutoff", type=float, default=2.0, help="cutoff in units of (V/N)^(1/3) (default 2)")
-    p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the glassy defaults")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", metavar="PT", help="also save a checkpoint (md-orderml export re-exports it)")
-    p.add_argument("--cache-dir", help="data cache directory (default ~/.cache/md_orderml/glassy)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--quiet", action="store_true")
+    add_shared_options(p, "glassy")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``md-orderml train-propensity``."""
-    import dataclasses
-
-    import torch
-
     from md_orderml.errors import InputError
     from md_orderml.glassy.data import QUICK, GlassyConfig, load_or_generate
     from md_orderml.glassy.propensity import GLASSY_ARCHITECTURE
     from md_orderml.glassy.propensity_model import train_propensity_model
 
-    torch.set_num_threads(max(1, args.threads))
+    config, arch = data_and_architecture(args, QUICK, GlassyConfig(), GLASSY_ARCHITECTURE)
     try:
         fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
-        overrides = json.loads(args.data) if args.data else {}
-        arch = {**GLASSY_ARCHITECTURE, **(json.loads(args.architecture) if args.architecture else {})}
-        config = dataclasses.replace(QUICK if args.quick else GlassyConfig(), **overrides)
-    except (ValueError, TypeError) as err:
+    except ValueError as err:
         raise InputError(f"bad option: {err}") from None
     if not fractions or min(fractions) <= 0:
         raise InputError(f"--fractions {args.fractions!r}: give positive fractions of tau_alpha")
