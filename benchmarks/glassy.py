@@ -95,10 +95,13 @@ def main(argv=None) -> int:
     # ridge on expert features
     t1 = time.time()
     feats = [expert_features(data.positions[c], data.types, data.box_length) for c in range(n_conf)]
-    stack = lambda ids: (np.concatenate([feats[c][is_a] for c in ids]),  # noqa: E731
-                         np.concatenate([target[c][is_a] for c in ids]))
-    ridge = fit_ridge(*stack(train_ids), *stack(val_ids))
-    x_test, y_test = stack(test_ids)
+
+    def stack(features, ids):
+        """A-particle features and targets of configurations ``ids``, stacked."""
+        return (np.concatenate([features[c][is_a] for c in ids]), np.concatenate([target[c][is_a] for c in ids]))
+
+    ridge = fit_ridge(*stack(feats, train_ids), *stack(feats, val_ids))
+    x_test, y_test = stack(feats, test_ids)
     ridge_pred = ridge["predict"](x_test)
     t_ridge = time.time() - t1
     # reference only (not in the gain): the same ridge with the features of the inherent
@@ -106,10 +109,8 @@ def main(argv=None) -> int:
     ist = load_or_compute_inherent(data, config)
     feats_is = [np.concatenate([f, expert_features(ist.positions[c], data.types, data.box_length)], axis=1)
                 for c, f in enumerate(feats)]
-    stack_is = lambda ids: (np.concatenate([feats_is[c][is_a] for c in ids]),  # noqa: E731
-                            np.concatenate([target[c][is_a] for c in ids]))
-    ridge_is = fit_ridge(*stack_is(train_ids), *stack_is(val_ids))
-    ridge_is_pred = ridge_is["predict"](stack_is(test_ids)[0])
+    ridge_is = fit_ridge(*stack(feats_is, train_ids), *stack(feats_is, val_ids))
+    ridge_is_pred = ridge_is["predict"](stack(feats_is, test_ids)[0])
 
     # equivariant network: one model per seed; the table shows their mean (not an ensemble)
     t2 = time.time()
