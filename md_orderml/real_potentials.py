@@ -54,7 +54,8 @@ class Material:
         lattice: LAMMPS ``lattice`` style (orthogonal conventional cell).
         a: Lattice constant near 0 K in Angstrom (NPT relaxes it).
         pair_style: LAMMPS pair style.
-        potential: File name in the wheel's potentials directory.
+        potential: File name in the wheel's potentials directory (MEAM: the library
+            and the parameter file, separated by a space).
         tm: Melting point of the potential at zero pressure, K.
         cells: Conventional cells along x, y, z (atoms = cells product x basis size).
         mass: Mass in g/mol when the potential file does not set it, else None.
@@ -106,6 +107,7 @@ TRAINING_MATERIALS = {
     "Ge": Material("Ge", "cd", "diamond", 5.658, "tersoff", "Ge.tersoff", 2400.0, (5, 5, 5), mass=72.63),
     "mW": Material("mW", "cd", "diamond", 6.37, "sw", "mW.sw", 274.6, (5, 5, 5), mass=18.015,
                    timestep=0.005, melt=1.5, units="real", sw_parameters=MW_WATER),
+    "Bi": Material("Bi", "sc", "sc", 3.27, "meam", "library.meam Bi.meam", 544.0, (7, 7, 7), mass=208.98),
 }
 """Training-only materials, none of them in :data:`MATERIALS`.
 
@@ -114,7 +116,10 @@ structure, see :func:`md_orderml.training.thermal.thermal_structures`): Ni and A
 Foiles u3 EAM ~1700 K and ~1170 K; W (Zhou EAM) taken as the experimental 3700 K; Zr
 (Mendelev-Ackland) 2100 K, sampled only below its hcp-bcc transition (T/Tm <= 0.5); Ge
 Tersoff ~2400 K (Tersoff potentials overestimate Tm); mW water 274.6 K (only its
-liquid is used). Times in ``real`` units are fs, so mW's ``timestep`` is 5 fs.
+liquid is used); Bi (Zhou et al. MEAM, sc reference structure) taken as the experimental
+544 K and used as a liquid only: liquid Bi has distorted simple-cubic, six-fold motifs, as
+liquid Si has, which LJ and tetrahedral training liquids lack. Times in ``real`` units are
+fs, so mW's ``timestep`` is 5 fs.
 """
 
 
@@ -148,8 +153,10 @@ def _setup(material: Material, cells: Tuple[int, int, int]):
         with os.fdopen(handle, "w") as fh:
             fh.write(material.sw_parameters + "\n")
         pot = Path(name)
+        files = str(pot)
     else:
-        pot = potentials_dir() / material.potential
+        # MEAM: "pair_coeff * * library.meam Bi Bi.meam Bi" (library, element, parameters)
+        files = f" {material.name} ".join(str(potentials_dir() / f) for f in material.potential.split())
     element = "" if material.pair_style == "eam" else f" {material.name}"
     nx, ny, nz = cells
     lmp.commands_string(f"""
@@ -161,7 +168,7 @@ def _setup(material: Material, cells: Tuple[int, int, int]):
         create_atoms 1 box
         {f"mass 1 {material.mass}" if material.mass else ""}
         pair_style {material.pair_style}
-        pair_coeff * * {pot}{element}
+        pair_coeff * * {files}{element}
         neighbor 1.0 bin
         timestep {material.timestep * _time_unit(material)}
         thermo 0

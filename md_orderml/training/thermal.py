@@ -4,7 +4,7 @@ Noisy lattices (random Gaussian displacements) miss what thermal motion does nea
 melting (correlated displacements, anisotropic vibrations, a few defects), and
 Lennard-Jones liquids miss open, tetrahedral liquids such as liquid silicon or water.
 This module supplies both from short LAMMPS runs of the *training* materials of
-:data:`md_orderml.real_potentials.TRAINING_MATERIALS` (Ni, Ag, W, Zr, Ge, mW water),
+:data:`md_orderml.real_potentials.TRAINING_MATERIALS` (Ni, Ag, W, Zr, Ge, mW water, Bi),
 which share no element and no potential file with the benchmark materials of
 ``benchmarks/melting_accuracy.py`` (Cu, Fe, Mg, Si).
 
@@ -27,12 +27,14 @@ CRYSTAL_T = (0.3, 0.5, 0.7, 0.85, 0.95, 1.0)
 #: Temperatures of the liquid runs.
 LIQUID_T = (1.0, 1.1)
 #: Liquids used: every training material whose crystal melts in the short runs (W does not).
-LIQUID_MATERIALS = ("Ni", "Ag", "Zr", "Ge", "mW")
+LIQUID_MATERIALS = ("Ni", "Ag", "Zr", "Ge", "mW", "Bi")
 #: Small boxes: conventional cells per material (about 250-400 atoms).
-CELLS = {"Ni": (4, 4, 4), "Ag": (4, 4, 4), "W": (5, 5, 5), "Zr": (6, 4, 4), "Ge": (3, 3, 3), "mW": (3, 3, 3)}
+CELLS = {"Ni": (4, 4, 4), "Ag": (4, 4, 4), "W": (5, 5, 5), "Zr": (6, 4, 4), "Ge": (3, 3, 3), "mW": (3, 3, 3),
+         "Bi": (7, 7, 7)}
 #: Materials with their own crystal temperatures (Zr turns bcc above ~0.55 Tm).
 CRYSTAL_T_OF = {"Zr": (0.2, 0.3, 0.4, 0.5)}
-#: mW water is used as a liquid only (its ice would be a second cd material of one potential).
+#: mW water and Bi are used as liquids only (mW ice would be a second cd material of one
+#: potential; sc has no real-potential crystal here).
 CRYSTAL_MATERIALS = ("Ni", "Ag", "W", "Zr", "Ge")
 
 
