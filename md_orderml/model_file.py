@@ -25,7 +25,9 @@ Metadata fields (format versions 1 and 2):
 ``type_names``      model particle types; empty list = type-agnostic model
 ``cutoff``          dimensionless neighbour cutoff (in units of ``length_scale``)
 ``n_layers``        message-passing layers
-``receptive_field`` ``n_layers * cutoff``: how far (in length units) ghosts must reach
+``receptive_field`` how far (in length units) ghosts must reach: ``n_layers * cutoff``
+                    for a message-passing network, more for a model whose descriptors
+                    average over neighbours (hybrid propensity models)
 ``length_scale``    how lengths are made dimensionless: ``"number_density"``
                     means ``(V / N) ** (1 / 3)`` of the whole system
 ``dimensions``      3, or 2 for a model of two-dimensional systems (positions in the
@@ -153,6 +155,7 @@ def check_value_names(value_names) -> list:
 def build_metadata(
     class_names, cutoff: float, n_layers: int, architecture: Dict, training: Dict,
     type_names=(), value_names=None, value_info: Optional[Dict] = None, dimensions: int = 3,
+    receptive_field: Optional[float] = None,
 ) -> Dict:
     """Assemble the metadata record of a model file.
 
@@ -170,6 +173,8 @@ def build_metadata(
         value_names: Regression models: the name of each column of ``values`` (S,).
         value_info: Regression models: optional description of the values (JSON-serialisable).
         dimensions: 3, or 2 for a model of two-dimensional systems.
+        receptive_field: Dimensionless reach of the model (the engines' ghost layer);
+            None: ``cutoff * n_layers``, the reach of a message-passing network.
 
     Returns:
         The metadata dictionary.
@@ -195,7 +200,7 @@ def build_metadata(
         "type_names": list(type_names),
         "cutoff": float(cutoff),
         "n_layers": int(n_layers),
-        "receptive_field": float(cutoff) * int(n_layers),
+        "receptive_field": float(cutoff) * int(n_layers) if receptive_field is None else float(receptive_field),
         "length_scale": "number_density",
         "dimensions": int(dimensions),
         "architecture": architecture,

@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--test", type=int, default=1, help="held-out configurations for the reported score (default 1)")
     p.add_argument("--cutoff", type=float, default=2.0, help="cutoff in units of (V/N)^(1/3) (default 2)")
+    p.add_argument("--no-expert", action="store_true",
+                   help="the network alone (default: blended with a ridge on Boattini-style descriptors computed "
+                        "inside the model, see md_orderml.glassy.expert_torch)")
     p.add_argument("--checkpoint", metavar="PT", help="also save a checkpoint (md-orderml export re-exports it)")
     add_shared_options(p, "glassy")
     p.set_defaults(run=run)
@@ -49,7 +52,7 @@ def run(args) -> int:
     data = load_or_generate(config, cache_dir=args.cache_dir, progress=not args.quiet)
     result = train_propensity_model(data, args.output, fractions, epochs=args.epochs, test=args.test,
                                     cutoff=args.cutoff, architecture=arch, seed=args.seed,
-                                    checkpoint=args.checkpoint, progress=not args.quiet)
+                                    checkpoint=args.checkpoint, progress=not args.quiet, expert=not args.no_expert)
     if not args.quiet:
         scores = ", ".join(f"{n} {s:.3f}" for n, s in zip(result.value_names, result.pearson))
         print(f"trained {args.epochs} epochs in {result.seconds:.0f} s (best epoch {result.best_epoch}); "

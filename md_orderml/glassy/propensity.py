@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -105,8 +105,15 @@ class PropensityRegressor(nn.Module):
                  head_hidden: int = 64):
         super().__init__()
         self.backbone = EquivariantBackbone(cutoff, dict(architecture or GLASSY_ARCHITECTURE))
+        self.cutoff = float(cutoff)
         self.head = nn.Sequential(nn.Linear(self.backbone.embedding_dim, head_hidden), nn.SiLU(),
                                   nn.Linear(head_hidden, n_outputs))
+
+    def embed_and_predict(self, types: torch.Tensor, edge_index: torch.Tensor,
+                          edge_vec: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(predictions (N, n_outputs), embedding (N, D))`` of every particle (graph: see backbone)."""
+        embedding = self.backbone(types, edge_index, edge_vec)
+        return self.head(embedding), embedding
 
     def forward(self, types: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor) -> torch.Tensor:
         """Predictions of every particle, shape (N, n_outputs), from a graph (see backbone)."""
@@ -328,7 +335,8 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
         alphas: Penalties tried (per sample: ``alpha * M`` in the normal equations).
 
     Returns:
-        ``{"predict": callable (M'', F) -> (M'', S), "alpha": per target (S,)}``.
+        ``{"predict": callable (M'', F) -> (M'', S), "alpha": per target (S,), "mean" (F,),
+        "std" (F,), "weight" (F, S), "bias" (S,)}``: ``predict(f) = ((f - mean) / std) @ weight + bias``.
     """
     X = torch.as_tensor(x, dtype=torch.float64)
     Y = torch.as_tensor(y, dtype=torch.float64).reshape(len(x), -1)
@@ -354,4 +362,5 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
         f = (torch.as_tensor(features, dtype=torch.float64) - mean) / std
         return (f @ best_w + y_mean).numpy()
 
-    return {"predict": predict_fn, "alpha": best_alpha}
+    return {"predict": predict_fn, "alpha": best_alpha, "mean": mean.numpy(), "std": std.numpy(),
+            "weight": best_w.numpy(), "bias": y_mean.numpy()}

@@ -50,7 +50,9 @@ def export_propensity_model(model: PropensityRegressor, path, value_names: Seque
     """Write a trained regressor as a regression model file.
 
     Args:
-        model: The trained regressor (its backbone's cutoff and config are recorded).
+        model: The trained regressor, plain or hybrid
+            (:class:`~md_orderml.glassy.expert_torch.HybridPropensityRegressor`; its
+            cutoff, receptive field and backbone config are recorded).
         path: Output model file (``.pt``).
         value_names: Name of each of the S outputs (identifiers).
         value_info: What the values mean (JSON-serialisable), stored as ``value_info``.
@@ -72,26 +74,35 @@ def export_propensity_model(model: PropensityRegressor, path, value_names: Seque
     wrapper = StructureRegressor.from_propensity(model)
     if len(value_names) != wrapper.n_values:
         raise ModelFileError(f"{len(value_names)} value names for a model with {wrapper.n_values} outputs")
-    config = dict(model.backbone.config)
+    network = getattr(model, "network", model)
+    config = dict(network.backbone.config)
     if len(type_names) != int(config.get("n_types", 1)):
         raise ModelFileError(f"{len(type_names)} type names for a backbone with {config.get('n_types')} types")
+    architecture = {"family": "equivariant-density", **config}
+    receptive = None
+    if network is not model:  # hybrid: the descriptors' graph may reach farther than the network's
+        receptive = model.receptive_field
+        architecture["expert_features"] = {"cutoff": model.features.cutoff, "unit": model.features.unit,
+                                           "network_cutoff": model.network_cutoff}
     metadata = build_metadata(
-        [], float(model.backbone.cutoff), int(config["n_layers"]), {"family": "equivariant-density", **config},
+        [], float(model.cutoff), int(config["n_layers"]), architecture,
         dict(training or {"kind": "propensity-regression"}), type_names=list(type_names),
-        value_names=list(value_names), value_info=value_info,
+        value_names=list(value_names), value_info=value_info, receptive_field=receptive,
     )
     model.eval()
     return save_model(wrapper.cpu().eval(), json.loads(json.dumps(metadata)), path)
 
 
-def save_checkpoint(model: PropensityRegressor, path, value_names: Sequence[str], value_info: Optional[Dict] = None,
+def save_checkpoint(model, path, value_names: Sequence[str], value_info: Optional[Dict] = None,
                     training: Optional[Dict] = None, head_hidden: int = 64) -> Path:
-    """Save the weights and everything :func:`export_checkpoint` needs (``torch.save``)."""
+    """Save the weights (plain or hybrid regressor) and what :func:`export_checkpoint` needs (``torch.save``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": CHECKPOINT_KIND, "state_dict": model.state_dict(), "cutoff": float(model.backbone.cutoff),
-                "architecture": dict(model.backbone.config), "n_outputs": len(value_names),
-                "head_hidden": int(head_hidden), "value_names": list(value_names),
+    network = getattr(model, "network", model)
+    hybrid = {"unit": float(model.features.unit)} if network is not model else None
+    torch.save({"kind": CHECKPOINT_KIND, "state_dict": model.state_dict(), "cutoff": float(network.backbone.cutoff),
+                "architecture": dict(network.backbone.config), "n_outputs": len(value_names),
+                "head_hidden": int(head_hidden), "value_names": list(value_names), "hybrid": hybrid,
                 "value_info": dict(value_info or {}), "training": dict(training or {})}, path)
     return path
 
@@ -118,6 +129,11 @@ def export_checkpoint(checkpoint, path) -> Path:
     if not isinstance(ckpt, dict) or ckpt.get("kind") != CHECKPOINT_KIND:
         raise ModelFileError(f"{checkpoint}: not a propensity checkpoint")
     model = PropensityRegressor(ckpt["cutoff"], ckpt["n_outputs"], ckpt["architecture"], ckpt["head_hidden"])
+    if ckpt.get("hybrid"):
+        from md_orderml.glassy.expert_torch import ExpertFeatures, HybridPropensityRegressor
+
+        features = ExpertFeatures(ckpt["hybrid"]["unit"], n_types=int(ckpt["architecture"].get("n_types", 1)))
+        model = HybridPropensityRegressor(model, features)
     model.load_state_dict(ckpt["state_dict"])
     return export_propensity_model(model, path, ckpt["value_names"], ckpt["value_info"], ckpt["training"])
 
@@ -146,7 +162,7 @@ class PropensityTraining:
 
 def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5, 1.0), epochs: int = 100,
                            test: int = 1, cutoff: float = 2.0, architecture: Optional[Dict] = None, seed: int = 0,
-                           checkpoint=None, progress: bool = False) -> PropensityTraining:
+                           checkpoint=None, progress: bool = False, expert: bool = True) -> PropensityTraining:
     """Train a propensity regressor on iso-configurational data and write a model file.
 
     Split (as in ``benchmarks/glassy.py``): the last ``test`` configurations are held out,
@@ -157,6 +173,9 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
     B particles, then an affine calibration of each output on the training particles, so
     the values stay propensity / mean), as in the benchmark; one network (the benchmark
     also reports the mean over seeds and a seed ensemble, which a model file does not hold).
+    With ``expert`` (default) the file holds the hybrid of
+    :func:`~md_orderml.glassy.expert_torch.build_hybrid`: the network blended with a ridge
+    on Boattini-style descriptors computed inside the model.
 
     Args:
         data: A :class:`~md_orderml.glassy.data.GlassyData` (e.g. from ``load_or_generate``).
@@ -169,6 +188,7 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
         seed: Initialisation seed.
         checkpoint: Also save a checkpoint here (re-export with ``md-orderml export``).
         progress: Print one line per epoch.
+        expert: Blend the network with the in-model ridge on expert descriptors.
 
     Returns:
         A :class:`PropensityTraining`.
@@ -197,6 +217,13 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
     fit = fit_regressor([graphs[c] for c in train_ids], [graphs[c] for c in val_ids], len(idx), cutoff, arch,
                         fit_config, progress=progress)
     model = fit["model"]
+    hybrid_info = None
+    if expert:
+        from md_orderml.glassy.expert_torch import build_hybrid
+
+        model, hybrid_info = build_hybrid(model, data.positions, data.types, data.box_length, target, train_ids, val_ids)
+        graphs = {c: make_graph(data.positions[c], data.types, data.box_length, target[c], model.cutoff)
+                  for c in test_ids}
     scores = np.full(len(idx), np.nan)
     if test_ids:
         pred = np.concatenate([predict(model, graphs[c])[is_a] for c in test_ids])
@@ -211,7 +238,8 @@ def train_propensity_model(data, output, fractions: Sequence[float] = (0.1, 0.5,
     training = {"kind": "propensity-regression", "epochs": int(epochs), "best_epoch": int(fit["best_epoch"]),
                 "loss": fit_config.loss, "loss_types": [KA_TYPE_NAMES[t] for t in fit_config.loss_types],
                 "configurations": {"train": len(train_ids), "validation": 1, "test": len(test_ids)},
-                "test_pearson_A": [None if np.isnan(s) else float(s) for s in scores], "seed": int(seed)}
+                "test_pearson_A": [None if np.isnan(s) else float(s) for s in scores], "seed": int(seed),
+                "expert_ridge": hybrid_info}
     ckpt_path = None
     if checkpoint is not None:
         ckpt_path = save_checkpoint(model, checkpoint, names, info, training)

@@ -14,30 +14,33 @@ from torch import nn
 
 from md_orderml import keys
 from md_orderml.nn.labeler import scaled_graph
-from md_orderml.nn.backbone import EquivariantBackbone
 
 
 class StructureRegressor(nn.Module):
-    """Backbone plus a regression head (S invariant values per particle), neighbour search inside.
+    """A per-particle regressor (S invariant values per particle) with the neighbour search inside.
 
     Args:
-        backbone: The equivariant backbone (its ``cutoff`` is dimensionless).
-        head: Maps the embedding (N, D) to the values (N, S); its first layer must be an
-            ``nn.Linear`` (its weight dtype is the model's dtype).
+        regressor: A module with a float ``cutoff`` (dimensionless) and a method
+            ``embed_and_predict(types, edge_index, edge_vec) -> (values (N, S), embedding (N, D))``:
+            :class:`~md_orderml.glassy.propensity.PropensityRegressor` or
+            :class:`~md_orderml.glassy.expert_torch.HybridPropensityRegressor`.
         n_values: S, the number of values per particle.
+        dtype: The regressor's floating-point type (the graph is built in it).
     """
 
-    def __init__(self, backbone: EquivariantBackbone, head: nn.Sequential, n_values: int):
+    def __init__(self, regressor: nn.Module, n_values: int, dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.backbone = backbone
-        self.cutoff = backbone.cutoff
+        self.regressor = regressor
+        self.cutoff = float(regressor.cutoff)
         self.n_values = int(n_values)
-        self.head = head
+        self.register_buffer("dtype_probe", torch.zeros(0, dtype=dtype))  # follows .double() / .float()
 
     @classmethod
     def from_propensity(cls, regressor) -> "StructureRegressor":
-        """Wrap a trained :class:`~md_orderml.glassy.propensity.PropensityRegressor` (weights shared)."""
-        return cls(regressor.backbone, regressor.head, regressor.head[-1].out_features)
+        """Wrap a trained propensity regressor, plain or hybrid (weights shared)."""
+        network = getattr(regressor, "network", regressor)
+        head = network.head
+        return cls(regressor, head[-1].out_features, head[0].weight.dtype)
 
     def forward(
         self,
@@ -63,9 +66,8 @@ class StructureRegressor(nn.Module):
             Dictionary with ``values`` (M, S) float32 and ``embedding`` (M, D) float32
             for the M owned particles, in input order.
         """
-        edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
-        embedding = self.backbone(types, edge_index, edge_vec)
-        values = self.head(embedding)
+        edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.dtype_probe.dtype)
+        values, embedding = self.regressor.embed_and_predict(types, edge_index, edge_vec)
         return {
             keys.VALUES: values[owned].to(torch.float32),
             keys.EMBEDDING: embedding[owned].to(torch.float32),
