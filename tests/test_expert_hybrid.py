@@ -204,6 +204,49 @@ def test_lammps_values_identical_on_one_two_and_four_ranks(hybrid_path, ka_confi
         np.testing.assert_allclose(got["values"], expected, rtol=1e-4, atol=1e-4, err_msg=f"{ranks} ranks")
 
 
+def _have_hoomd() -> bool:
+    from md_orderml.mpi import load_mpi
+
+    load_mpi()
+    try:
+        import hoomd.md  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _have_hoomd(), reason="HOOMD-blue is not installed (conda install -c conda-forge hoomd)")
+def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
+    """The HOOMD analyzer with a hybrid file logs the values of the periodic computation (tag order)."""
+    import hoomd
+
+    from md_orderml.classifier import StructureClassifier
+    from md_orderml.engines.hoomd import OrderMLLabels
+
+    positions, types, length = ka_config
+    device = hoomd.device.CPU(notice_level=1)
+    sim = hoomd.Simulation(device=device, seed=3)
+    snap = hoomd.Snapshot(device.communicator)
+    if snap.communicator.rank == 0:
+        snap.configuration.box = [length, length, length, 0, 0, 0]
+        snap.particles.N = N
+        snap.particles.types = ["A", "B"]
+        snap.particles.typeid[:] = types
+        snap.particles.position[:] = positions - length / 2
+    sim.create_state_from_snapshot(snap)
+    # no forces and zero velocities: the configuration stays put for the one step run
+    sim.operations.integrator = hoomd.md.Integrator(dt=0.005, methods=[
+        hoomd.md.methods.ConstantVolume(filter=hoomd.filter.All())])
+    labels = OrderMLLabels(trigger=1, model=hybrid_path)
+    sim.operations.writers.append(labels)
+    sim.run(1)
+    expected = StructureClassifier(hybrid_path).compute(
+        Frame(positions=positions, box=Box(length, length, length), types=types.astype(np.int32),
+              type_names=["A", "B"])).values
+    assert labels.values.shape == (N, 2) and expected.std(0).min() > 1e-2
+    np.testing.assert_allclose(labels.values, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_train_propensity_hybrid_checkpoint_round_trip(tmp_path, ka_config):
     from md_orderml.classifier import StructureClassifier
     from md_orderml.cli import main
