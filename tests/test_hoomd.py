@@ -16,27 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CLASSES, mpirun
+from conftest import CLASSES, NO_HOOMD, hoomd_available, mpirun
 
 HERE = Path(__file__).resolve().parent
 HELPER = HERE / "hoomd_rank_helper.py"
-NO_HOOMD = "HOOMD-blue is not installed (conda install -c conda-forge hoomd)"
 CONF_TOL = 1e-3  # float32 model with a sharpened head: images vs shifts round differently
 
 
-def _hoomd_available() -> bool:
-    from md_orderml.mpi import load_mpi
-
-    load_mpi()
-    try:
-        import hoomd  # noqa: F401
-        import hoomd.md  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-HAVE_HOOMD = _hoomd_available()
+HAVE_HOOMD = hoomd_available()
 needs_hoomd = pytest.mark.skipif(not HAVE_HOOMD, reason=NO_HOOMD)
 
 

@@ -19,6 +19,8 @@ from md_orderml.frame import Box, Frame
 from md_orderml.glassy.propensity import PropensityRegressor, make_graph
 from md_orderml.glassy.propensity_model import KA_TYPE_MAP, export_propensity_model, value_names_for
 
+from conftest import NO_HOOMD, hoomd_available, ka_simulation, synthetic_glassy_cache
+
 TINY = {"l_max": 2, "channels": 4, "power_channels": 4, "cubic_channels": 2, "cubic_degrees": [2],
         "features": 16, "n_layers": 2, "n_types": 2, "avg_neighbors": 30.0}
 CUTOFF = 1.8
@@ -159,21 +161,11 @@ def test_train_propensity_command_and_export(tmp_path, ka_config):
 
     (The box of N = 160 is too small for the hybrid's descriptors: tests/test_expert_hybrid.py.)"""
     from md_orderml.cli import main
-    from md_orderml.glassy.data import GlassyConfig, GlassyData
     from md_orderml.model_file import load_model
 
     positions, types, length = ka_config
-    config = GlassyConfig(n_particles=N, n_configs=3, n_draws=2, n_times=5, seed=11)
-    rng = np.random.default_rng(3)
-    times = np.geomspace(0.1, 10.0, 5)
-    data = GlassyData(positions=np.stack([(positions + rng.normal(0, 0.1, positions.shape)) % length
-                                          for _ in range(3)]),
-                      types=types, box_length=length, times=times,
-                      propensity=rng.uniform(0.1, 2.0, (3, 5, N)) * times[None, :, None],
-                      fs=np.linspace(0.9, 0.1, 5), msd=times.copy(), tau_alpha=1.0,
-                      meta={"config": {"temperature": 0.8}})
-    data.save(tmp_path / f"ka3d_{config.key()}.npz")
-    overrides = json.dumps({"n_particles": N, "n_configs": 3, "n_draws": 2, "n_times": 5, "seed": 11})
+    overrides = synthetic_glassy_cache(tmp_path, positions, types, length, n_configs=3, n_times=5, seed=11, noise=0.1,
+                                       meta={"config": {"temperature": 0.8}})
     out, ckpt = tmp_path / "prop.pt", tmp_path / "prop_ckpt.pt"
     assert main(["train-propensity", "-o", str(out), "--data", overrides, "--cache-dir", str(tmp_path),
                  "--epochs", "2", "--test", "0", "--fractions", "0.5,1", "--checkpoint", str(ckpt),
@@ -317,18 +309,7 @@ def test_lammps_compute_values_equal_label_command(model_path, ka_config, tmp_pa
     assert compute.means[NAMES[0]] == pytest.approx(got[in_a, 0].mean(), rel=1e-6)
 
 
-def _have_hoomd() -> bool:
-    from md_orderml.mpi import load_mpi
-
-    load_mpi()
-    try:
-        import hoomd.md  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_hoomd(), reason="HOOMD-blue is not installed (conda install -c conda-forge hoomd)")
+@pytest.mark.skipif(not hoomd_available(), reason=NO_HOOMD)
 def test_hoomd_values_loggable_equal_label_command(model_path, ka_config, tmp_path):
     """HOOMD analyzer with a regression model: values in GSD == md-orderml label on the frames written."""
     import gsd.hoomd
@@ -339,16 +320,7 @@ def test_hoomd_values_loggable_equal_label_command(model_path, ka_config, tmp_pa
     from md_orderml.labelling import label_trajectory
 
     positions, types, length = ka_config
-    device = hoomd.device.CPU(notice_level=1)
-    sim = hoomd.Simulation(device=device, seed=3)
-    snap = hoomd.Snapshot(device.communicator)
-    if snap.communicator.rank == 0:
-        snap.configuration.box = [length, length, length, 0, 0, 0]
-        snap.particles.N = N
-        snap.particles.types = ["A", "B"]
-        snap.particles.typeid[:] = types
-        snap.particles.position[:] = positions - length / 2
-    sim.create_state_from_snapshot(snap)
+    sim = ka_simulation(positions, types, length)
     # free flight (the random configuration overlaps; the box is too small for a KA neighbour list)
     sim.state.thermalize_particle_momenta(filter=hoomd.filter.All(), kT=0.8)
     method = hoomd.md.methods.ConstantVolume(filter=hoomd.filter.All())
