@@ -4,8 +4,9 @@ Generates (or reads from ``~/.cache/md_orderml/glassy``) the iso-configurational
 :mod:`md_orderml.glassy.data`, trains :class:`~md_orderml.glassy.propensity.PropensityRegressor`,
 blends it with a ridge on in-model expert descriptors
 (:class:`~md_orderml.glassy.expert_torch.HybridPropensityRegressor`; ``--no-expert``: the
-network alone) and writes a regression model file (see :mod:`md_orderml.glassy.propensity_model`), which
-``md-orderml label``, the LAMMPS Python compute and the HOOMD analyzer run.
+network alone) and writes a regression model file (see
+:mod:`md_orderml.glassy.propensity_model`), which ``md-orderml label``, the LAMMPS Python
+compute and the HOOMD analyzer run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def add_parser(sub) -> None:
         "train-propensity", help="train a per-particle propensity model (Kob-Andersen glass former)",
         description="Train the equivariant backbone with a regression head on iso-configurational propensities of "
                     "the 3D Kob-Andersen mixture (generated with LAMMPS and cached), blend it with a ridge on "
-                    "Boattini-style descriptors computed inside the model, and export a regression model file. The default data set takes about 10 minutes to generate on one core, --quick about 2.")
+                    "Boattini-style descriptors computed inside the model, and export a regression model file. "
+                    "The default data set takes about 10 minutes to generate on one core, --quick about 2.")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.add_argument("--quick", action="store_true", help="T = 0.8 data set (6 configurations x 8 draws)")
     p.add_argument("--data", metavar="JSON", help="GlassyConfig settings overriding the (quick) defaults, "
