@@ -117,7 +117,7 @@ class PropensityRegressor(nn.Module):
 
     def forward(self, types: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor) -> torch.Tensor:
         """Predictions of every particle, shape (N, n_outputs), from a graph (see backbone)."""
-        return self.head(self.backbone(types, edge_index, edge_vec))
+        return self.embed_and_predict(types, edge_index, edge_vec)[0]
 
 
 @dataclasses.dataclass
