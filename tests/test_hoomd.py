@@ -87,13 +87,18 @@ def test_clear_error_without_hoomd():
         import md_orderml.engines.hoomd  # noqa: F401
 
 
+def test_cuda_tensor_refuses_host_arrays():
+    from md_orderml.engines.hoomd_domain import cuda_tensor
+
+    with pytest.raises(TypeError, match="ndarray does not expose __cuda_array_interface__"):
+        cuda_tensor(np.zeros(3))
+
+
 def test_cuda_tensor_is_zero_copy():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
-    if not HAVE_HOOMD:
-        pytest.skip(NO_HOOMD)
-    from md_orderml.engines.hoomd import cuda_tensor
+    from md_orderml.engines.hoomd_domain import cuda_tensor
 
     storage = torch.arange(40, dtype=torch.float64, device="cuda").reshape(10, 4)
 

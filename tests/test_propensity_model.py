@@ -6,8 +6,6 @@ is needed (one short ``train-propensity`` run checks the command end to end).
 """
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -72,6 +72,7 @@ import torch
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier, length_scale_of
 from md_orderml.engines.halo import halo_mask
+from md_orderml.engines.hoomd_domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
 from md_orderml.errors import InputError
 from md_orderml.frame import Box
 from md_orderml.model_file import ModelFile, load_model
@@ -84,88 +85,6 @@ NAMESPACE = ("md_orderml",)
 CLASSIFICATION_LOGGABLES = ("label", "confidence", "probabilities", "counts", "fractions", "class_names")
 REGRESSION_LOGGABLES = ("values", "value_means", "value_names")
 GHOST_MODES = ("auto", "hoomd", "gather")
-
-
-def cuda_tensor(array) -> torch.Tensor:
-    """Zero-copy torch view of a GPU buffer, e.g. a ``gpu_local_snapshot`` array.
-
-    Args:
-        array: Object exposing ``__cuda_array_interface__``, shape (N,) or (N, k),
-            strides allowed (HOOMD's positions are a strided (N, 3) view of (N, 4)).
-
-    Returns:
-        A CUDA tensor sharing the memory, on the buffer's device. For HOOMD it is
-        valid only inside the ``with state.gpu_local_snapshot`` block.
-    """
-    if not hasattr(array, "__cuda_array_interface__"):
-        raise TypeError(f"{type(array).__name__} does not expose __cuda_array_interface__")
-    return torch.as_tensor(array)
-
-
-def _rcut(obj, a: str, b: str) -> float:
-    try:
-        return float(obj.r_cut[(a, b)])
-    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError):
-        return 0.0  # unknown cutoffs count as none: the estimate stays a lower bound
-
-
-def hoomd_ghost_reach(simulation) -> Optional[float]:
-    """Distance up to which HOOMD's ghost particles are complete on every rank.
-
-    HOOMD sends a particle of type ``t`` as a ghost when it is within ``w_t = max over
-    neighbour lists of (max_s r_cut(t, s) + buffer)`` of a domain (``r_cut`` is the
-    larger of the list's base ``r_cut`` and its pair forces'), and it rebuilds ghosts
-    when a particle moved ``buffer / 2``. Between rebuilds pair distances change by at
-    most ``b = min(buffer)``, so every particle within ``min_t w_t - b`` of an owned one
-    is present.
-
-    Args:
-        simulation: A ``hoomd.Simulation`` with its state.
-
-    Returns:
-        That distance, or None when unknown (no neighbour list in the integrator's
-        forces, or one without distance checks).
-    """
-    integrator = simulation.operations.integrator
-    nlist_cls = getattr(getattr(hoomd, "md", None), "nlist", None)
-    if integrator is None or nlist_cls is None:
-        return None
-    groups: Dict[int, tuple] = {}
-    for force in getattr(integrator, "forces", ()):
-        nlist = getattr(force, "nlist", None)
-        if isinstance(nlist, nlist_cls.NeighborList):
-            groups.setdefault(id(nlist), (nlist, []))[1].append(force)
-    if not groups:
-        return None
-    types = list(simulation.state.particle_types)
-    width = dict.fromkeys(types, 0.0)
-    buffers = []
-    for nlist, forces in groups.values():
-        if not nlist.check_dist:
-            return None
-        buffers.append(float(nlist.buffer))
-        for a in types:
-            rcut = max(_rcut(obj, a, b) for obj in [nlist, *forces] for b in types)
-            if rcut > 0:
-                width[a] = max(width[a], rcut + float(nlist.buffer))
-    return min(width.values()) - min(buffers)
-
-
-def _mpi_comm(simulation, given):
-    """``(communicator, created)``: mpi4py communicator of the simulation's ranks (None when serial)."""
-    hcomm = simulation.device.communicator
-    if hcomm.num_ranks == 1:
-        return None, False
-    if given is not None:
-        return given, False
-    from mpi4py import MPI
-
-    world = MPI.COMM_WORLD
-    if world.Get_size() == hcomm.num_ranks:
-        return world, False
-    if hcomm.num_partitions > 1 and world.Get_size() == hcomm.num_ranks * hcomm.num_partitions:
-        return world.Split(hcomm.partition, hcomm.rank), True
-    raise InputError("cannot tell the MPI communicator of this simulation: pass mpi_comm= to OrderMLLabels")
 
 
 class _LabelAction(hoomd.custom.Action):
@@ -232,7 +151,7 @@ class _LabelAction(hoomd.custom.Action):
         else:
             self._lookup = np.zeros(len(names), dtype=np.int64)
         self._lookup_t = torch.as_tensor(self._lookup, device="cuda" if self._gpu else "cpu")  # indexed by HOOMD's typeid
-        self._comm, self._owns_comm = _mpi_comm(simulation, self._given_comm)
+        self._comm, self._owns_comm = simulation_comm(simulation, self._given_comm)
         self._rank = 0 if self._comm is None else self._comm.Get_rank()
         if self._comm is not None and "OMP_NUM_THREADS" not in os.environ:  # share the cores between ranks
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

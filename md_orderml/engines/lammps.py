@@ -52,8 +52,7 @@ import numpy as np
 
 from md_orderml import keys
 from md_orderml.classifier import StructureClassifier, length_scale_of
-from md_orderml.engines.halo import halo_mask
-from md_orderml.engines.lammps_util import communication_cutoff, lammps_box, one_line
+from md_orderml.engines.lammps_util import communication_cutoff, gathered_inputs, ghost_inputs, lammps_box, one_line
 from md_orderml.errors import InputError
 
 #: LAMMPS's default neighbour skin per unit style (``neighbor`` command).
@@ -296,7 +295,7 @@ class OrderMLCompute:
         """Fix external callback: label, write per-atom values, publish global counts."""
         if self.error is not None or self.lmp.get_natoms() == 0 or self._unchanged(step, nlocal, x):
             return
-        lmp, err, scale = self.lmp, None, 1.0
+        err, scale = None, 1.0
         local = np.zeros(self.n_out + 2)
         try:
             scale = self.length_scale()
@@ -309,7 +308,9 @@ class OrderMLCompute:
         except Exception as exc:  # global checks: every rank takes the same branch
             err, ghosts = exc, True
         try:
-            inputs = self._ghost_inputs(nlocal, scale) if ghosts else self._gather_inputs(nlocal, scale)
+            reach = self.receptive_field * scale
+            inputs = (ghost_inputs(self.lmp, nlocal, reach) if ghosts
+                      else gathered_inputs(self.lmp, nlocal, reach, self._periodic(), self.comm))
             if err is None:
                 local[:self.n_out + 1] = self._label(nlocal, scale, *inputs)
         except Exception as exc:
@@ -344,41 +345,6 @@ class OrderMLCompute:
         self._fingerprint = fingerprint
         return same
 
-    def _ghost_inputs(self, nlocal: int, scale: float):
-        """Owned atoms and the ghosts within the receptive field of them; all-open boundaries."""
-        nall = nlocal + self.lmp.extract_setting("nghost")
-        x = self.lmp.numpy.extract_atom("x", nelem=nall)
-        types = self.lmp.numpy.extract_atom("type", nelem=nall)
-        if nlocal == 0:
-            return x[:0], types[:0], np.zeros((3, 3)), (False, False, False)
-        box = lammps_box(self.lmp)
-        inv = np.linalg.inv(box.matrix)
-        keep = halo_mask(x[:nlocal] @ inv, x[nlocal:] @ inv, self.receptive_field * scale / box.widths,
-                         np.zeros(3, bool))
-        if keep.all():
-            return x, types, np.zeros((3, 3)), (False, False, False)
-        keep = np.concatenate([np.ones(nlocal, dtype=bool), keep])
-        return x[keep], types[keep], np.zeros((3, 3)), (False, False, False)
-
-    def _gather_inputs(self, nlocal: int, scale: float):
-        """Owned atoms first, then every other rank's atoms within the receptive field; periodic box."""
-        lmp = self.lmp
-        x = lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]
-        types = lmp.numpy.extract_atom("type", nelem=nlocal)[:nlocal]
-        box = lammps_box(lmp)
-        periodic = self._periodic()
-        if self.comm is None:
-            return x, types, box.matrix, periodic
-        parts = self.comm.allgather((np.array(x), np.array(types)))
-        others = [p for r, p in enumerate(parts) if r != self.rank]
-        ox = np.concatenate([p[0] for p in others]).reshape(-1, 3)
-        ot = np.concatenate([p[1] for p in others])
-        if nlocal == 0:
-            return x, types, box.matrix, periodic
-        inv = np.linalg.inv(box.matrix)
-        keep = halo_mask(x @ inv, ox @ inv, self.receptive_field * scale / box.widths, periodic)
-        return np.concatenate([x, ox[keep]]), np.concatenate([types, ot[keep]]), box.matrix, periodic
-
     def _label(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:
         """Run the model, write per-atom values; returns local [counts (sums)..., n_labelled]."""
         lmp = self.lmp
@@ -386,13 +352,7 @@ class OrderMLCompute:
             return self._predict(nlocal, scale, positions, types, cell, pbc)
         labels = lmp.numpy.extract_atom(self.label_name, nelem=nlocal) if nlocal else np.zeros(0, np.int32)
         conf = lmp.numpy.extract_atom(self.conf_name, nelem=nlocal) if nlocal else np.zeros(0)
-        mask = lmp.numpy.extract_atom("mask", nelem=nlocal)[:nlocal] if nlocal else np.zeros(0, np.int32)
-        in_group = (mask & self.groupbit) != 0
-        ntypes = lmp.extract_global("ntypes")
-        names = [str(t) for t in range(ntypes + 1)]
-        model_types = self.classifier.model_types(names, np.asarray(types, dtype=np.int64), f"LAMMPS rank {self.rank}")
-        owned = np.zeros(len(positions), dtype=bool)
-        owned[:nlocal] = in_group
+        in_group, owned, model_types = self._owned_in_group(nlocal, len(positions), types)
         result = np.zeros(self.n_classes + 1)
         labels[:] = -1
         conf[:] = 0.0
