@@ -7,7 +7,7 @@ Output keys are the entries of the dictionary returned by an exported model's ``
 # Outputs of an exported model (all for owned particles only, in input order).
 LABEL = "label"  #: int64 class index, shape (N_owned,)
 PROBABILITIES = "probabilities"  #: float32 class probabilities, shape (N_owned, n_classes)
-CONFIDENCE = "confidence"  #: float32 largest class probability, shape (N_owned,)
+CONFIDENCE = "confidence"  #: float32 probability of the label given (the largest one), shape (N_owned,)
 EMBEDDING = "embedding"  #: float32 invariant per-particle embedding, shape (N_owned, n_embedding)
 VALUES = "values"  #: float32 per-particle regression outputs, shape (N_owned, n_values) (regression models)
 OUTPUT_KEYS = (LABEL, PROBABILITIES, CONFIDENCE, EMBEDDING)  #: outputs of a classification model
@@ -27,6 +27,9 @@ FORMAT_NAME = "md_orderml-model"
 FORMAT_VERSION = 2
 CLASSIFICATION_FORMAT_VERSION = 1
 REGRESSION_FORMAT_VERSION = 2
+#: Optional metadata record of classifiers whose crystal labels need crystalline neighbours
+#: (``radius``, ``min_neighbours``, ``crystal_classes``, ``relabel``); informative, the rule is in the code.
+ISOLATED_CRYSTAL_RULE = "isolated_crystal_rule"
 
 # GSD log paths (per particle, file particle order).
 GSD_PREFIX = "log/particles/md_orderml/"

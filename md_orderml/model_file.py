@@ -27,13 +27,16 @@ Metadata fields (format versions 1 and 2):
 ``n_layers``        message-passing layers
 ``receptive_field`` how far (in length units) ghosts must reach: ``n_layers * cutoff``
                     for a message-passing network, more for a model whose descriptors
-                    average over neighbours (hybrid propensity models)
+                    average over neighbours (hybrid propensity models) or whose labels
+                    depend on the neighbours' labels (``isolated_crystal_rule``)
 ``length_scale``    how lengths are made dimensionless: ``"number_density"``
                     means ``(V / N) ** (1 / 3)`` of the whole system
 ``dimensions``      3, or 2 for a model of two-dimensional systems (positions in the
                     x-y plane, length scale ``(A / N) ** (1 / 2)``, periodic in x, y only)
 ``architecture``    backbone family and settings
 ``training``        summary of how the weights were made
+``isolated_crystal_rule`` optional: a crystal label needs ``min_neighbours`` crystal-labelled
+                    particles within ``radius`` (length units), else ``relabel``
 ==================  ==========================================================
 """
 

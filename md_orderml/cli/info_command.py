@@ -38,6 +38,10 @@ def run(args) -> int:
         print("dimensions     2 (x-y plane, length scale (A/N)^(1/2), periodic in x and y)")
     print(f"cutoff         {meta['cutoff']} x length scale ({meta.get('length_scale')})")
     print(f"receptive field {meta['receptive_field']} x length scale ({meta.get('n_layers')} layers)")
+    rule = meta.get("isolated_crystal_rule")
+    if rule:
+        print(f"crystal rule   {', '.join(rule['crystal_classes'])} need >= {rule['min_neighbours']} crystal-labelled "
+              f"neighbours within {rule['radius']} x length scale, else {rule['relabel']}")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
     training = meta.get("training", {})
     print(f"training       {training.get('kind', '?')}, {training.get('epochs', '?')} epochs")

@@ -11,7 +11,7 @@ import json
 #: ``md-orderml train --preset default --init-backbone runs/pretrained.pt -o md_orderml/models/default.pt``
 PRESETS = {
     "default": dict(epochs=40, per_class=90, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.5,
-                    cutoff=1.6, lr=3e-3, seed=0, threads=1),
+                    cutoff=1.6, lr=3e-3, seed=0, threads=1, isolated_crystal_radius=1.2, isolated_crystal_neighbours=2),
 }
 
 
@@ -41,6 +41,11 @@ def add_parser(sub) -> None:
     p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the defaults")
     p.add_argument("--init-backbone", metavar="PRETRAINED",
                    help="start from the backbone of a pretrained checkpoint (md-orderml pretrain; same architecture)")
+    p.add_argument("--isolated-crystal-radius", type=float, default=d.isolated_crystal_radius,
+                   help="exported model: a crystal label needs crystal-labelled neighbours within this radius "
+                        "(units of (V/N)^(1/3)), else 'liquid'; 0 = off (default)")
+    p.add_argument("--isolated-crystal-neighbours", type=int, default=d.isolated_crystal_neighbours,
+                   help="crystal-labelled neighbours a crystal label needs (default %(default)s)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--quiet", action="store_true")
@@ -62,6 +67,8 @@ def run(args) -> int:
         epochs=args.epochs, per_class=args.per_class, val_per_class=args.val_per_class,
         noise_max=args.noise_max, cutoff=args.cutoff, lr=args.lr, batch_size=args.batch_size,
         seed=args.seed, thermal_fraction=args.thermal_fraction, init_backbone=args.init_backbone,
+        isolated_crystal_radius=args.isolated_crystal_radius,
+        isolated_crystal_neighbours=args.isolated_crystal_neighbours,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})

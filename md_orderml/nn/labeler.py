@@ -7,7 +7,7 @@ head, so HOOMD, LAMMPS (Python or C++) and the command line all run exactly the 
 code.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -41,6 +41,14 @@ def scaled_graph(positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor,
 class StructureLabeler(nn.Module):
     """Backbone plus a classification head, with the neighbour search inside.
 
+    Optionally (:meth:`set_isolated_crystal_rule`) a crystal label needs crystalline
+    neighbours: a particle whose most probable class is a crystal but which has fewer than
+    ``min_neighbours`` particles with a crystal label within ``radius`` is labelled
+    ``liquid`` instead (after the solid-like-neighbour criterion of ten Wolde, Ruiz-Montero
+    and Frenkel, in its weakest form). ``probabilities`` stay the network's; ``confidence``
+    is the probability of the label given. The rule needs the labels of neighbours, so it
+    adds ``radius`` to the model's receptive field.
+
     Args:
         backbone: The equivariant backbone (its ``cutoff`` is dimensionless).
         n_classes: Number of structure classes.
@@ -57,6 +65,50 @@ class StructureLabeler(nn.Module):
             nn.SiLU(),
             nn.Linear(head_hidden, self.n_classes),
         )
+        self.isolation_radius = 0.0
+        self.isolation_min_neighbours = 1
+        self.liquid_label = -1
+        self.register_buffer("crystal_classes", torch.zeros(self.n_classes, dtype=torch.bool), persistent=False)
+
+    def set_isolated_crystal_rule(self, class_names: List[str], crystal_names: List[str], radius: float,
+                                  min_neighbours: int = 1, liquid_name: str = "liquid") -> None:
+        """Switch on the isolated-crystal rule (see the class docstring); ``radius`` 0 switches it off.
+
+        Args:
+            class_names: The model's class names, index = label, length ``n_classes``.
+            crystal_names: Which of them are crystals.
+            radius: Dimensionless neighbour radius (units of the length scale), below the cutoff.
+            min_neighbours: Crystal-labelled neighbours a crystal label needs.
+            liquid_name: The class given to isolated crystal-labelled particles.
+        """
+        if len(class_names) != self.n_classes or liquid_name not in class_names:
+            raise ValueError(f"class names {class_names} do not fit this model or lack {liquid_name!r}")
+        if not 0.0 <= radius <= self.cutoff or min_neighbours < 1:
+            raise ValueError(f"need 0 <= radius <= cutoff {self.cutoff} and min_neighbours >= 1")
+        self.isolation_radius = float(radius)
+        self.isolation_min_neighbours = int(min_neighbours)
+        self.liquid_label = class_names.index(liquid_name)
+        self.crystal_classes = torch.tensor([n in crystal_names for n in class_names], dtype=torch.bool)
+
+    def isolated_crystal_labels(self, label: torch.Tensor, edge_index: torch.Tensor,
+                                edge_vec: torch.Tensor) -> torch.Tensor:
+        """Apply the isolated-crystal rule to the labels of every node.
+
+        Args:
+            label: Most probable class of every node, shape (N,), int64.
+            edge_index: (centre, neighbour) bond indices, shape (2, E).
+            edge_vec: Dimensionless bond vectors, shape (E, 3).
+
+        Returns:
+            The labels with isolated crystal-labelled nodes set to ``liquid``, shape (N,).
+        """
+        crystal = self.crystal_classes[label]
+        near = torch.linalg.norm(edge_vec, dim=1) < self.isolation_radius
+        centre, neighbour = edge_index[0][near], edge_index[1][near]
+        count = torch.zeros(label.size(0), dtype=torch.int64, device=label.device)
+        count.index_add_(0, centre, crystal[neighbour].to(torch.int64))
+        isolated = crystal & (count < self.isolation_min_neighbours)
+        return torch.where(isolated, torch.full_like(label, self.liquid_label), label)
 
     def graph_forward(
         self, types: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor
@@ -101,9 +153,13 @@ class StructureLabeler(nn.Module):
         """
         edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
         logits, embedding = self.graph_forward(types, edge_index, edge_vec)
-        logits = logits[owned]
-        probabilities = torch.softmax(logits, dim=1)
-        confidence, label = probabilities.max(dim=1)
+        if self.isolation_radius > 0.0:
+            label = self.isolated_crystal_labels(logits.argmax(dim=1), edge_index, edge_vec)[owned]
+            probabilities = torch.softmax(logits[owned], dim=1)
+            confidence = probabilities.gather(1, label.unsqueeze(1)).squeeze(1)
+        else:
+            probabilities = torch.softmax(logits[owned], dim=1)
+            confidence, label = probabilities.max(dim=1)
         return {
             keys.LABEL: label,
             keys.PROBABILITIES: probabilities,

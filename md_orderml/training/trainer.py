@@ -17,10 +17,12 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from md_orderml.keys import ISOLATED_CRYSTAL_RULE
 from md_orderml.model_file import build_metadata, save_model
 from md_orderml.nn.backbone import DEFAULT_CONFIG
 from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
+from md_orderml.structures import CRYSTALS
 from md_orderml.training.checkpoints import CheckpointedRun, restore_training_state
 from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
 
@@ -46,6 +48,12 @@ class TrainConfig:
         init_backbone: Pretrained checkpoint (``md-orderml pretrain``) whose backbone
             weights start the run (its cutoff and architecture must equal these);
             ``None`` starts from a random initialisation.
+        isolated_crystal_radius: Exported model only: a crystal label needs at least
+            ``isolated_crystal_neighbours`` crystal-labelled particles within this
+            dimensionless radius, else the particle is labelled ``liquid``
+            (:meth:`md_orderml.nn.labeler.StructureLabeler.set_isolated_crystal_rule`);
+            0 switches the rule off. Training itself is unaffected.
+        isolated_crystal_neighbours: See ``isolated_crystal_radius``.
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -61,6 +69,8 @@ class TrainConfig:
     seed: int = 0
     thermal_fraction: float = 0.0
     init_backbone: Optional[str] = None
+    isolated_crystal_radius: float = 0.0
+    isolated_crystal_neighbours: int = 2
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters, max_norm: float = 5.0) -> None:
@@ -218,12 +228,41 @@ class Trainer(CheckpointedRun):
             "epochs": self.epoch,
         }
         training.update(extra_training or {})
+        n_layers = int(self.model.backbone.config["n_layers"])
+        rule = apply_isolated_crystal_rule(self.model, cfg.class_names, cfg.isolated_crystal_radius,
+                                           cfg.isolated_crystal_neighbours)
         metadata = build_metadata(
-            cfg.class_names, cfg.cutoff, int(self.model.backbone.config["n_layers"]),
+            cfg.class_names, cfg.cutoff, n_layers,
             {"family": "equivariant-density", **self.model.backbone.config}, training,
+            receptive_field=cfg.cutoff * n_layers + cfg.isolated_crystal_radius,
         )
+        if rule:
+            metadata[ISOLATED_CRYSTAL_RULE] = rule
         self.model.eval()
         return save_model(self.model.cpu(), json.loads(json.dumps(metadata)), path)
+
+
+def apply_isolated_crystal_rule(model: StructureLabeler, class_names: Sequence[str], radius: float,
+                                min_neighbours: int) -> Optional[Dict]:
+    """Set the isolated-crystal rule of a labeler; returns its metadata record (None when off).
+
+    Args:
+        model: The labeler to export.
+        class_names: Its class names; the crystals are those in :data:`md_orderml.structures.CRYSTALS`.
+        radius: Dimensionless neighbour radius; 0 switches the rule off.
+        min_neighbours: Crystal-labelled neighbours a crystal label needs.
+
+    Returns:
+        ``{"radius", "min_neighbours", "crystal_classes", "relabel"}`` or None.
+    """
+    names = list(class_names)
+    crystals = [n for n in names if n in CRYSTALS]
+    if radius <= 0.0:
+        model.isolation_radius = 0.0
+        return None
+    model.set_isolated_crystal_rule(names, crystals, radius, min_neighbours)
+    return {"radius": float(radius), "min_neighbours": int(min_neighbours), "crystal_classes": crystals,
+            "relabel": "liquid"}
 
 
 def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
