@@ -320,7 +320,7 @@ class _LabelAction(hoomd.custom.Action):
 
     @log(category="particle", requires_run=True)
     def confidence(self):
-        """(N_global,) float32: largest class probability per particle (rank 0; None elsewhere)."""
+        """(N_global,) float32: probability of each particle's label (rank 0; None elsewhere)."""
         return self._particle(keys.CONFIDENCE)
 
     @log(category="particle", requires_run=True, default=False)

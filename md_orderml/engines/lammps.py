@@ -4,7 +4,7 @@
 
 * ``fix <fix_id>_props all property/atom i_<fix_id> d_<fix_id>_conf ghost no``: per-atom
   ``i_orderml`` (class index, -1 = not labelled: outside the group or before the first
-  labelling) and ``d_orderml_conf`` (largest class probability, 0 = not labelled);
+  labelling) and ``d_orderml_conf`` (probability of the label, 0 = not labelled);
 * ``fix <fix_id> <group> external pf/callback <every> <every>``: every ``every`` steps (and at
   the setup of a run starting on such a step) a Python callback labels the group's atoms
   and publishes a global vector, summed over MPI ranks:
