@@ -5,7 +5,7 @@ with the same number of threads (``--threads``; OVITO through OVITO_THREAD_COUNT
 The model's time includes the neighbour search. Each timing is the best of
 ``--repeat`` runs after one warm-up.
 
-    python benchmarks/throughput_cpu.py [--sizes 1000 10000 100000] [--threads 2]
+    python benchmarks/throughput_cpu.py [--sizes 1000 10000 100000 1000000] [--threads 2]
 
 Ends with ``RESULT model_over_ptm=<model particles/s / PTM's at the largest N>``.
 """
@@ -31,7 +31,7 @@ def best_time(fn, repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000, 1000000])
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--model", default="default")
