@@ -33,3 +33,12 @@ def test_train_resume_and_export(tmp_path, capsys):
     a, b = load_model(model).module.state_dict(), load_model(exported).module.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert read_metadata(exported)[keys.ISOLATED_CRYSTAL_RULE] == rule
+
+
+def test_train_refuses_a_bad_isolated_crystal_rule_before_training(tmp_path, capsys):
+    model = tmp_path / "model.pt"
+    assert main(["train", "-o", str(model), "--run-dir", str(tmp_path / "run"), "--quiet",
+                 "--isolated-crystal-radius", "2.0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "a radius up to the cutoff 1.6" in err
+    assert not model.exists() and not (tmp_path / "run" / "checkpoint.pt").exists()

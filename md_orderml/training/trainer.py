@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from md_orderml.errors import InputError
 from md_orderml.keys import ISOLATED_CRYSTAL_RULE
 from md_orderml.model_file import build_metadata, save_model
 from md_orderml.nn.backbone import DEFAULT_CONFIG
@@ -280,6 +281,12 @@ def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
     Returns:
         The model file's path.
     """
+    if config.isolated_crystal_radius > 0.0 and (
+            "liquid" not in config.class_names or not config.isolated_crystal_radius <= config.cutoff
+            or config.isolated_crystal_neighbours < 1):
+        raise InputError(f"the isolated-crystal rule needs a 'liquid' class, a radius up to the cutoff "
+                         f"{config.cutoff} and at least 1 neighbour (radius {config.isolated_crystal_radius}, "
+                         f"neighbours {config.isolated_crystal_neighbours}, classes {list(config.class_names)})")
     torch.manual_seed(config.seed)
     trainer = Trainer(config, out_dir, device)
     if resume and trainer.load_checkpoint() and progress:
