@@ -153,12 +153,11 @@ class StructureLabeler(nn.Module):
         """
         edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
         logits, embedding = self.graph_forward(types, edge_index, edge_vec)
+        probabilities = torch.softmax(logits[owned], dim=1)
         if self.isolation_radius > 0.0:
             label = self.isolated_crystal_labels(logits.argmax(dim=1), edge_index, edge_vec)[owned]
-            probabilities = torch.softmax(logits[owned], dim=1)
             confidence = probabilities.gather(1, label.unsqueeze(1)).squeeze(1)
         else:
-            probabilities = torch.softmax(logits[owned], dim=1)
             confidence, label = probabilities.max(dim=1)
         return {
             keys.LABEL: label,
