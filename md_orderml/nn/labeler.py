@@ -81,10 +81,12 @@ class StructureLabeler(nn.Module):
             min_neighbours: Crystal-labelled neighbours a crystal label needs.
             liquid_name: The class given to isolated crystal-labelled particles.
         """
-        if len(class_names) != self.n_classes or liquid_name not in class_names:
-            raise ValueError(f"class names {class_names} do not fit this model or lack {liquid_name!r}")
-        if not 0.0 <= radius <= self.cutoff or min_neighbours < 1:
-            raise ValueError(f"need 0 <= radius <= cutoff {self.cutoff} and min_neighbours >= 1")
+        if len(class_names) != self.n_classes:
+            raise ValueError(f"{len(class_names)} class names {class_names} for a model of {self.n_classes} classes")
+        if liquid_name not in class_names or not 0.0 <= radius <= self.cutoff or min_neighbours < 1:
+            raise ValueError(f"the isolated-crystal rule needs a {liquid_name!r} class, a radius up to the cutoff "
+                             f"{self.cutoff} and at least 1 neighbour (radius {radius}, neighbours {min_neighbours}, "
+                             f"classes {class_names})")
         self.isolation_radius = float(radius)
         self.isolation_min_neighbours = int(min_neighbours)
         self.liquid_label = class_names.index(liquid_name)

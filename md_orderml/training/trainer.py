@@ -140,7 +140,11 @@ class Trainer(CheckpointedRun):
         backbone = build_backbone(config.cutoff, config.architecture)
         if config.init_backbone:
             _load_pretrained_weights(backbone, config)
-        self._start(config, out_dir, StructureLabeler(backbone, len(config.class_names)).to(device), device)
+        model = StructureLabeler(backbone, len(config.class_names))
+        # set (and check) the export-time rule now, before any data is generated
+        apply_isolated_crystal_rule(model, config.class_names, config.isolated_crystal_radius,
+                                    config.isolated_crystal_neighbours)
+        self._start(config, out_dir, model.to(device), device)
 
     def _restore(self, state: Dict) -> None:
         self.epoch, self.history = restore_training_state(state, self.model, self.optimizer)
@@ -255,13 +259,19 @@ def apply_isolated_crystal_rule(model: StructureLabeler, class_names: Sequence[s
 
     Returns:
         ``{"radius", "min_neighbours", "crystal_classes", "relabel"}`` or None.
+
+    Raises:
+        InputError: No ``liquid`` class, a radius beyond the cutoff or fewer than 1 neighbour.
     """
     names = list(class_names)
     crystals = [n for n in names if n in CRYSTALS]
     if radius <= 0.0:
         model.isolation_radius = 0.0
         return None
-    model.set_isolated_crystal_rule(names, crystals, radius, min_neighbours)
+    try:
+        model.set_isolated_crystal_rule(names, crystals, radius, min_neighbours)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     return {"radius": float(radius), "min_neighbours": int(min_neighbours), "crystal_classes": crystals,
             "relabel": "liquid"}
 
@@ -281,12 +291,6 @@ def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
     Returns:
         The model file's path.
     """
-    if config.isolated_crystal_radius > 0.0 and (
-            "liquid" not in config.class_names or not config.isolated_crystal_radius <= config.cutoff
-            or config.isolated_crystal_neighbours < 1):
-        raise InputError(f"the isolated-crystal rule needs a 'liquid' class, a radius up to the cutoff "
-                         f"{config.cutoff} and at least 1 neighbour (radius {config.isolated_crystal_radius}, "
-                         f"neighbours {config.isolated_crystal_neighbours}, classes {list(config.class_names)})")
     torch.manual_seed(config.seed)
     trainer = Trainer(config, out_dir, device)
     if resume and trainer.load_checkpoint() and progress:
