@@ -82,6 +82,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from md_orderml.classifier import StructureClassifier
+    from md_orderml.probes import probe_auc
     from md_orderml.ssl import precrystallization as pc
     from md_orderml.ssl.finetune import fresh_backbone
     from md_orderml.ssl.pretext import PretextConfig
@@ -140,7 +141,7 @@ def main(argv=None) -> int:
                             for t in (5000, 10000, 15000)] for r in kept]),
     })
     t3 = time.time()
-    aucs = pc.probe_auc(features, y, k=args.folds, repeats=args.repeats)
+    aucs = probe_auc(features, y, k=args.folds, repeats=args.repeats)
     print(f"features {t3 - t2:.0f} s, probes {time.time() - t3:.0f} s\n")
     print("| features (mean, std over particles) | dim | ROC AUC (mean +- std over repeats) |")
     print("|---|---:|---:|")

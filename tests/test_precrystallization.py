@@ -3,10 +3,8 @@
 import numpy as np
 import pytest
 
-from md_orderml.ssl.precrystallization import (
-    early_frames, fit_logistic, probe_auc, roc_auc, steinhardt_features, steinhardt_per_particle,
-    stratified_folds,
-)
+from md_orderml.probes import fit_logistic, probe_auc, roc_auc, stratified_folds
+from md_orderml.ssl.precrystallization import early_frames, steinhardt_features, steinhardt_per_particle
 from md_orderml.structures import crystal
 
 
