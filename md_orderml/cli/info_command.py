@@ -44,5 +44,9 @@ def run(args) -> int:
               f"neighbours within {rule['radius']} x length scale, else {rule['relabel']}")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
     training = meta.get("training", {})
-    print(f"training       {training.get('kind', '?')}, {training.get('epochs', '?')} epochs")
+    if training.get("method") == "probe":
+        print(f"training       {training.get('kind', '?')}, logistic probe on the frozen backbone "
+              f"(seed {training.get('seed', '?')})")
+    else:
+        print(f"training       {training.get('kind', '?')}, {training.get('epochs', '?')} epochs")
     return 0

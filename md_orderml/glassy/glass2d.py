@@ -88,6 +88,9 @@ class Glass2DConfig:
 
 #: Small, fast settings (``--quick``): N = 300, 16 configurations per class.
 QUICK = Glass2DConfig(n_particles=300, n_per_class=16, liquid_tau=10.0, pilot_reps=3)
+#: A larger matched set (``benchmarks/glass_vs_liquid.py --large``): N = 1000, 200 per class, 8 pilot
+#: glasses per quench time (about 10 minutes of LAMMPS on one core).
+LARGE = Glass2DConfig(n_particles=1000, n_per_class=200, pilot_reps=8)
 
 
 @dataclasses.dataclass

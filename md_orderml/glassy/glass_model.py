@@ -18,6 +18,10 @@ uses a configuration readout:
   the fraction of particles labelled ``glass`` (``d_i > 0``), a second configuration
   score; both AUCs are reported.
 
+This module's network is trained end to end (``md-orderml train-glass --method
+network``); the default classifier keeps its backbone frozen and fits only a linear head
+(:mod:`md_orderml.glassy.glass_probe`), with the same readout and model file.
+
 Lengths are in units of ``(A / N) ** (1 / 2)`` (the 2D number-density length), bonds
 lie in the x-y plane and only x and y are periodic. Held-out AUCs come from stratified
 k-fold cross-validation over configurations (each fold trained from scratch); the
@@ -221,12 +225,15 @@ def export_glass_model(model: StructureLabeler, path, training: Optional[Dict] =
 
     from md_orderml.model_file import build_metadata, save_model
 
-    info = {"kind": "glass-vs-liquid-2d", **dict(training or {}),
-            "readout": "configuration score = mean over particles of log(p_glass / p_liquid) (trained with "
-                       "configuration labels: binary cross-entropy of that mean plus particle_weight x that of "
-                       "each particle's log-odds against its configuration's label); glass if > 0. "
-                       "md-orderml label's per-frame glass fraction (share of particles labelled glass) is "
-                       "a second configuration score.",
+    training = dict(training or {})
+    fitted = ("the backbone frozen at its seeded initialisation, a linear head = an L2 logistic regression on the "
+              "configuration means of the embedding" if training.get("method") == "probe" else
+              "trained with configuration labels: binary cross-entropy of that mean plus particle_weight x that of "
+              "each particle's log-odds against its configuration's label")
+    info = {"kind": "glass-vs-liquid-2d", **training,
+            "readout": f"configuration score = mean over particles of log(p_glass / p_liquid) ({fitted}); glass "
+                       "if > 0. md-orderml label's per-frame glass fraction (share of particles labelled glass) "
+                       "is a second configuration score.",
             "type_map_lammps": dict(TYPE_MAP)}
     config = dict(model.backbone.config)
     metadata = build_metadata(list(CLASS_NAMES), float(model.backbone.cutoff), int(config["n_layers"]),
@@ -257,29 +264,36 @@ class GlassTraining:
 
 def train_glass_model(data, output, folds: int = 4, fit: GlassFit = GlassFit(), cutoff: float = CUTOFF,
                       architecture: Optional[Dict] = None, split_seed: int = 0,
-                      progress: bool = False) -> GlassTraining:
-    """Cross-validate, then train on every configuration and export a 2D model file.
+                      progress: bool = False, method: str = "probe") -> GlassTraining:
+    """Cross-validate, then fit on every configuration and export a 2D model file.
 
     Args:
         data: A :class:`~md_orderml.glassy.glass2d.Glass2DData`.
         output: Model file to write.
         folds: Stratified folds of the cross-validation (< 2: none, AUCs are NaN).
-        fit: Optimisation settings (fold f uses seed ``fit.seed + f``).
+        fit: Optimisation settings of the network (fold f uses seed ``fit.seed + f``); for
+            the probe only ``fit.seed`` (backbone initialisation and inner splits).
         cutoff: Dimensionless cutoff.
         architecture: Backbone settings (default :data:`GLASS2D_ARCHITECTURE`).
         split_seed: Seed of the fold assignment.
         progress: Print progress lines.
+        method: ``"probe"``: logistic probe on the frozen backbone
+            (:mod:`md_orderml.glassy.glass_probe`, seconds); ``"network"``: the network
+            trained end to end (:func:`fit_glass_classifier`).
 
     Returns:
         A :class:`GlassTraining`.
 
     Raises:
-        InputError: A class with fewer configurations than folds.
+        InputError: A class with fewer configurations than folds, or an unknown method.
     """
     from md_orderml.errors import InputError
-    from md_orderml.ssl.precrystallization import roc_auc, stratified_folds
+    from md_orderml.glassy import glass_probe
+    from md_orderml.probes import roc_auc, stratified_folds
 
     start = time.time()
+    if method not in ("probe", "network"):
+        raise InputError(f"unknown glass classifier method {method!r}: use 'probe' or 'network'")
     labels = np.asarray(data.labels, np.int64)
     if folds >= 2 and np.bincount(labels, minlength=2).min() < folds:
         raise InputError(f"{folds} folds need at least {folds} configurations per class, got "
@@ -289,14 +303,23 @@ def train_glass_model(data, output, folds: int = 4, fit: GlassFit = GlassFit(), 
     auc = {"mean_log_odds": float("nan"), "glass_fraction": float("nan")}
     if folds >= 2:
         split = stratified_folds(labels, folds, np.random.default_rng(split_seed))
-        scores = cross_validated_scores(graphs, labels, split, fit, cutoff, architecture, progress)
+        if method == "probe":
+            scores = glass_probe.cross_validated_probe_scores(graphs, labels, split, fit.seed, cutoff, architecture,
+                                                              progress)
+        else:
+            scores = cross_validated_scores(graphs, labels, split, fit, cutoff, architecture, progress)
         auc = {k: roc_auc(v, labels) for k, v in scores.items()}
     if progress:
         print(f"  final model on all {len(labels)} configurations", flush=True)
-    model = fit_glass_classifier(graphs, labels, fit, cutoff, architecture)
     meta = data.meta if isinstance(data.meta, dict) else {}
-    training = {"epochs": fit.epochs, "batch": fit.batch, "lr": fit.lr, "weight_decay": fit.weight_decay,
-                "seed": fit.seed, "particle_weight": fit.particle_weight,
+    if method == "probe":
+        model = glass_probe.fit_probe_classifier(graphs, labels, fit.seed, cutoff, architecture)
+        training = {"method": "probe", "seed": fit.seed}
+    else:
+        model = fit_glass_classifier(graphs, labels, fit, cutoff, architecture)
+        training = {"method": "network", "epochs": fit.epochs, "batch": fit.batch, "lr": fit.lr,
+                    "weight_decay": fit.weight_decay, "seed": fit.seed, "particle_weight": fit.particle_weight}
+    training = {**training,
                 "configurations": {"liquid": int((labels == 0).sum()), "glass": int((labels == 1).sum())},
                 "particles": int(data.positions.shape[1]), "cv_folds": int(folds),
                 "cv_auc": {k: None if np.isnan(v) else float(v) for k, v in auc.items()},

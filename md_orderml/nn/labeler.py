@@ -52,7 +52,7 @@ class StructureLabeler(nn.Module):
     Args:
         backbone: The equivariant backbone (its ``cutoff`` is dimensionless).
         n_classes: Number of structure classes.
-        head_hidden: Width of the head's hidden layer.
+        head_hidden: Width of the head's hidden layer; 0: a linear head.
     """
 
     def __init__(self, backbone: EquivariantBackbone, n_classes: int, head_hidden: int = 64):
@@ -60,11 +60,14 @@ class StructureLabeler(nn.Module):
         self.backbone = backbone
         self.cutoff = backbone.cutoff
         self.n_classes = int(n_classes)
-        self.head = nn.Sequential(
-            nn.Linear(backbone.embedding_dim, head_hidden),
-            nn.SiLU(),
-            nn.Linear(head_hidden, self.n_classes),
-        )
+        if head_hidden > 0:
+            self.head = nn.Sequential(
+                nn.Linear(backbone.embedding_dim, head_hidden),
+                nn.SiLU(),
+                nn.Linear(head_hidden, self.n_classes),
+            )
+        else:  # a linear head (a logistic probe on the embedding)
+            self.head = nn.Sequential(nn.Linear(backbone.embedding_dim, self.n_classes))
         self.isolation_radius = 0.0
         self.isolation_min_neighbours = 1
         self.liquid_label = -1
