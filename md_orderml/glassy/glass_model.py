@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -194,17 +194,35 @@ def cross_validated_scores(graphs: Sequence[ConfigGraph], labels: np.ndarray, fo
                            progress: bool = False) -> Dict[str, np.ndarray]:
     """Out-of-fold configuration scores (see :func:`config_scores`), each fold trained from scratch, (C,) each."""
     labels = np.asarray(labels)
-    out = {"mean_log_odds": np.zeros(len(labels)), "glass_fraction": np.zeros(len(labels))}
+    return out_of_fold_scores(
+        graphs, folds, lambda f, train: fit_glass_classifier([graphs[i] for i in train], labels[train],
+                                                             dataclasses.replace(fit, seed=fit.seed + f), cutoff,
+                                                             architecture), progress)
+
+
+def out_of_fold_scores(graphs: Sequence[ConfigGraph], folds: Sequence[np.ndarray],
+                       fit_fold: Callable[[int, np.ndarray], StructureLabeler],
+                       progress: bool = False) -> Dict[str, np.ndarray]:
+    """Configuration scores of each fold's test configurations by the model fitted on the rest.
+
+    Args:
+        graphs: All configurations.
+        folds: Test index sets partitioning ``range(len(graphs))``.
+        fit_fold: ``(fold number, training indices) -> labeler`` fitted on those configurations.
+        progress: Print one line per fold.
+
+    Returns:
+        :func:`config_scores` of every configuration from the fold that held it out, (C,) each.
+    """
+    out = {"mean_log_odds": np.zeros(len(graphs)), "glass_fraction": np.zeros(len(graphs))}
     for f, test in enumerate(folds):
-        train = np.setdiff1d(np.arange(len(labels)), test)
+        train = np.setdiff1d(np.arange(len(graphs)), test)
         t0 = time.time()
-        model = fit_glass_classifier([graphs[i] for i in train], labels[train],
-                                     dataclasses.replace(fit, seed=fit.seed + f), cutoff, architecture)
-        scores = config_scores(model, [graphs[i] for i in test])
+        scores = config_scores(fit_fold(f, train), [graphs[i] for i in test])
         for key in out:
             out[key][test] = scores[key]
         if progress:
-            print(f"  fold {f + 1}/{len(folds)}: trained on {len(train)}, scored {len(test)} "
+            print(f"  fold {f + 1}/{len(folds)}: fitted on {len(train)}, scored {len(test)} "
                   f"({time.time() - t0:.0f} s)", flush=True)
     return out
 

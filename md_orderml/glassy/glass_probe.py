@@ -20,13 +20,12 @@ it is exported, and runs on the fly, like the trained network.
 
 from __future__ import annotations
 
-import time
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
 
-from md_orderml.glassy.glass_model import CUTOFF, ConfigGraph, config_scores, new_model
+from md_orderml.glassy.glass_model import CUTOFF, ConfigGraph, new_model, out_of_fold_scores
 from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.probes import fit_probe
 from md_orderml.training.data import graph_of_node, merge_graphs
@@ -111,7 +110,8 @@ def cross_validated_probe_scores(graphs: Sequence[ConfigGraph], labels: np.ndarr
     Every fold has the same frozen backbone (same ``seed``), so the pooled embeddings are
     computed once; each fold fits its own probe on its training configurations only (as
     :func:`fit_probe_classifier` would) and the held-out scores come from the labeler
-    itself (:func:`config_scores`), so they are what the exported model file would report.
+    itself (:func:`~md_orderml.glassy.glass_model.config_scores`), so they are what the
+    exported model file would report.
 
     Returns:
         ``{"mean_log_odds", "glass_fraction"}``, shape (C,) each.
@@ -119,15 +119,5 @@ def cross_validated_probe_scores(graphs: Sequence[ConfigGraph], labels: np.ndarr
     labels = np.asarray(labels)
     model = frozen_backbone_model(seed, cutoff, architecture)
     pooled = pooled_embeddings(model, graphs)
-    out = {"mean_log_odds": np.zeros(len(labels)), "glass_fraction": np.zeros(len(labels))}
-    for f, test in enumerate(folds):
-        t0 = time.time()
-        train = np.setdiff1d(np.arange(len(labels)), test)
-        weight, bias = fit_probe(pooled[train], labels[train], rng=np.random.default_rng(seed))
-        scores = config_scores(set_probe_head(model, weight, bias), [graphs[i] for i in test])
-        for key in out:
-            out[key][test] = scores[key]
-        if progress:
-            print(f"  probe fold {f + 1}/{len(folds)}: fitted on {len(train)}, scored {len(test)} "
-                  f"({time.time() - t0:.0f} s)", flush=True)
-    return out
+    return out_of_fold_scores(graphs, folds, lambda f, train: set_probe_head(
+        model, *fit_probe(pooled[train], labels[train], rng=np.random.default_rng(seed))), progress)
