@@ -35,13 +35,13 @@ over all out-of-fold configurations, 5-split means in brackets):
 
 * ``--large --no-network`` (N = 1000, 200 + 200, quench 19.6 tau; IS U/N -3.6130 +- 0.0132
   vs -3.6147 +- 0.0129): energy 0.517 (0.522 +- 0.005), baseline 0.608 (0.606 +- 0.026),
-  model (probe) 0.652 (0.642 +- 0.007), its glass fraction 0.484; 113 s with cached data
+  model (probe) 0.652 (0.642 +- 0.007), its glass fraction 0.484; 64 s with cached data
   (LAMMPS: 605 s the first time);
 * default, ``--no-network --control``: matched (N = 500, 48 + 48, quench 14.5 tau; IS U/N
   -3.614 +- 0.020 vs -3.603 +- 0.020): energy 0.619 (0.628), baseline 0.608 (0.646 +- 0.035),
   model (probe) 0.640 (0.621 +- 0.031), glass fraction 0.500; control (quench 100 tau):
   energy 0.989 (0.988), baseline 0.946 (0.953 +- 0.007), model (probe) 0.974 (0.977 +-
-  0.004), glass fraction 0.745; 19 s each.
+  0.004), glass fraction 0.745; 8 s each.
 
 Earlier (2026-12-02, AMD EPYC VM, same data settings) the end-to-end network gave 0.542
 (glass fraction 0.507) on the default matched set (CV 1938 s on a loaded machine) and
@@ -108,10 +108,11 @@ def evaluate(config, seed: int = 0, epochs: Optional[int] = None, progress: bool
                for name, x in features.items()}
     graphs = gm.data_graphs(data)
     t0 = time.time()
-    probe_scores_ = gp.cross_validated_probe_scores(graphs, y, folds, seed)
+    pooled = gp.pooled_embeddings(gp.frozen_backbone_model(seed), graphs)  # the same for every split
+    probe_scores_ = gp.cross_validated_probe_scores(graphs, y, folds, seed, pooled=pooled)
     probe_repeats = np.array([roc_auc(gp.cross_validated_probe_scores(
-        graphs, y, stratified_folds(y, FOLDS, np.random.default_rng([seed, r])), seed)["mean_log_odds"], y)
-        for r in range(REPEATS)])
+        graphs, y, stratified_folds(y, FOLDS, np.random.default_rng([seed, r])), seed, pooled=pooled)["mean_log_odds"],
+        y) for r in range(REPEATS)])
     t_probe = time.time() - t0
     nan = {"mean_log_odds": float("nan"), "glass_fraction": float("nan")}
     t0 = time.time()

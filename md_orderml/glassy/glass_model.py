@@ -317,13 +317,17 @@ def train_glass_model(data, output, folds: int = 4, fit: GlassFit = GlassFit(), 
         raise InputError(f"{folds} folds need at least {folds} configurations per class, got "
                          f"{np.bincount(labels, minlength=2).tolist()}")
     graphs = data_graphs(data, cutoff)
+    pooled = None  # the probe's frozen-backbone embeddings, computed once for CV and the final fit
+    if method == "probe":
+        pooled = glass_probe.pooled_embeddings(glass_probe.frozen_backbone_model(fit.seed, cutoff, architecture),
+                                               graphs)
     scores: Dict[str, np.ndarray] = {}
     auc = {"mean_log_odds": float("nan"), "glass_fraction": float("nan")}
     if folds >= 2:
         split = stratified_folds(labels, folds, np.random.default_rng(split_seed))
         if method == "probe":
             scores = glass_probe.cross_validated_probe_scores(graphs, labels, split, fit.seed, cutoff, architecture,
-                                                              progress)
+                                                              progress, pooled)
         else:
             scores = cross_validated_scores(graphs, labels, split, fit, cutoff, architecture, progress)
         auc = {k: roc_auc(v, labels) for k, v in scores.items()}
@@ -331,7 +335,7 @@ def train_glass_model(data, output, folds: int = 4, fit: GlassFit = GlassFit(), 
         print(f"  final model on all {len(labels)} configurations", flush=True)
     meta = data.meta if isinstance(data.meta, dict) else {}
     if method == "probe":
-        model = glass_probe.fit_probe_classifier(graphs, labels, fit.seed, cutoff, architecture)
+        model = glass_probe.fit_probe_classifier(graphs, labels, fit.seed, cutoff, architecture, pooled)
         training = {"method": "probe", "seed": fit.seed}
     else:
         model = fit_glass_classifier(graphs, labels, fit, cutoff, architecture)

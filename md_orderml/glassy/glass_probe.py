@@ -83,7 +83,7 @@ def set_probe_head(model: StructureLabeler, weight: np.ndarray, bias: float) -> 
 
 
 def fit_probe_classifier(graphs: Sequence[ConfigGraph], labels: np.ndarray, seed: int = 0, cutoff: float = CUTOFF,
-                         architecture: Optional[Dict] = None) -> StructureLabeler:
+                         architecture: Optional[Dict] = None, pooled: Optional[np.ndarray] = None) -> StructureLabeler:
     """Fit the probe on configuration labels and return it as a per-particle labeler.
 
     Args:
@@ -92,32 +92,35 @@ def fit_probe_classifier(graphs: Sequence[ConfigGraph], labels: np.ndarray, seed
         seed: Seed of the backbone initialisation and of the inner splits.
         cutoff: Dimensionless cutoff.
         architecture: Backbone settings (default :data:`~md_orderml.glassy.glass_model.GLASS2D_ARCHITECTURE`).
+        pooled: :func:`pooled_embeddings` of ``graphs`` by the same frozen backbone, shape
+            (C, embedding_dim), when already computed.
 
     Returns:
         The labeler, in eval mode.
     """
     model = frozen_backbone_model(seed, cutoff, architecture)
-    x = pooled_embeddings(model, graphs)
+    x = pooled if pooled is not None else pooled_embeddings(model, graphs)
     weight, bias = fit_probe(x, np.asarray(labels), rng=np.random.default_rng(seed))
     return set_probe_head(model, weight, bias)
 
 
 def cross_validated_probe_scores(graphs: Sequence[ConfigGraph], labels: np.ndarray, folds: Sequence[np.ndarray],
                                  seed: int = 0, cutoff: float = CUTOFF, architecture: Optional[Dict] = None,
-                                 progress: bool = False) -> Dict[str, np.ndarray]:
+                                 progress: bool = False, pooled: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
     """Out-of-fold configuration scores of the probe labeler (one fit per fold), (C,) each.
 
     Every fold has the same frozen backbone (same ``seed``), so the pooled embeddings are
     computed once; each fold fits its own probe on its training configurations only (as
     :func:`fit_probe_classifier` would) and the held-out scores come from the labeler
     itself (:func:`~md_orderml.glassy.glass_model.config_scores`), so they are what the
-    exported model file would report.
+    exported model file would report. ``pooled``: those embeddings, when already computed
+    (as for :func:`fit_probe_classifier`).
 
     Returns:
         ``{"mean_log_odds", "glass_fraction"}``, shape (C,) each.
     """
     labels = np.asarray(labels)
     model = frozen_backbone_model(seed, cutoff, architecture)
-    pooled = pooled_embeddings(model, graphs)
+    pooled = pooled if pooled is not None else pooled_embeddings(model, graphs)
     return out_of_fold_scores(graphs, folds, lambda f, train: set_probe_head(
         model, *fit_probe(pooled[train], labels[train], rng=np.random.default_rng(seed))), progress)
