@@ -34,7 +34,7 @@ from typing import List, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ["radius_graph", "radius_graph_shifts", "number_of_neighbors"]
+__all__ = ["radius_graph", "radius_graph_shifts", "number_of_neighbors", "fractional_coordinates"]
 
 def _search_basis(cell: Tensor, pbc: List[bool]) -> Tensor:
     """Rows: periodic lattice vectors, open rows replaced by orthonormal normals.
@@ -79,6 +79,42 @@ def _search_basis(cell: Tensor, pbc: List[bool]) -> Tensor:
     basis[opn[0]] = v1
     basis[opn[1]] = torch.linalg.cross(u, v1)
     return basis
+
+
+def fractional_coordinates(x64: Tensor, cell64: Tensor,
+                           pbc: List[bool]) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Coordinates in the search basis, wrapped into the cell along periodic directions.
+
+    Args:
+        x64: Cartesian positions, shape (N, 3), float64, finite, N > 0.
+        cell64: Lattice vectors as rows, shape (3, 3), float64 (open rows: anything).
+        pbc: Periodicity per lattice direction, three bools.
+
+    Returns:
+        ``(basis, s, wraps, lo, span, widths)``: the search basis (3, 3) (see
+        :func:`_search_basis`); fractional coordinates ``s`` (N, 3), in ``[0, 1)`` along
+        periodic directions; the integer shifts ``wraps`` (N, 3) float64 added to get
+        them; per direction the start ``lo`` (3,) and length ``span`` (3,) of the
+        searched range (``0`` and ``1`` when periodic, the particles' bounding range
+        when open) and the basis' perpendicular ``widths`` (3,).
+
+    Raises:
+        ValueError: A degenerate or non-finite periodic cell.
+    """
+    device = x64.device
+    pbc_t = torch.tensor(pbc, dtype=torch.bool, device=device)
+    basis = _search_basis(cell64, pbc)
+    det = torch.linalg.det(basis)
+    if not bool(det.abs() > 1e-300) or not bool(torch.isfinite(basis).all()):
+        raise ValueError("radius_graph: the periodic cell is degenerate or not finite")
+    inv = torch.linalg.inv(basis)
+    widths = 1.0 / torch.linalg.norm(inv, dim=0)  # perpendicular width per direction
+    s = x64 @ inv
+    wraps = torch.where(pbc_t, -torch.floor(s), torch.zeros_like(s))  # (N, 3)
+    s = s + wraps
+    lo = torch.where(pbc_t, torch.zeros(3, dtype=s.dtype, device=device), s.min(0)[0])
+    span = torch.where(pbc_t, torch.ones(3, dtype=s.dtype, device=device), s.max(0)[0] - lo)
+    return basis, s, wraps, lo, span, widths
 
 
 def _grid(widths: List[float], pbc: List[bool], width: float, rc: float,
@@ -161,18 +197,8 @@ def radius_graph_shifts(
     pbc_t = torch.tensor(pbc_list, dtype=torch.bool, device=device)
     cell = torch.where(pbc_t.unsqueeze(1), cell.to(device), torch.zeros_like(cell, device=device))
     cell64 = cell.detach().to(dtype=torch.float64)
-    basis = _search_basis(cell64, pbc_list)
-    det = torch.linalg.det(basis)
-    if not bool(det.abs() > 1e-300) or not bool(torch.isfinite(basis).all()):
-        raise ValueError("radius_graph: the periodic cell is degenerate or not finite")
-    inv = torch.linalg.inv(basis)
-    widths = 1.0 / torch.linalg.norm(inv, dim=0)  # perpendicular width per direction
     x64 = x.to(torch.float64)
-    s = x64 @ inv
-    wraps = torch.where(pbc_t, -torch.floor(s), torch.zeros_like(s))  # (N, 3)
-    s = s + wraps
-    lo = torch.where(pbc_t, torch.zeros(3, dtype=s.dtype, device=device), s.min(0)[0])
-    span = torch.where(pbc_t, torch.ones(3, dtype=s.dtype, device=device), s.max(0)[0] - lo)
+    basis, s, wraps, lo, span, widths = fractional_coordinates(x64, cell64, pbc_list)
 
     # rounding slack: the search uses a slightly larger radius, the final cut is exact
     scale = float(x64.abs().max()) + float(cell64.abs().sum()) + cutoff

@@ -15,6 +15,7 @@ from torch import nn
 from md_orderml import keys
 from md_orderml.neighbors import radius_graph
 from md_orderml.nn.backbone import EquivariantBackbone
+from md_orderml.spatial_order import spatial_order
 
 
 def scaled_graph(positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, length_scale: float,
@@ -36,6 +37,30 @@ def scaled_graph(positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor,
     x = (positions.to(torch.float64) * inv).to(dtype)
     box = (cell.to(torch.float64) * inv).to(dtype)
     return radius_graph(x, box, pbc, cutoff)
+
+
+def spatially_sorted_graph(positions: torch.Tensor, types: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor,
+                           length_scale: float, cutoff: float,
+                           dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`scaled_graph` of the particles in :func:`~md_orderml.spatial_order.spatial_order`.
+
+    The backbone keeps bond geometry between layers only while its wavefront passes,
+    which needs neighbours close in the particle order; input orders (tags, random
+    shuffles, periodic wrap-around) need not have that.
+
+    Args:
+        positions: Positions, shape (N, 3).
+        types: Model type index per particle, shape (N,).
+        cell, pbc, length_scale, cutoff, dtype: As for :func:`scaled_graph`.
+
+    Returns:
+        ``(inverse (N,), types (N,), edge_index (2, E), edge_vec (E, 3))`` of the sorted
+        particles; ``per_node_sorted.index_select(0, inverse)`` is back in input order.
+    """
+    order = spatial_order(positions, cell, pbc, cutoff * length_scale)
+    inverse = torch.empty_like(order).index_copy_(0, order, torch.arange(order.shape[0], device=order.device))
+    edge_index, edge_vec = scaled_graph(positions.index_select(0, order), cell, pbc, length_scale, cutoff, dtype)
+    return inverse, types.index_select(0, order), edge_index, edge_vec
 
 
 class StructureLabeler(nn.Module):
@@ -156,11 +181,13 @@ class StructureLabeler(nn.Module):
             ``confidence`` (M,) float32 and ``embedding`` (M, D) float32 for the
             M owned particles, in input order.
         """
-        edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
-        logits, embedding = self.graph_forward(types, edge_index, edge_vec)
-        probabilities = torch.softmax(logits[owned], dim=1)
+        inverse, sorted_types, edge_index, edge_vec = spatially_sorted_graph(
+            positions, types, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
+        logits, embedding = self.graph_forward(sorted_types, edge_index, edge_vec)
+        rows = inverse[owned]  # sorted row of each owned particle, in input order
+        probabilities = torch.softmax(logits.index_select(0, rows), dim=1)
         if self.isolation_radius > 0.0:
-            label = self.isolated_crystal_labels(logits.argmax(dim=1), edge_index, edge_vec)[owned]
+            label = self.isolated_crystal_labels(logits.argmax(dim=1), edge_index, edge_vec).index_select(0, rows)
             confidence = probabilities.gather(1, label.unsqueeze(1)).squeeze(1)
         else:
             confidence, label = probabilities.max(dim=1)
@@ -168,5 +195,5 @@ class StructureLabeler(nn.Module):
             keys.LABEL: label,
             keys.PROBABILITIES: probabilities,
             keys.CONFIDENCE: confidence,
-            keys.EMBEDDING: embedding[owned],
+            keys.EMBEDDING: embedding.index_select(0, rows),
         }

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from md_orderml import keys
-from md_orderml.nn.labeler import scaled_graph
+from md_orderml.nn.labeler import spatially_sorted_graph
 
 
 class StructureRegressor(nn.Module):
@@ -66,9 +66,11 @@ class StructureRegressor(nn.Module):
             Dictionary with ``values`` (M, S) float32 and ``embedding`` (M, D) float32
             for the M owned particles, in input order.
         """
-        edge_index, edge_vec = scaled_graph(positions, cell, pbc, length_scale, self.cutoff, self.dtype_probe.dtype)
-        values, embedding = self.regressor.embed_and_predict(types, edge_index, edge_vec)
+        inverse, sorted_types, edge_index, edge_vec = spatially_sorted_graph(
+            positions, types, cell, pbc, length_scale, self.cutoff, self.dtype_probe.dtype)
+        values, embedding = self.regressor.embed_and_predict(sorted_types, edge_index, edge_vec)
+        rows = inverse[owned]  # sorted row of each owned particle, in input order
         return {
-            keys.VALUES: values[owned].to(torch.float32),
-            keys.EMBEDDING: embedding[owned].to(torch.float32),
+            keys.VALUES: values.index_select(0, rows).to(torch.float32),
+            keys.EMBEDDING: embedding.index_select(0, rows).to(torch.float32),
         }

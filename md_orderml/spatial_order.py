@@ -1,0 +1,73 @@
+"""A spatial order of the particles in which neighbours are never far apart.
+
+The backbone runs its layers over chunks of centres in a wavefront (a chunk's next
+layer runs as soon as the previous layer has reached all its neighbours), keeping each
+chunk's bond geometry only in between. That needs an order in which neighbours are
+close, also across periodic boundaries: :func:`spatial_order` sorts particles into
+slabs at least ``width`` thick along the direction with the most slabs, visits the
+slabs folded (``0, n-1, 1, n-2, 2, ...``) so that the periodic neighbours of the first
+slab come second instead of last, and orders the particles inside a slab by cells.
+Any two particles closer than ``width`` then lie at most two slabs apart in the order.
+
+TorchScript-compatible: the exported model files sort their input with it.
+"""
+
+from typing import List
+
+import torch
+from torch import Tensor
+
+from md_orderml.neighbors import fractional_coordinates
+
+__all__ = ["spatial_order", "folded_slab_rank"]
+
+
+def folded_slab_rank(slab: Tensor, n_slabs: int) -> Tensor:
+    """Rank of each slab in the folded visiting order ``0, n-1, 1, n-2, 2, ...``.
+
+    Args:
+        slab: Slab index per particle, shape (N,), int64 in ``[0, n_slabs)``.
+        n_slabs: Number of slabs.
+
+    Returns:
+        Rank per particle, shape (N,), int64: slabs ``i`` and ``i + 1 (mod n_slabs)``
+        are at most two ranks apart.
+    """
+    return torch.where(2 * slab < n_slabs, 2 * slab, 2 * (n_slabs - 1 - slab) + 1)
+
+
+def spatial_order(positions: Tensor, cell: Tensor, pbc: Tensor, width: float) -> Tensor:
+    """A permutation that sorts particles into folded slabs, then by cells within a slab.
+
+    Args:
+        positions: Cartesian positions, shape (N, 3), finite.
+        cell: Lattice vectors as rows, shape (3, 3) (open rows may be anything).
+        pbc: Periodicity of each lattice direction, shape (3,), bool.
+        width: Smallest slab and cell width (the neighbour cutoff), > 0.
+
+    Returns:
+        ``order``, shape (N,), int64: ``positions[order]`` is the sorted system.
+    """
+    n = positions.shape[0]
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long, device=positions.device)
+    if not bool(torch.isfinite(positions).all()):
+        raise ValueError("radius_graph: positions contain NaN or inf")
+    pbc_list: List[bool] = [bool(pbc[0]), bool(pbc[1]), bool(pbc[2])]
+    pbc_t = torch.tensor(pbc_list, dtype=torch.bool, device=positions.device)
+    cell64 = torch.where(pbc_t.unsqueeze(1), cell.to(positions.device), torch.zeros_like(cell, device=positions.device))
+    basis, s, wraps, lo, span, widths = fractional_coordinates(
+        positions.detach().to(torch.float64), cell64.detach().to(torch.float64), pbc_list)
+    extent: List[float] = (widths * span).tolist()
+    ncell: List[int] = [max(1, int(extent[d] // width)) for d in range(3)]
+    ncell_t = torch.tensor(ncell, dtype=torch.float64, device=positions.device)
+    frac = (s - lo) / torch.clamp(span, min=1e-300)
+    cidx = torch.floor(frac * ncell_t).to(torch.long)
+    cidx = torch.minimum(torch.clamp(cidx, min=0), ncell_t.to(torch.long) - 1)
+    a = 0  # slabs along the direction with the most cells
+    for d in range(1, 3):
+        if ncell[d] > ncell[a]:
+            a = d
+    b, c = (a + 1) % 3, (a + 2) % 3
+    key = (folded_slab_rank(cidx[:, a], ncell[a]) * ncell[b] + cidx[:, b]) * ncell[c] + cidx[:, c]
+    return torch.argsort(key, stable=True)
