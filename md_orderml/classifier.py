@@ -20,6 +20,7 @@ import torch
 from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Frame
+from md_orderml.malloc_tuning import keep_freed_buffers
 from md_orderml.model_file import ModelFile, load_model
 
 
@@ -79,9 +80,14 @@ class StructureClassifier:
         device: ``"cpu"`` or ``"cuda"``.
         type_map: For typed models, maps the frame's type names to the model's type
             names (``{"1": "Cu"}``); unmapped names must be model type names.
+
+    The first classifier of a process raises glibc's malloc thresholds so that large
+    buffers are reused between calls (:mod:`md_orderml.malloc_tuning`; opt out with
+    ``MD_ORDERML_MALLOC=default``).
     """
 
     def __init__(self, model="default", device: str = "cpu", type_map: Optional[Mapping[str, str]] = None):
+        keep_freed_buffers()
         self.model = model if isinstance(model, ModelFile) else load_model(model, device=device)
         self.model.to(device)
         self.device = device
