@@ -1,13 +1,15 @@
-"""``md-orderml export``: turn a training checkpoint into a model file."""
+"""``md-orderml export``: turn a training checkpoint into a model file, or re-export a model file."""
 
 from __future__ import annotations
 
 
 def add_parser(sub) -> None:
     """Register the ``export`` subcommand."""
-    p = sub.add_parser("export", help="export a training checkpoint as a TorchScript model file")
+    p = sub.add_parser("export", help="export a training checkpoint as a TorchScript model file, or "
+                       "re-export a classification model file with the current code (same weights)")
     p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train' or "
-                   "'md-orderml train-propensity --checkpoint' (a regression model)")
+                   "'md-orderml train-propensity --checkpoint' (a regression model), or a classification "
+                   "model file (or 'default') to re-export")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.set_defaults(run=run)
 
@@ -16,8 +18,12 @@ def run(args) -> int:
     """Run ``md-orderml export``."""
     from md_orderml.errors import ModelFileError
     from md_orderml.glassy.propensity_model import export_checkpoint, is_propensity_checkpoint
+    from md_orderml.model_reexport import reexport_model_file
     from md_orderml.training import Trainer
 
+    if args.checkpoint == "default" or is_model_file(args.checkpoint):
+        print(f"wrote {reexport_model_file(args.checkpoint, args.output)}")
+        return 0
     if is_propensity_checkpoint(args.checkpoint):
         print(f"wrote {export_checkpoint(args.checkpoint, args.output)}")
         return 0
@@ -27,3 +33,15 @@ def run(args) -> int:
         raise ModelFileError(f"{args.checkpoint}: not a training checkpoint ({type(err).__name__}: {err})") from None
     print(f"wrote {trainer.export(args.output)}")
     return 0
+
+
+def is_model_file(path) -> bool:
+    """Whether ``path`` is an md_orderml model file (a zip archive with md_orderml metadata)."""
+    from md_orderml.errors import ModelFileError
+    from md_orderml.model_file import read_metadata
+
+    try:
+        read_metadata(path)
+    except ModelFileError:
+        return False
+    return True
