@@ -54,10 +54,8 @@ def spatial_order(positions: Tensor, cell: Tensor, pbc: Tensor, width: float) ->
     if not bool(torch.isfinite(positions).all()):
         raise ValueError("radius_graph: positions contain NaN or inf")
     pbc_list: List[bool] = [bool(pbc[0]), bool(pbc[1]), bool(pbc[2])]
-    pbc_t = torch.tensor(pbc_list, dtype=torch.bool, device=positions.device)
-    cell64 = torch.where(pbc_t.unsqueeze(1), cell.to(positions.device), torch.zeros_like(cell, device=positions.device))
     basis, s, wraps, lo, span, widths = fractional_coordinates(
-        positions.detach().to(torch.float64), cell64.detach().to(torch.float64), pbc_list)
+        positions.detach().to(torch.float64), cell.detach().to(device=positions.device, dtype=torch.float64), pbc_list)
     extent: List[float] = (widths * span).tolist()
     ncell: List[int] = [max(1, int(extent[d] // width)) for d in range(3)]
     ncell_t = torch.tensor(ncell, dtype=torch.float64, device=positions.device)
