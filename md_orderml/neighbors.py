@@ -34,7 +34,8 @@ from typing import List, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ["radius_graph", "radius_graph_shifts", "number_of_neighbors", "fractional_coordinates"]
+__all__ = ["radius_graph", "radius_graph_shifts", "number_of_neighbors", "fractional_coordinates",
+           "cell_indices"]
 
 def _search_basis(cell: Tensor, pbc: List[bool]) -> Tensor:
     """Rows: periodic lattice vectors, open rows replaced by orthonormal normals.
@@ -99,8 +100,10 @@ def fractional_coordinates(x64: Tensor, cell64: Tensor,
         when open) and the basis' perpendicular ``widths`` (3,).
 
     Raises:
-        ValueError: A degenerate or non-finite periodic cell.
+        ValueError: NaN or inf positions; a degenerate or non-finite periodic cell.
     """
+    if not bool(torch.isfinite(x64).all()):
+        raise ValueError("radius_graph: positions contain NaN or inf")
     device = x64.device
     pbc_t = torch.tensor(pbc, dtype=torch.bool, device=device)
     basis = _search_basis(cell64, pbc)
@@ -115,6 +118,21 @@ def fractional_coordinates(x64: Tensor, cell64: Tensor,
     lo = torch.where(pbc_t, torch.zeros(3, dtype=s.dtype, device=device), s.min(0)[0])
     span = torch.where(pbc_t, torch.ones(3, dtype=s.dtype, device=device), s.max(0)[0] - lo)
     return basis, s, wraps, lo, span, widths
+
+
+def cell_indices(s: Tensor, lo: Tensor, span: Tensor, ncell: Tensor) -> Tensor:
+    """Cell of each particle on a grid of ``ncell`` cells over the searched range.
+
+    Args:
+        s, lo, span: From :func:`fractional_coordinates`.
+        ncell: Cells per direction, shape (3,), int64.
+
+    Returns:
+        Integer cell coordinates, shape (N, 3), int64, each in ``[0, ncell)``.
+    """
+    frac = (s - lo) / torch.clamp(span, min=1e-300)
+    cidx = torch.floor(frac * ncell.to(torch.float64)).to(torch.long)
+    return torch.minimum(torch.clamp(cidx, min=0), ncell - 1)
 
 
 def _grid(widths: List[float], pbc: List[bool], width: float, rc: float,
@@ -190,8 +208,6 @@ def radius_graph_shifts(
         return _empty(positions)
     pbc_list: List[bool] = [bool(pbc[0]), bool(pbc[1]), bool(pbc[2])]
     x = positions.detach()
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("radius_graph: positions contain NaN or inf")
 
     # --- search basis, fractional coordinates and integer wraps (float64) ---
     pbc_t = torch.tensor(pbc_list, dtype=torch.bool, device=device)
@@ -221,9 +237,7 @@ def radius_graph_shifts(
             ncell = nc
             reach = rh
     ncell_t = torch.tensor(ncell, dtype=torch.long, device=device)
-    frac = (s - lo) / torch.clamp(span, min=1e-300)
-    cidx = torch.floor(frac * ncell_t.to(torch.float64)).to(torch.long)
-    cidx = torch.minimum(torch.clamp(cidx, min=0), ncell_t - 1)  # (N, 3)
+    cidx = cell_indices(s, lo, span, ncell_t)  # (N, 3)
     cid = (cidx[:, 0] * ncell[1] + cidx[:, 1]) * ncell[2] + cidx[:, 2]
 
     # --- cell list (CSR over particles sorted by cell) ---

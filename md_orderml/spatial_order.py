@@ -17,7 +17,7 @@ from typing import List
 import torch
 from torch import Tensor
 
-from md_orderml.neighbors import fractional_coordinates
+from md_orderml.neighbors import cell_indices, fractional_coordinates
 
 __all__ = ["spatial_order", "folded_slab_rank"]
 
@@ -40,28 +40,26 @@ def spatial_order(positions: Tensor, cell: Tensor, pbc: Tensor, width: float) ->
     """A permutation that sorts particles into folded slabs, then by cells within a slab.
 
     Args:
-        positions: Cartesian positions, shape (N, 3), finite.
+        positions: Cartesian positions, shape (N, 3).
         cell: Lattice vectors as rows, shape (3, 3) (open rows may be anything).
         pbc: Periodicity of each lattice direction, shape (3,), bool.
         width: Smallest slab and cell width (the neighbour cutoff), > 0.
 
     Returns:
         ``order``, shape (N,), int64: ``positions[order]`` is the sorted system.
+
+    Raises:
+        ValueError: NaN or inf positions; a degenerate periodic cell.
     """
     n = positions.shape[0]
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=positions.device)
-    if not bool(torch.isfinite(positions).all()):
-        raise ValueError("radius_graph: positions contain NaN or inf")
     pbc_list: List[bool] = [bool(pbc[0]), bool(pbc[1]), bool(pbc[2])]
     basis, s, wraps, lo, span, widths = fractional_coordinates(
         positions.detach().to(torch.float64), cell.detach().to(device=positions.device, dtype=torch.float64), pbc_list)
     extent: List[float] = (widths * span).tolist()
     ncell: List[int] = [max(1, int(extent[d] // width)) for d in range(3)]
-    ncell_t = torch.tensor(ncell, dtype=torch.float64, device=positions.device)
-    frac = (s - lo) / torch.clamp(span, min=1e-300)
-    cidx = torch.floor(frac * ncell_t).to(torch.long)
-    cidx = torch.minimum(torch.clamp(cidx, min=0), ncell_t.to(torch.long) - 1)
+    cidx = cell_indices(s, lo, span, torch.tensor(ncell, dtype=torch.long, device=positions.device))
     a = 0  # slabs along the direction with the most cells
     for d in range(1, 3):
         if ncell[d] > ncell[a]:
