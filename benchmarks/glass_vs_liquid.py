@@ -1,6 +1,6 @@
 """Glass-vs-liquid benchmark (issue 8, after Swanson et al., Soft Matter 2020): 2D Kob-Andersen.
 
-Data (``md_orderml.glassy.glass2d``, cached under ``~/.cache/md_orderml/glassy``): 2D KA
+Data (``md_orderml.research.glassy.glass2d``, cached under ``~/.cache/md_orderml/glassy``): 2D KA
 65:35 at density 1.2; liquids (20 tau at T = 0.8) and liquid-cooled glasses (linear quench
 2.0 -> 0.1, duration picked by a pilot so that the mean inherent-structure energies match),
 both classified as inherent structures. Default N = 500, 48 configurations per class;
@@ -12,13 +12,13 @@ one ROC AUC over all configurations):
 * ``energy``: logistic probe on the IS energy alone (how trivial the task is);
 * ``baseline``: logistic probe (L2, inner CV) on partial RDFs A-A/A-B/B-B and 2D
   bond-orientational order |psi_k|, k = 4..8, plus coordination (means and quantiles per
-  type), :mod:`md_orderml.glassy.glass2d_baseline`;
-* ``model (probe)``: the shipped method (``md-orderml train-glass``): the same logistic
+  type), :mod:`md_orderml.research.glassy.glass2d_baseline`;
+* ``model (probe)``: the shipped method (``md-orderml research train-glass``): the same logistic
   probe on the configuration mean of the equivariant backbone's embedding, backbone frozen
-  at its seeded initialisation (:mod:`md_orderml.glassy.glass_probe`), scored by the
+  at its seeded initialisation (:mod:`md_orderml.research.glassy.glass_probe`), scored by the
   per-particle labeler it becomes (mean log-odds; also the AUC of its glass fraction);
 * ``network``: the per-particle classifier trained end to end with the configuration
-  readout (:mod:`md_orderml.glassy.glass_model`), each fold from scratch (``--no-network``
+  readout (:mod:`md_orderml.research.glassy.glass_model`), each fold from scratch (``--no-network``
   skips it: about half an hour at the default size).
 
 The probes are also repeated over 5 random splits (mean +- std). ``--control`` also
@@ -74,7 +74,7 @@ def evaluate(config, seed: int = 0, epochs: Optional[int] = None, progress: bool
     """Energy, baseline and model AUCs on one data set (see the module docstring).
 
     Args:
-        config: A :class:`~md_orderml.glassy.glass2d.Glass2DConfig` (generated and cached when missing).
+        config: A :class:`~md_orderml.research.glassy.glass2d.Glass2DConfig` (generated and cached when missing).
         seed: Seed of the split and of the network initialisation.
         epochs: Training epochs of the network (default: ``GlassFit().epochs``, 80).
         progress: Print progress lines.
@@ -88,11 +88,11 @@ def evaluate(config, seed: int = 0, epochs: Optional[int] = None, progress: bool
     """
     import torch
 
-    from md_orderml.glassy import glass_model as gm
-    from md_orderml.glassy import glass_probe as gp
-    from md_orderml.glassy.glass2d import load_or_generate
-    from md_orderml.glassy.glass2d_baseline import feature_matrix
-    from md_orderml.probes import probe_scores, roc_auc, stratified_folds
+    from md_orderml.research.glassy import glass_model as gm
+    from md_orderml.research.glassy import glass_probe as gp
+    from md_orderml.research.glassy.glass2d import load_or_generate
+    from md_orderml.research.glassy.glass2d_baseline import feature_matrix
+    from md_orderml.research.probes import probe_scores, roc_auc, stratified_folds
 
     torch.set_num_threads(1)
     start = time.time()
@@ -178,7 +178,7 @@ def run(quick: bool = False, plot: Optional[str] = None, seed: int = 0, epochs: 
     """
     import dataclasses
 
-    from md_orderml.glassy.glass2d import LARGE, QUICK, Glass2DConfig
+    from md_orderml.research.glassy.glass2d import LARGE, QUICK, Glass2DConfig
 
     config = QUICK if quick else (LARGE if large else Glass2DConfig())
     result = evaluate(config, seed, epochs, progress, network)
@@ -189,7 +189,7 @@ def run(quick: bool = False, plot: Optional[str] = None, seed: int = 0, epochs: 
         result["table"] = result["table"] + ["", "control (not matched):"] + result["control"]["table"]
         panels.append(("control (quench 100 tau)", result["control"]))
     if plot:
-        from md_orderml.probes import roc_auc
+        from md_orderml.research.probes import roc_auc
 
         _plot(plot, panels, roc_auc)
         result["table"] = result["table"] + [f"wrote {plot}"]

@@ -1,6 +1,6 @@
 """Glassy-liquid benchmark: per-particle propensity of a 3D Kob-Andersen mixture.
 
-Data (``md_orderml.glassy.data``, cached under ``~/.cache/md_orderml/glassy``): N = 1000,
+Data (``md_orderml.research.glassy.data``, cached under ``~/.cache/md_orderml/glassy``): N = 1000,
 rho = 1.2, T = 0.64 (``--quick``: T = 0.8), iso-configurational NVE runs; propensity =
 mean squared displacement over the velocity draws at the grid times nearest to 0.1, 0.5
 and 1 x tau_alpha (from ``F_s(k = 7.25, t) = 1/e`` of the A particles).
@@ -11,11 +11,11 @@ ridge penalty and network epoch; the last two are held out):
 * ``network``: ``EquivariantBackbone`` (types A/B, 3 layers) + MLP head, all time scales at
   once, trained with ``1 - Pearson`` (per configuration and time scale) + 0.1 x MSE on
   A and B particles, then calibrated to the target's scale
-  (``md_orderml.glassy.propensity.FitConfig``); ``--seeds`` networks (default 3) with
+  (``md_orderml.research.glassy.propensity.FitConfig``); ``--seeds`` networks (default 3) with
   consecutive seeds, the table shows their mean and spread, each seed, and the Pearson
   of their averaged prediction (ensemble);
-* ``model``: what ``md-orderml train-propensity`` writes into the model file
-  (``md_orderml.glassy.expert_torch``): each network blended with a ridge on the same
+* ``model``: what ``md-orderml research train-propensity`` writes into the model file
+  (``md_orderml.research.glassy.expert_torch``): each network blended with a ridge on the same
   descriptors computed inside the model, ``a * network + b * ridge + c`` per time scale
   (ridge per particle type on the training configurations, ``a, b, c`` by least squares
   on the validation configuration); mean and spread over the seeds;
@@ -23,13 +23,13 @@ ridge penalty and network epoch; the last two are held out):
   and B neighbours, Steinhardt q_1..q_8, their neighbour averages); closed form and
   deterministic (penalty per time scale picked on the validation configuration), so
   it needs no seeds. For reference (not in the gain) the same ridge is also fitted with
-  the features of the inherent structures (``md_orderml.glassy.inherent``) appended.
+  the features of the inherent structures (``md_orderml.research.glassy.inherent``) appended.
 
 Scores are Pearson correlations of predicted vs measured propensity over all held-out
 A particles. Prints a table and ends with
 ``RESULT pearson_gain=<model (mean over seeds) minus ridge at the longest time scale> glass_auc=<AUC>``.
 ``glass_auc`` is the held-out AUC of the 2D glass-vs-liquid classifier (the logistic probe
-on the frozen backbone, :mod:`md_orderml.glassy.glass_probe`) at matched inherent-structure
+on the frozen backbone, :mod:`md_orderml.research.glassy.glass_probe`) at matched inherent-structure
 energy, from :func:`benchmarks.glass_vs_liquid.run` on its larger set (N = 1000, 200
 configurations per class; ``--quick``: its quick set), without the end-to-end network (run
 ``benchmarks/glass_vs_liquid.py`` for that). Its table is printed too; ``--no-glass`` skips
@@ -73,9 +73,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from md_orderml.glassy.data import QUICK, GlassyConfig, load_or_generate, time_indices
-    from md_orderml.glassy.inherent import load_or_compute_inherent
-    from md_orderml.glassy.propensity import (FitConfig, expert_features, fit_regressor, fit_ridge,
+    from md_orderml.research.glassy.data import QUICK, GlassyConfig, load_or_generate, time_indices
+    from md_orderml.research.glassy.inherent import load_or_compute_inherent
+    from md_orderml.research.glassy.propensity import (FitConfig, expert_features, fit_regressor, fit_ridge,
                                               make_graph, pearson, predict)
 
     t0 = time.time()
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     # equivariant network: one model per seed; the table shows their mean (not an ensemble).
     # The model file of train-propensity is the hybrid: each network blended with the ridge
     # on the same descriptors computed inside the model (blend fitted on the validation set)
-    from md_orderml.glassy.expert_torch import build_hybrid
+    from md_orderml.research.glassy.expert_torch import build_hybrid
 
     t2 = time.time()
     graphs = [make_graph(data.positions[c], data.types, data.box_length, target[c], 2.0) for c in range(n_conf)]

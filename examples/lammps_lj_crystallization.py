@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from md_orderml.engines.lammps import OrderMLCompute
-    from md_orderml.engines.lammps_script import ScriptRunner
+    from md_orderml.engines.lammps.script import ScriptRunner
     from md_orderml.labelling import mpi_world
     from md_orderml.model_file import resolve_model_path
     from md_orderml.mpi import import_lammps

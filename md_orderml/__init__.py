@@ -7,7 +7,7 @@ and matplotlib are optional extras imported only by the parts that need them.
 from md_orderml.errors import InputError, ModelFileError, OrderMLError
 from md_orderml.frame import Box, Frame
 
-__version__ = "0.1.0"
+from md_orderml.version import __version__
 
 __all__ = ["Box", "Frame", "InputError", "ModelFileError", "OrderMLError", "StructureClassifier",
            "load_model", "__version__"]

@@ -182,7 +182,7 @@ def build_metadata(
     Returns:
         The metadata dictionary.
     """
-    from md_orderml import __version__
+    from md_orderml.version import __version__
 
     regression = value_names is not None
     if dimensions not in (2, 3):

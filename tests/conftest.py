@@ -95,7 +95,7 @@ def ka_simulation(positions, types, length, seed: int = 3):
 
 def synthetic_glassy_cache(cache_dir, positions, types, length, n_configs: int, n_times: int, seed: int,
                            noise: float, meta=None) -> str:
-    """Cache a synthetic iso-configurational data set where ``md-orderml train-propensity`` finds it.
+    """Cache a synthetic iso-configurational data set where ``md-orderml research train-propensity`` finds it.
 
     Configurations are ``positions`` plus Gaussian ``noise``, propensities random (growing
     with time), tau_alpha = 1.
@@ -107,7 +107,7 @@ def synthetic_glassy_cache(cache_dir, positions, types, length, n_configs: int, 
 
     import numpy as np
 
-    from md_orderml.glassy.data import GlassyConfig, GlassyData
+    from md_orderml.research.glassy.data import GlassyConfig, GlassyData
 
     n = len(positions)
     settings = {"n_particles": n, "n_configs": n_configs, "n_draws": 2, "n_times": n_times, "seed": seed}
@@ -120,6 +120,21 @@ def synthetic_glassy_cache(cache_dir, positions, types, length, n_configs: int, 
                       fs=np.linspace(0.9, 0.1, n_times), msd=times.copy(), tau_alpha=1.0, meta=dict(meta or {}))
     data.save(Path(cache_dir) / f"ka3d_{GlassyConfig(**settings).key()}.npz")
     return json.dumps(settings)
+
+
+FOLDER_MARKERS = {"unit": "unit", "engines": "engines", "research": "research"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its folder: ``unit``, ``engines`` (LAMMPS, HOOMD, MPI, plugin, packaging), ``research``."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            folder = Path(str(item.fspath)).resolve().relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, FOLDER_MARKERS[folder]))
 
 
 def pytest_report_header(config):

@@ -7,8 +7,7 @@ def add_parser(sub) -> None:
     """Register the ``export`` subcommand."""
     p = sub.add_parser("export", help="export a training checkpoint as a TorchScript model file, or "
                        "re-export a classification model file with the current code (same weights)")
-    p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train' or "
-                   "'md-orderml train-propensity --checkpoint' (a regression model), or a classification "
+    p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train', or a classification "
                    "model file (or 'default') to re-export")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.set_defaults(run=run)
@@ -17,20 +16,17 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``md-orderml export``."""
     from md_orderml.errors import ModelFileError
-    from md_orderml.glassy.propensity_model import export_checkpoint, is_propensity_checkpoint
     from md_orderml.model_reexport import reexport_model_file
     from md_orderml.training import Trainer
 
     if args.checkpoint == "default" or is_model_file(args.checkpoint):
         print(f"wrote {reexport_model_file(args.checkpoint, args.output)}")
         return 0
-    if is_propensity_checkpoint(args.checkpoint):
-        print(f"wrote {export_checkpoint(args.checkpoint, args.output)}")
-        return 0
     try:
         trainer = Trainer.from_checkpoint(args.checkpoint)
     except Exception as err:
-        raise ModelFileError(f"{args.checkpoint}: not a training checkpoint ({type(err).__name__}: {err})") from None
+        raise ModelFileError(f"{args.checkpoint}: not a training checkpoint ({type(err).__name__}: {err}); "
+                             "propensity checkpoints: md-orderml research export-propensity") from None
     print(f"wrote {trainer.export(args.output)}")
     return 0
 

@@ -9,7 +9,7 @@ def add_parser(sub) -> None:
     """Register the ``label`` subcommand."""
     p = sub.add_parser("label", help="label a GSD / LAMMPS dump / XYZ trajectory",
                        description="Label every frame of a trajectory. Under mpirun, frames are split over ranks. "
-                                   "A regression model (e.g. md-orderml train-propensity) writes its per-particle "
+                                   "A regression model (e.g. md-orderml research train-propensity) writes its per-particle "
                                    "values instead (GSD: log/particles/md_orderml/values; dump/XYZ: columns "
                                    "orderml_<value name>) and per-frame means instead of class fractions.")
     p.add_argument("input", help="GSD, LAMMPS dump (.dump/.lammpstrj) or (extended) XYZ file")

@@ -6,8 +6,8 @@ and the model file, so all engines give the same labels for the same configurati
 
 * :mod:`md_orderml.engines.lammps`: :class:`~md_orderml.engines.lammps.OrderMLCompute`,
   on-the-fly labels in a ``lammps`` Python instance (serial or under ``mpirun``).
-* :mod:`md_orderml.engines.lammps_util`: box and communication-cutoff helpers.
-* :mod:`md_orderml.engines.lammps_script`: runs an unmodified LAMMPS input script with
+* :mod:`md_orderml.engines.lammps.util`: box and communication-cutoff helpers.
+* :mod:`md_orderml.engines.lammps.script`: runs an unmodified LAMMPS input script with
   the compute attached (``md-orderml lammps in.script``).
 * :mod:`md_orderml.engines.hoomd`: :class:`~md_orderml.engines.hoomd.OrderMLLabels`, a
   HOOMD-blue writer with per-particle loggables (CPU and GPU, serial or MPI).

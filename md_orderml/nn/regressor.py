@@ -22,8 +22,8 @@ class StructureRegressor(nn.Module):
     Args:
         regressor: A module with a float ``cutoff`` (dimensionless) and a method
             ``embed_and_predict(types, edge_index, edge_vec) -> (values (N, S), embedding (N, D))``:
-            :class:`~md_orderml.glassy.propensity.PropensityRegressor` or
-            :class:`~md_orderml.glassy.expert_torch.HybridPropensityRegressor`.
+            :class:`~md_orderml.research.glassy.propensity.PropensityRegressor` or
+            :class:`~md_orderml.research.glassy.expert_torch.HybridPropensityRegressor`.
         n_values: S, the number of values per particle.
         dtype: The regressor's floating-point type (the graph is built in it).
     """

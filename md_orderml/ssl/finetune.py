@@ -29,7 +29,8 @@ from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.ssl.data import labelled_environments
 from md_orderml.training.data import GraphSample, collate
-from md_orderml.training.trainer import optimizer_step, per_class_accuracy
+from md_orderml.training.optim import optimizer_step
+from md_orderml.training.trainer import per_class_accuracy
 
 
 @dataclasses.dataclass

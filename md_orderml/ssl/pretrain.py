@@ -22,7 +22,7 @@ from md_orderml.nn.families import build_backbone
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
 from md_orderml.training.checkpoints import CheckpointedRun
 from md_orderml.training.data import GraphSample, collate, graph_of_node
-from md_orderml.training.trainer import optimizer_step
+from md_orderml.training.optim import optimizer_step
 
 PRETRAINED_KIND = "md_orderml-pretrained-backbone"
 

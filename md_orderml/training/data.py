@@ -108,7 +108,7 @@ def make_liquids(count: int, rng: np.random.Generator, per_run: int = 5):
     Returns:
         List of ``count`` structures.
     """
-    from md_orderml.lammps_samples import lj_liquid_samples
+    from md_orderml.engines.lammps.samples import lj_liquid_samples
 
     out = []
     while len(out) < count:

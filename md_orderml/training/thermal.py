@@ -4,7 +4,7 @@ Noisy lattices (random Gaussian displacements) miss what thermal motion does nea
 melting (correlated displacements, anisotropic vibrations, a few defects), and
 Lennard-Jones liquids miss open, tetrahedral liquids such as liquid silicon or water.
 This module supplies both from short LAMMPS runs of the *training* materials of
-:data:`md_orderml.real_potentials.TRAINING_MATERIALS` (Ni, Ag, W, Zr, Ge, mW water, Bi),
+:data:`md_orderml.engines.lammps.real_potentials.TRAINING_MATERIALS` (Ni, Ag, W, Zr, Ge, mW water, Bi),
 which share no element and no potential file with the benchmark materials of
 ``benchmarks/melting_accuracy.py`` (Cu, Fe, Mg, Si).
 
@@ -40,7 +40,7 @@ CRYSTAL_MATERIALS = ("Ni", "Ag", "W", "Zr", "Ge")
 
 def default_cache_dir():
     """``$XDG_CACHE_HOME/md_orderml/thermal`` (``~/.cache/md_orderml/thermal``)."""
-    from md_orderml.real_potentials import default_cache_dir as melting_cache
+    from md_orderml.engines.lammps.real_potentials import default_cache_dir as melting_cache
 
     return melting_cache().parent / "thermal"
 
@@ -70,7 +70,7 @@ def state_points(class_name: str) -> List[Tuple[str, float, bool]]:
     Returns:
         The state points, possibly empty.
     """
-    from md_orderml.real_potentials import TRAINING_MATERIALS
+    from md_orderml.engines.lammps.real_potentials import TRAINING_MATERIALS
 
     if class_name == "liquid":
         return [(name, t, True) for name in LIQUID_MATERIALS for t in LIQUID_T]
@@ -92,7 +92,7 @@ def thermal_frames(class_name: str, cache_dir=None, progress: bool = False) -> l
     Returns:
         Frames (positions (N, 3) in Angstrom or the material's unit, periodic box).
     """
-    from md_orderml.real_potentials import TRAINING_MATERIALS, state_frames
+    from md_orderml.engines.lammps.real_potentials import TRAINING_MATERIALS, state_frames
 
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
     frames = []

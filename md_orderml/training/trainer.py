@@ -26,6 +26,7 @@ from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.structures import CRYSTALS
 from md_orderml.training.checkpoints import CheckpointedRun, restore_training_state
 from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
+from md_orderml.training.optim import optimizer_step
 
 
 @dataclasses.dataclass
@@ -72,21 +73,6 @@ class TrainConfig:
     init_backbone: Optional[str] = None
     isolated_crystal_radius: float = 0.0
     isolated_crystal_neighbours: int = 2
-
-
-def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters, max_norm: float = 5.0) -> None:
-    """One optimiser step: zero the gradients, back-propagate ``loss``, clip the gradient norm, step.
-
-    Args:
-        optimizer: The optimiser.
-        loss: Scalar loss tensor.
-        parameters: The parameters whose gradient norm is clipped.
-        max_norm: Largest total gradient norm.
-    """
-    optimizer.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(parameters, max_norm)
-    optimizer.step()
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],

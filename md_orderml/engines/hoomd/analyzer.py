@@ -1,0 +1,421 @@
+"""On-the-fly structure labels in HOOMD-blue (CPU or GPU, serial or MPI).
+
+:class:`OrderMLLabels` is a ``hoomd.write.CustomWriter``: append it to
+``sim.operations.writers`` with any trigger and log its quantities like HOOMD's own::
+
+    from md_orderml.engines.hoomd import OrderMLLabels   # imports hoomd
+
+    labels = OrderMLLabels(trigger=hoomd.trigger.Periodic(1000), model="default")
+    sim.operations.writers.append(labels)
+    logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
+    logger.add(labels)
+    sim.operations.writers.append(hoomd.write.GSD("traj.gsd", trigger=1000, logger=logger))
+
+Loggables, namespace ``md_orderml`` (``hoomd.write.GSD`` puts per-particle ones under
+``log/particles/md_orderml/``, the paths of :mod:`md_orderml.keys`, which
+:func:`md_orderml.io.read_gsd_labels` reads): ``label`` (particle, (N_global,) int32 in
+tag order on rank 0, None elsewhere), ``confidence`` (particle, float32),
+``probabilities`` (particle, (N_global, C), not default), ``fractions`` and ``counts``
+(sequence, (C,), all ranks), ``fraction_<class>`` (scalar, for ``hoomd.write.Table``),
+``count_<class>`` (scalar, not default), ``class_names`` (strings), ``labelled_step``
+(scalar, not default).
+
+Regression models (``task: "regression"``, e.g. ``md-orderml research train-propensity``) have
+instead: ``values`` (particle, (N_global, S) float32 in tag order on rank 0; GSD path
+``log/particles/md_orderml/values``, read by :func:`md_orderml.io.read_gsd_values`),
+``value_means`` (sequence, (S,), all ranks), ``mean_<value name>`` (scalar),
+``value_names`` (strings), ``labelled_step``. Typed models need every HOOMD type mapped
+(``type_map={"A": "A", "B": "B"}`` is implied when the names agree).
+
+Freshness: a loggable read on a trigger step not labelled yet (a writer placed before
+this one) computes the labels at once, so writer order does not matter; on other steps
+the loggables hold the labels of the last trigger step (``labelled_step``). Reading is
+collective under MPI (every rank reads, as HOOMD's writers do).
+
+Ghosts (MPI): labels need all particles within the receptive field
+``R = receptive_field * (V / N_global) ** (1/3)`` of each owned particle. HOOMD sizes its
+ghost layer from neighbour lists only (:func:`hoomd_ghost_reach`). ``ghosts="auto"`` uses
+HOOMD's ghosts when they reach ``R``, else all-gathers positions with mpi4py on trigger
+steps and keeps, per rank, the particles within ``R`` of its own (exact). ``"hoomd"``
+raises instead; ``"gather"`` always gathers. ``nlist.r_cut[(a, b)] = R`` on the pair
+force's neighbour list makes HOOMD's ghosts suffice (pair forces then cost more).
+
+GPU: with ``hoomd.device.GPU`` the model runs on CUDA and reads positions and types
+zero-copy from ``state.gpu_local_snapshot`` (``__cuda_array_interface__``).
+See hoomd_plugin/README.md for a full guide.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import time
+import warnings
+import weakref
+from typing import Dict, Mapping, Optional
+
+import numpy as np
+
+from md_orderml.mpi import load_mpi
+
+load_mpi()  # HOOMD built with MPI links libmpi.so.12 (the mpich wheel)
+try:
+    import hoomd
+    from hoomd.logging import log
+    from hoomd.logging import _LoggerQuantity  # HOOMD 4 internal: per-instance loggables
+except ImportError as _err:  # pragma: no cover - depends on the environment
+    raise ImportError("md_orderml.engines.hoomd needs HOOMD-blue >= 4 "
+                      "(conda install -c conda-forge hoomd)") from _err
+import torch
+
+from md_orderml import keys
+from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.engines.halo import halo_mask
+from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
+from md_orderml.errors import InputError
+from md_orderml.frame import Box
+from md_orderml.model_file import ModelFile, load_model
+
+__all__ = ["GHOST_MODES", "NAMESPACE", "OrderMLLabels", "cuda_tensor", "hoomd_ghost_reach"]
+
+#: Logger namespace of every quantity (GSD: ``log/particles/md_orderml/label``).
+NAMESPACE = ("md_orderml",)
+#: Loggables of classification models only / regression models only.
+CLASSIFICATION_LOGGABLES = ("label", "confidence", "probabilities", "counts", "fractions", "class_names")
+REGRESSION_LOGGABLES = ("values", "value_means", "value_names")
+GHOST_MODES = ("auto", "hoomd", "gather")
+
+
+class _LabelAction(hoomd.custom.Action):
+    """The work behind :class:`OrderMLLabels` (see there for the arguments)."""
+
+    def __init__(self, model, device: Optional[str], type_map: Optional[Mapping[str, str]], ghosts: str,
+                 mpi_comm=None):
+        super().__init__()
+        if ghosts not in GHOST_MODES:
+            raise InputError(f"ghosts={ghosts!r} must be one of {GHOST_MODES}")
+        self._model = model if isinstance(model, ModelFile) else load_model(model, device="cpu")
+        self._device, self._type_map, self._ghosts, self._given_comm = device, dict(type_map or {}), ghosts, mpi_comm
+        self._regression = self._model.is_regression
+        self._n_out = len(self._model.value_names if self._regression else self._model.class_names)
+        self._scalars = {}
+        if self._regression:
+            for k, name in enumerate(self._model.value_names):
+                self._scalars[f"mean_{name}"] = ("mean", k)
+        for k, name in enumerate(self._model.class_names):
+            safe = re.sub(r"\W", "_", str(name))
+            self._scalars[f"fraction_{safe}"] = ("fraction", k)
+            self._scalars[f"count_{safe}"] = ("count", k)
+        self._export_dict = self._instance_export_dict()
+        self._simulation = self._classifier = self._comm = self._operation = None
+        self._clear()
+        self.route: Optional[str] = None  #: How the last labels were made: "serial", "hoomd" or "gather".
+        self.gathered_steps = 0  #: Number of labellings that gathered positions.
+        self.compute_seconds = 0.0  #: Wall time spent labelling on this rank.
+
+    def _instance_export_dict(self) -> dict:
+        out = {}
+        other_task = CLASSIFICATION_LOGGABLES if self._regression else REGRESSION_LOGGABLES
+        for name, quantity in type(self)._export_dict.items():
+            if name not in other_task:
+                out[name] = copy.deepcopy(quantity)
+        for name, (kind, _k) in self._scalars.items():
+            out[name] = _LoggerQuantity(name, type(self), "scalar", default=kind in ("fraction", "mean"))
+        for quantity in out.values():
+            quantity.namespace = NAMESPACE
+        return out
+
+    def _clear(self) -> None:
+        n = len(self._model.class_names)
+        self._step: Optional[int] = None
+        self._counts = np.zeros(n, dtype=np.int64)
+        self._sums = np.zeros(self._n_out if self._regression else 0)
+        self._n_labelled = 0
+        self._arrays: Dict[str, np.ndarray] = {}
+
+    # ---------------------------------------------------------------- attach
+
+    def attach(self, simulation) -> None:
+        super().attach(simulation)
+        self._simulation = simulation
+        dims = 2 if simulation.state.box.is2D else 3
+        if dims != self._model.dimensions:
+            raise InputError(f"{dims}D HOOMD simulations are not supported by this {self._model.dimensions}D model")
+        self._gpu = isinstance(simulation.device, hoomd.device.GPU)
+        device = self._device or ("cuda" if self._gpu else "cpu")
+        self._classifier = StructureClassifier(self._model, device=device, type_map=self._type_map)
+        names = list(simulation.state.particle_types)
+        if self._model.type_names:  # every type must map: checked on all ranks alike
+            self._lookup = self._classifier.model_types(names, np.arange(len(names)), "HOOMD particle types")
+        else:
+            self._lookup = np.zeros(len(names), dtype=np.int64)
+        self._lookup_t = torch.as_tensor(self._lookup, device="cuda" if self._gpu else "cpu")  # indexed by HOOMD's typeid
+        self._comm, self._owns_comm = simulation_comm(simulation, self._given_comm)
+        self._rank = 0 if self._comm is None else self._comm.Get_rank()
+        if self._comm is not None and "OMP_NUM_THREADS" not in os.environ:  # share the cores between ranks
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            torch.set_num_threads(min(torch.get_num_threads(), max(1, cores // self._comm.Get_size())))
+        self._clear()
+
+    def detach(self) -> None:
+        if self._comm is not None and self._owns_comm:
+            self._comm.Free()
+        self._simulation = self._classifier = self._comm = None
+        super().detach()
+
+    # ---------------------------------------------------------------- compute
+
+    def act(self, timestep: int) -> None:
+        """Label the particles at ``timestep`` (once per step)."""
+        if self._step != timestep:
+            self._compute(int(timestep))
+
+    def _refresh(self) -> None:
+        """Compute now if no labels exist or the trigger fires on a step not labelled yet."""
+        t = int(self._simulation.timestep)
+        if self._step == t:
+            return
+        op = self._operation() if self._operation is not None else None
+        if self._step is None or (op is not None and op.trigger(t)):
+            self._compute(t)
+
+    def _route(self, reach: float) -> str:
+        if self._comm is None:
+            return "serial"
+        if self._ghosts == "gather":
+            return "gather"
+        available = hoomd_ghost_reach(self._simulation)
+        if available is not None and available >= reach:
+            return "hoomd"
+        if self._ghosts == "hoomd":
+            have = "unknown" if available is None else f"{available:.4g}"
+            raise InputError(
+                f"HOOMD's ghost layer is complete up to {have}, but the model's receptive field is {reach:.4g}; "
+                f"set the pair force's neighbour list base cutoff, nlist.r_cut[(a, b)] = {reach:.4g} for all "
+                "type pairs (pair forces get slower), or use ghosts='auto' or 'gather'")
+        if self._rank == 0 and self.gathered_steps == 0:
+            warnings.warn(f"md_orderml: HOOMD's ghosts do not reach the receptive field {reach:.4g}; labelling "
+                          "from gathered positions (exact; see md_orderml.engines.hoomd)", stacklevel=3)
+        return "gather"
+
+    def _compute(self, timestep: int) -> None:
+        start = time.perf_counter()
+        state = self._simulation.state
+        b = state.box
+        flat = bool(b.is2D)  # HOOMD's 2D boxes have Lz = 0: the model sees a unit z edge, open along z
+        box = Box(b.Lx, b.Ly, 1.0 if flat else b.Lz, b.xy, 0.0 if flat else b.xz, 0.0 if flat else b.yz, is2D=flat)
+        n_global = int(state.N_particles)
+        scale = length_scale_of(box.volume, n_global, 2 if flat else 3)
+        widths = box.widths[:2] if flat else box.widths
+        if widths.min() < 2.0 * self._model.cutoff * scale:
+            raise InputError(f"the box (widths {widths}) is narrower than twice the model cutoff "
+                             f"{self._model.cutoff * scale:.4g}")
+        route = self._route(self._model.receptive_field * scale)
+        with state.cpu_local_snapshot as snap:
+            tags = np.array(snap.particles.tag, dtype=np.int64)
+            if route == "gather" or not self._gpu:
+                owned_only = route != "hoomd"
+                pos = np.array(snap.particles.position if owned_only else snap.particles.position_with_ghost,
+                               dtype=np.float64)
+                typeid = np.array(snap.particles.typeid if owned_only else snap.particles.typeid_with_ghost)
+        n = len(tags)
+        pbc = (True, True, not flat)
+        if route == "hoomd":
+            split = [int(k) == 1 for k in state.domain_decomposition]
+            pbc = (split[0], split[1], split[2] and not flat)
+        if route == "gather":
+            pos, typeid = self._gather(pos, typeid, box, scale)
+        if self._gpu and route != "gather":
+            with state.gpu_local_snapshot as snap:  # zero-copy views, used inside the block
+                p = snap.particles
+                pos = cuda_tensor(p.position_with_ghost if route == "hoomd" else p.position)
+                typeid = cuda_tensor(p.typeid_with_ghost if route == "hoomd" else p.typeid)
+                out = self._run(pos, self._lookup_t[typeid.long()], box, pbc, n, scale)
+        else:
+            out = self._run(pos, self._lookup[typeid], box, pbc, n, scale)
+        self._publish(timestep, tags, out)
+        self.route = route
+        self.gathered_steps += route == "gather"
+        self.compute_seconds += time.perf_counter() - start
+
+    def _gather(self, pos: np.ndarray, typeid: np.ndarray, box: Box, scale: float):
+        """Owned particles first, then every other rank's particles within reach."""
+        parts = self._comm.allgather((pos, typeid))
+        others = [p for r, p in enumerate(parts) if r != self._rank]
+        opos = np.concatenate([p[0] for p in others]).reshape(-1, 3)
+        otyp = np.concatenate([p[1] for p in others])
+        if len(pos) == 0:
+            return pos, typeid
+        reach = self._model.receptive_field * scale / box.widths
+        keep = halo_mask(box.fractional(pos), box.fractional(opos), reach)
+        return np.concatenate([pos, opos[keep]]), np.concatenate([typeid, otyp[keep]])
+
+    def _run(self, positions, model_types, box: Box, pbc, n_owned: int, scale: float) -> Dict[str, np.ndarray]:
+        """Model outputs (numpy) for the first ``n_owned`` of ``positions`` (N, 3)."""
+        n_classes = len(self._model.class_names)
+        if n_owned == 0 and self._regression:
+            return {keys.VALUES: np.zeros((0, self._n_out), np.float32)}
+        if n_owned == 0:
+            return {keys.LABEL: np.zeros(0, np.int64), keys.CONFIDENCE: np.zeros(0, np.float32),
+                    keys.PROBABILITIES: np.zeros((0, n_classes), np.float32)}
+        owned = np.zeros(len(positions), dtype=bool)
+        owned[:n_owned] = True
+        return self._classifier.compute_arrays(positions, model_types, box.matrix, pbc, owned, scale)
+
+    def _publish(self, timestep: int, tags: np.ndarray, out: Dict[str, np.ndarray]) -> None:
+        """Counts on every rank; per-particle arrays in tag order on rank 0."""
+        if self._regression:
+            self._publish_values(timestep, tags, out[keys.VALUES].astype(np.float32))
+            return
+        label = out[keys.LABEL].astype(np.int32)
+        fields = (tags, label, out[keys.CONFIDENCE].astype(np.float32),
+                  out[keys.PROBABILITIES].astype(np.float32))
+        counts = np.bincount(label, minlength=len(self._model.class_names)).astype(np.int64)
+        if self._comm is not None:
+            counts = self._comm.allreduce(counts)
+            parts = self._comm.gather(fields, root=0)
+            if self._rank == 0:
+                fields = tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+        self._arrays = {}
+        if self._rank == 0:
+            order = np.argsort(fields[0], kind="stable")
+            self._arrays = {keys.LABEL: fields[1][order], keys.CONFIDENCE: fields[2][order],
+                            keys.PROBABILITIES: fields[3][order]}
+        self._counts, self._step = counts, timestep
+
+    def _publish_values(self, timestep: int, tags: np.ndarray, values: np.ndarray) -> None:
+        """Regression: sums and count on every rank; values (N_global, S) in tag order on rank 0."""
+        sums = np.append(values.astype(np.float64).sum(axis=0), float(len(values)))
+        fields = (tags, values)
+        if self._comm is not None:
+            sums = self._comm.allreduce(sums)
+            parts = self._comm.gather(fields, root=0)
+            if self._rank == 0:
+                fields = tuple(np.concatenate([p[i] for p in parts]) for i in range(2))
+        self._arrays = {}
+        if self._rank == 0:
+            order = np.argsort(fields[0], kind="stable")
+            self._arrays = {keys.VALUES: fields[1][order].reshape(len(order), self._n_out)}
+        self._sums, self._n_labelled, self._step = sums[:-1], int(sums[-1]), timestep
+
+    # ---------------------------------------------------------------- loggables
+
+    def _task(self, key: str) -> None:
+        """Refuse outputs of the other task with a one-line error."""
+        if (key == keys.VALUES) != self._regression:
+            from md_orderml.classifier import wrong_task_message
+
+            raise InputError(wrong_task_message(self._model, key))
+
+    def _particle(self, key: str):
+        self._task(key)
+        self._refresh()
+        return self._arrays.get(key) if self._rank == 0 else None
+
+    @log(category="particle", requires_run=True)
+    def label(self):
+        """(N_global,) int32: class index per particle in tag order (rank 0; None elsewhere)."""
+        return self._particle(keys.LABEL)
+
+    @log(category="particle", requires_run=True)
+    def confidence(self):
+        """(N_global,) float32: probability of each particle's label (rank 0; None elsewhere)."""
+        return self._particle(keys.CONFIDENCE)
+
+    @log(category="particle", requires_run=True, default=False)
+    def probabilities(self):
+        """(N_global, C) float32: class probabilities per particle (rank 0; None elsewhere)."""
+        return self._particle(keys.PROBABILITIES)
+
+    @log(category="sequence", requires_run=True)
+    def counts(self):
+        """(C,) int64: number of particles in each class (all ranks)."""
+        self._task("counts")
+        self._refresh()
+        return self._counts.copy()
+
+    @log(category="sequence", requires_run=True)
+    def fractions(self):
+        """(C,) float64: fraction of particles in each class (all ranks)."""
+        self._task("fractions")
+        self._refresh()
+        return self._counts / max(int(self._counts.sum()), 1)
+
+    @log(category="particle", requires_run=True)
+    def values(self):
+        """(N_global, S) float32: regression values per particle in tag order (rank 0; None elsewhere)."""
+        return self._particle(keys.VALUES)
+
+    @log(category="sequence", requires_run=True)
+    def value_means(self):
+        """(S,) float64: mean of each regression value over all particles (all ranks)."""
+        self._task(keys.VALUES)
+        self._refresh()
+        return self._sums / max(self._n_labelled, 1)
+
+    @log(category="strings")
+    def value_names(self):
+        """list[str]: the S value names of a regression model."""
+        return self._model.value_names
+
+    @log(category="scalar", requires_run=True, default=False)
+    def labelled_step(self):
+        """int: the step the current labels were computed on."""
+        self._refresh()
+        return self._step
+
+    @log(category="strings")
+    def class_names(self):
+        """list[str]: the C class names, index = label."""
+        return self._model.class_names
+
+    @property
+    def receptive_field(self) -> float:
+        """Dimensionless receptive field of the model (times the length scale = ghost reach needed)."""
+        return self._model.receptive_field
+
+    def __getattr__(self, name: str):
+        scalars = self.__dict__.get("_scalars", {})
+        if name not in scalars:
+            raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+        if not self._attached:
+            raise hoomd.error.DataAccessError(name)
+        kind, k = scalars[name]
+        if kind == "mean":
+            return float(self.value_means[k])
+        values = self.fractions if kind == "fraction" else self.counts
+        return float(values[k]) if kind == "fraction" else int(values[k])
+
+
+class OrderMLLabels(hoomd.write.CustomWriter):
+    """Per-particle structure labels as a HOOMD writer (loggables in the module docstring).
+
+    Args:
+        trigger: When to label (``hoomd.trigger.trigger_like``, e.g. ``1000``).
+        model: Model file path, ``"default"`` or a loaded :class:`~md_orderml.model_file.ModelFile`.
+        device: ``"cpu"`` or ``"cuda"``; default follows ``sim.device`` (GPU -> ``"cuda"``).
+        type_map: For typed models, HOOMD type name -> model type name.
+        ghosts: ``"auto"``, ``"hoomd"`` or ``"gather"`` (MPI only; see the module docstring).
+        mpi_comm: mpi4py communicator of the simulation's ranks, needed only when the
+            simulation's ranks are neither ``MPI.COMM_WORLD`` nor a ``ranks_per_partition`` split.
+
+    Attributes:
+        class_names (list[str]): Class names, index = label.
+        route (str): How the last labels were made (``"serial"``, ``"hoomd"``, ``"gather"``).
+
+    Example::
+
+        labels = OrderMLLabels(trigger=1000)
+        sim.operations.writers.append(labels)
+        sim.run(1000)
+        labels.fractions            # (C,) on every rank
+        labels.label                # (N_global,) on rank 0
+    """
+
+    def __init__(self, trigger, model="default", *, device: Optional[str] = None,
+                 type_map: Optional[Mapping[str, str]] = None, ghosts: str = "auto", mpi_comm=None):
+        action = _LabelAction(model, device, type_map, ghosts, mpi_comm)
+        super().__init__(trigger=trigger, action=action)
+        action._operation = weakref.ref(self)
+        self._export_dict = action._export_dict

