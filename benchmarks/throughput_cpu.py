@@ -46,10 +46,10 @@ def main() -> None:
 
     from md_orderml import structures
     from md_orderml.baselines import acna_labels, ptm_labels
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     freud.parallel.set_num_threads(args.threads)
-    clf = StructureClassifier(args.model)
+    clf = OrderML(args.model)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"threads={args.threads}, torch {torch.__version__}, date {time.strftime('%Y-%m-%d')}")
     header = f"{'N':>9s} {'md_orderml':>12s} {'PTM':>12s} {'a-CNA':>12s} {'freud q6':>12s}  model/PTM"

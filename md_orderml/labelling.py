@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from md_orderml import keys
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 from md_orderml.errors import InputError
 from md_orderml.io import open_label_writer, open_trajectory, open_value_writer
 
@@ -65,7 +65,7 @@ def mpi_world():
     return MPI.COMM_WORLD if MPI.COMM_WORLD.Get_size() > 1 else None
 
 
-def _label_frame(classifier: StructureClassifier, frame) -> Dict[str, np.ndarray]:
+def _label_frame(classifier: OrderML, frame) -> Dict[str, np.ndarray]:
     classifier.compute(frame)
     if classifier.is_regression:
         return {keys.VALUES: classifier.values}
@@ -134,10 +134,10 @@ def label_trajectory(
         InputError: A bad frame or file; no output file is left behind. Probabilities
             asked of a regression model.
     """
-    classifier = StructureClassifier(model, device=device, type_map=type_map)
+    classifier = OrderML(model, device=device, type_map=type_map)
     regression = classifier.is_regression
     if regression and probabilities:
-        from md_orderml.classifier import wrong_task_message
+        from md_orderml.analysis import wrong_task_message
 
         raise InputError(wrong_task_message(classifier.model, keys.PROBABILITIES))
     selection = dict(start=start, stop=stop, stride=stride)

@@ -7,7 +7,7 @@ buffers of 100-500 MB (bond lists, their sort keys, the embedding), so every cal
 page-faults them in anew. On the 2-core development VM the neighbour search of a
 10^6-particle frame took 6.3-7.0 s that way and 2.8-3.1 s with both thresholds at 1 GiB,
 which :func:`keep_freed_buffers` sets once per process (with ``mallopt``) when the first
-:class:`~md_orderml.classifier.StructureClassifier` is made.
+:class:`~md_orderml.analysis.OrderML` is made.
 
 Over a whole call on 10^6 particles (``benchmarks/throughput_cpu.py --sizes 1000000``) that
 was 6.0e4 particles/s against 5.2e4 without the tuning; thresholds of 256 MiB or 64 MiB

@@ -1,7 +1,7 @@
 """Engine adapters: move data between a running simulation and the core classifier.
 
 Adapters only copy positions, types and labels in and out; every piece of physics
-(length scale, neighbour search, the network) lives in :mod:`md_orderml.classifier`
+(length scale, neighbour search, the network) lives in :mod:`md_orderml.analysis`
 and the model file, so all engines give the same labels for the same configuration.
 
 * :mod:`md_orderml.engines.lammps`: :class:`~md_orderml.engines.lammps.OrderMLCompute`,

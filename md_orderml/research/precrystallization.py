@@ -5,7 +5,7 @@ quenched from one hot liquid to the same supercooled state point; each run keeps
 *early frames* (before any crystal is detectable) and the *outcome*: whether its
 crystalline fraction reaches ``crystal_threshold`` by a horizon (:func:`outcomes`; at most
 the simulated ``horizon_steps``). Crystallinity is the
-fraction of particles that the shipped default model (``StructureClassifier("default")``)
+fraction of particles that the shipped default model (``OrderML("default")``)
 does not label ``liquid``, checked every ``check_every`` steps; a run stops at the first
 check above the threshold. Runs already above ``early_threshold`` at an early frame are
 *dropped* (they crystallized before the prediction time) and counted.
@@ -163,7 +163,7 @@ def simulate_runs(config: SimConfig, seeds: Sequence[int], root: Optional[Path] 
         ``cell`` (3, 3), ``crystallized`` (bool), ``crystallization_step`` (-1 if none),
         ``seed``.
     """
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     (folder := cache_dir(config, root)).mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
@@ -177,7 +177,7 @@ def simulate_runs(config: SimConfig, seeds: Sequence[int], root: Optional[Path] 
             source = "cache"
         else:
             if sim is None:
-                sim, classifier = _Simulator(config), StructureClassifier("default")
+                sim, classifier = _Simulator(config), OrderML("default")
             run = sim.run(int(seed), classifier)
             tmp = path.with_name(path.name + ".tmp.npz")
             np.savez_compressed(tmp, **run)
@@ -236,7 +236,7 @@ def backbone_features(backbone, runs: Sequence[Dict[str, np.ndarray]]) -> np.nda
 
 
 def classifier_features(classifier, runs: Sequence[Dict[str, np.ndarray]]) -> np.ndarray:
-    """Like :func:`backbone_features` with a :class:`StructureClassifier`'s embedding: (R, 2 D)."""
+    """Like :func:`backbone_features` with a :class:`OrderML`'s embedding: (R, 2 D)."""
     return np.stack([_pool([classifier.compute(f).embedding for f in early_frames(run)]) for run in runs])
 
 

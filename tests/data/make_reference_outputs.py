@@ -27,9 +27,9 @@ def frames():
 
 
 def main():
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
-    model = StructureClassifier("default")
+    model = OrderML("default")
     record = {}
     for name, frame in frames():
         model.compute(frame)

@@ -9,7 +9,7 @@ Rank 0 writes OUT.npz with ``<case>_label``, ``<case>_confidence`` (tag order) a
 ``<case>_route`` per case: ``auto_wide`` (neighbour list widened to the receptive field);
 under MPI also ``gather`` (ghosts="gather") and ``auto_thin`` (plain LJ neighbour list)
 plus ``hoomd_error`` (the message of ghosts="hoomd" with thin ghosts); serially
-``reference_label``/``reference_confidence`` from :class:`md_orderml.StructureClassifier`
+``reference_label``/``reference_confidence`` from :class:`md_orderml.OrderML`
 on the snapshot.
 """
 
@@ -112,12 +112,12 @@ def main(model: str, out: str) -> None:
         except InputError as err:
             results["hoomd_error"] = str(err)
     elif rank == 0:
-        from md_orderml.classifier import StructureClassifier
+        from md_orderml.analysis import OrderML
 
         frame = Frame(positions=np.asarray(snapshot.particles.position, dtype=np.float64),
                       box=Box.from_hoomd(snapshot.configuration.box), types=np.zeros(snapshot.particles.N, int),
                       type_names=["A"])
-        clf = StructureClassifier(model).compute(frame)
+        clf = OrderML(model).compute(frame)
         results["reference_label"], results["reference_confidence"] = clf.labels, clf.confidence
     if rank == 0:
         np.savez(out, **{k: np.asarray(v) for k, v in results.items()})

@@ -2,7 +2,7 @@
 
 Equality tests use an untrained model whose last layer is re-drawn so that labels vary
 between particles (``contrast_model_path``): the analyzer must reproduce
-StructureClassifier / ``md-orderml label`` on the same configuration whatever the
+OrderML / ``md-orderml label`` on the same configuration whatever the
 weights. The crystal-vs-melt test needs the default model. Without HOOMD-blue every
 test here but the import check skips.
 """
@@ -55,13 +55,13 @@ def contrast_model_path(untrained_model_path, tmp_path_factory):
 
     from hoomd_rank_helper import configuration
     from md_orderml import keys
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.frame import Box, Frame
     from md_orderml.model_file import read_metadata
 
     positions, box = configuration(cells=(4, 4, 4))
     frame = Frame(positions=positions, box=Box.from_hoomd(box), types=np.zeros(len(positions), int), type_names=["A"])
-    embedding = torch.as_tensor(StructureClassifier(untrained_model_path).compute(frame).embedding)
+    embedding = torch.as_tensor(OrderML(untrained_model_path).compute(frame).embedding)
     module = torch.jit.load(str(untrained_model_path))
     first, last = getattr(module.head, "0"), getattr(module.head, "2")
     with torch.no_grad():
@@ -233,11 +233,11 @@ def test_crystal_and_melt(helper, device, default_model_path):
 
 @needs_hoomd
 def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default_model_path):
-    """A 2D HOOMD run (Lz = 0) labelled by a 2D two-type model equals StructureClassifier on its snapshot."""
+    """A 2D HOOMD run (Lz = 0) labelled by a 2D two-type model equals OrderML on its snapshot."""
     import hoomd
     import torch
 
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.engines.hoomd import OrderMLLabels
     from md_orderml.errors import InputError
     from md_orderml.frame import Box, Frame
@@ -278,7 +278,7 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
     after = sim.state.get_snapshot()
     frame = Frame(np.asarray(after.particles.position, np.float64), Box(length, length, 1.0, is2D=True),
                   np.asarray(after.particles.typeid, np.int32), ["A", "B"])
-    expected = StructureClassifier(str(path)).compute(frame)
+    expected = OrderML(str(path)).compute(frame)
     assert len(np.unique(expected.labels)) == 2
     np.testing.assert_array_equal(labels.label, expected.labels)
     np.testing.assert_allclose(labels.confidence, expected.confidence, atol=CONF_TOL)
@@ -294,7 +294,7 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
 @needs_hoomd
 @pytest.mark.mpi
 def test_same_labels_on_one_and_two_ranks(helper, contrast_model_path, tmp_path):
-    """Ranks 1 and 2, HOOMD ghosts and gathered positions, all equal StructureClassifier."""
+    """Ranks 1 and 2, HOOMD ghosts and gathered positions, all equal OrderML."""
     pytest.importorskip("mpi4py")
     import hoomd
 

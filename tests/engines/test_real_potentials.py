@@ -39,13 +39,13 @@ def test_meam_liquid_training_material():
 
 @pytest.mark.parametrize("name,t_over_tm,cells", [("Cu", 0.25, (4, 4, 4)), ("Si", 0.1, (3, 3, 3))])
 def test_default_model_labels_real_crystal(default_model_path, name, t_over_tm, cells):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     material = MATERIALS[name]
     frames = simulate(material, t_over_tm, n_frames=1, equilibrate_ps=1.0, cells=cells, seed=3)
     frame = frames[0]
     assert frame.N == int(np.prod(cells)) * (4 if material.structure == "fcc" else 8)
-    clf = StructureClassifier(str(default_model_path))
+    clf = OrderML(str(default_model_path))
     fractions = clf.compute(frame).fractions
     assert fractions[material.structure] >= 0.95, fractions
 

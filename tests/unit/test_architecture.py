@@ -45,10 +45,11 @@ def imports_of(name: str) -> set:
                 found.add(target)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in MODULES:
             found.add(node.value)  # a module name handed to importlib.import_module (directly or from a table)
-        elif isinstance(node, ast.JoinedStr):  # importlib.import_module(f"md_orderml.x.{name}")
-            prefix = "".join(v.value for v in node.values[:1] if isinstance(v, ast.Constant))
-            if prefix.startswith("md_orderml."):
-                found.update(m for m in MODULES if m.startswith(prefix))
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+              and node.args and isinstance(node.args[0], ast.JoinedStr)):  # import_module(f"md_orderml.x.{name}")
+            first = node.args[0].values[0]
+            prefix = first.value if isinstance(first, ast.Constant) else ""
+            found.update(m for m in MODULES if prefix and m.startswith(prefix))
     return {m for m in found if m in MODULES and m != name}
 
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from md_orderml import structures
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 from md_orderml.engines.lammps.samples import lj_liquid_samples
 
 
 @pytest.fixture(scope="module")
 def classifier(default_model_path):
-    return StructureClassifier(default_model_path)
+    return OrderML(default_model_path)
 
 
 @pytest.mark.parametrize("kind", structures.CRYSTALS)

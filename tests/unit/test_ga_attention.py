@@ -7,7 +7,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from md_orderml import StructureClassifier, keys, structures
+from md_orderml import OrderML, keys, structures
 from md_orderml.cli import main
 from md_orderml.model_file import build_metadata, load_model, read_metadata, save_model
 from md_orderml.nn.backbone import EquivariantBackbone
@@ -120,7 +120,7 @@ def test_cli_trains_a_ga_model_that_labels_a_crystal(tmp_path):
     assert main(args) == 0
     arch = read_metadata(model)["architecture"]
     assert arch["family"] == "ga_attention" and arch["features"] == 16 and "l_max" not in arch
-    clf = StructureClassifier(str(model))
+    clf = OrderML(str(model))
     frame = structures.crystal("fcc", noise=0.03, seed=1).to_frame()
     labels = clf.compute(frame).labels
     assert labels.shape == (frame.N,) and labels.min() >= 0 and labels.max() < len(clf.class_names)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from md_orderml import keys, structures
-from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.analysis import OrderML, length_scale_of
 from md_orderml.model_file import load_model, save_model
 from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.labeler import StructureLabeler
@@ -129,7 +129,7 @@ def test_ghosts_within_the_enlarged_receptive_field_give_periodic_labels(ruled_m
 
 
 def test_default_model_carries_the_rule_and_keeps_crystals():
-    clf = StructureClassifier("default")
+    clf = OrderML("default")
     meta = clf.model.metadata
     rule = meta[keys.ISOLATED_CRYSTAL_RULE]
     assert rule["relabel"] == "liquid" and set(rule["crystal_classes"]) == set(meta["class_names"]) - {"liquid"}

@@ -36,8 +36,8 @@ def test_opt_out_and_user_settings_are_respected(env):
 
 
 def test_classifier_applies_it(tmp_path):
-    script = ("import md_orderml.malloc_tuning as m; from md_orderml.classifier import StructureClassifier; "
-              "assert m._state is None; StructureClassifier('default'); print(m._state)")
+    script = ("import md_orderml.malloc_tuning as m; from md_orderml.analysis import OrderML; "
+              "assert m._state is None; OrderML('default'); print(m._state)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k not in CLEARED})
     assert out.stdout.split()[-1] == "True"

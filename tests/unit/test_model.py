@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from md_orderml import keys, structures
-from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.analysis import OrderML, length_scale_of
 from md_orderml.errors import InputError, ModelFileError
 from md_orderml.model_file import load_model, read_metadata
 
@@ -98,7 +98,7 @@ def test_owned_with_ghosts_equals_periodic(scripted, untrained_model_path):
 
 
 def test_classifier_frame_api_and_bad_frames(untrained_model_path, noisy_fcc):
-    clf = StructureClassifier(untrained_model_path)
+    clf = OrderML(untrained_model_path)
     frame = noisy_fcc.to_frame()
     clf.compute(frame)
     assert clf.labels.shape == (frame.N,)
@@ -116,7 +116,7 @@ def test_classifier_frame_api_and_bad_frames(untrained_model_path, noisy_fcc):
 
 
 def test_typed_model_rejects_unknown_type(untrained_model_path, noisy_fcc):
-    clf = StructureClassifier(untrained_model_path)
+    clf = OrderML(untrained_model_path)
     clf.model.metadata["type_names"] = ["Cu"]
     frame = noisy_fcc.to_frame()
     frame.type_names = ["Cu", "Zr"]

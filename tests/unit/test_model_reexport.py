@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from md_orderml import structures
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 from md_orderml.cli import main
 from md_orderml.errors import ModelFileError
 from md_orderml.model_file import read_metadata
@@ -15,7 +15,7 @@ def test_reexported_default_model_labels_like_the_shipped_file(default_model_pat
     again = tmp_path / "again.pt"
     assert main(["export", "default", "-o", str(again)]) == 0
     assert read_metadata(again) == read_metadata(default_model_path)
-    shipped, rebuilt = StructureClassifier(default_model_path), StructureClassifier(again)
+    shipped, rebuilt = OrderML(default_model_path), OrderML(again)
     rng = np.random.default_rng(0)
     for name in ("fcc", "hcp", "cd"):
         frame = structures.crystal(name, noise=0.08, min_width=12, seed=3).to_frame()

@@ -25,9 +25,9 @@ FRAMES, CLASS_NAMES = stored_frames()
 
 @pytest.fixture(scope="module")
 def model(default_model_path):
-    from md_orderml.classifier import StructureClassifier
+    from md_orderml.analysis import OrderML
 
-    return StructureClassifier(default_model_path)
+    return OrderML(default_model_path)
 
 
 @pytest.mark.parametrize("name", sorted(FRAMES))

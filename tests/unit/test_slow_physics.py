@@ -15,7 +15,7 @@ import pytest
 
 from md_orderml import structures
 from md_orderml.baselines import ptm_labels
-from md_orderml.classifier import StructureClassifier
+from md_orderml.analysis import OrderML
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -32,7 +32,7 @@ def _accuracy(method, kind, noise, seeds=3):
 
 @pytest.mark.parametrize("kind", structures.CRYSTALS)
 def test_noisy_crystals_beat_ptm(default_model_path, kind):
-    clf = StructureClassifier(default_model_path)
+    clf = OrderML(default_model_path)
     names = np.array(clf.class_names)
     model = lambda f: names[clf.compute(f).labels]  # noqa: E731
     assert _accuracy(model, kind, 0.07) >= 0.99

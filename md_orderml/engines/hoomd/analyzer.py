@@ -70,7 +70,7 @@ except ImportError as _err:  # pragma: no cover - depends on the environment
 import torch
 
 from md_orderml import keys
-from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.analysis import OrderML, length_scale_of
 from md_orderml.engines.halo import halo_mask
 from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
 from md_orderml.errors import InputError
@@ -144,7 +144,7 @@ class _LabelAction(hoomd.custom.Action):
             raise InputError(f"{dims}D HOOMD simulations are not supported by this {self._model.dimensions}D model")
         self._gpu = isinstance(simulation.device, hoomd.device.GPU)
         device = self._device or ("cuda" if self._gpu else "cpu")
-        self._classifier = StructureClassifier(self._model, device=device, type_map=self._type_map)
+        self._classifier = OrderML(self._model, device=device, type_map=self._type_map)
         names = list(simulation.state.particle_types)
         if self._model.type_names:  # every type must map: checked on all ranks alike
             self._lookup = self._classifier.model_types(names, np.arange(len(names)), "HOOMD particle types")
@@ -304,7 +304,7 @@ class _LabelAction(hoomd.custom.Action):
     def _task(self, key: str) -> None:
         """Refuse outputs of the other task with a one-line error."""
         if (key == keys.VALUES) != self._regression:
-            from md_orderml.classifier import wrong_task_message
+            from md_orderml.analysis import wrong_task_message
 
             raise InputError(wrong_task_message(self._model, key))
 

@@ -21,7 +21,7 @@ train-propensity``) give one per-atom ``d_<fix_id>_<value_name>`` per value inst
 ``f_orderml[k]`` = sum of value ``k - 1`` over the group (k = 1..S), ``f_orderml[S+1]`` =
 atoms labelled, so ``variable p equal f_orderml[1]/f_orderml[S+1]`` is the group mean.
 
-Exactness and MPI. Labels equal :meth:`md_orderml.StructureClassifier.compute` on the
+Exactness and MPI. Labels equal :meth:`md_orderml.OrderML.compute` on the
 same configuration for any number of ranks. With one rank the model sees the owned atoms
 and the periodic box (no ghosts; ``comm_modify`` untouched). With several ranks each rank
 labels its owned atoms with ghost atoms as context (model call with all ``pbc`` False,
@@ -38,7 +38,7 @@ warned once); mode ``"ghost"`` (ghosts even on one rank) stops with an error; mo
 ``"gather"`` always gathers and never changes ``comm_modify``.
 
 Threads: creating a LAMMPS instance sets OpenMP, and so torch, to ``OMP_NUM_THREADS``
-threads (1 when unset); ``threads=`` overrides. ``StructureClassifier`` runs the model
+threads (1 when unset); ``threads=`` overrides. ``OrderML`` runs the model
 with TorchScript's optimising executor off, so changing atom counts cost nothing extra.
 """
 
@@ -51,7 +51,7 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 
 from md_orderml import keys
-from md_orderml.classifier import StructureClassifier, length_scale_of
+from md_orderml.analysis import OrderML, length_scale_of
 from md_orderml.engines.lammps.util import communication_cutoff, gathered_inputs, ghost_inputs, lammps_box, one_line
 from md_orderml.errors import InputError
 
@@ -114,7 +114,7 @@ class OrderMLCompute:
         units = lmp.extract_global("units")
         self.skin = float(DEFAULT_SKIN.get(units, 2.0) if skin is None else skin)
         type_map = {str(k): str(v) for k, v in (type_map or {}).items()}
-        self.classifier = StructureClassifier(model, device=device, type_map=type_map)
+        self.classifier = OrderML(model, device=device, type_map=type_map)
         #: 2 or 3: the model's and the simulation's dimensionality (they must agree).
         self.dims = int(lmp.extract_setting("dimension"))
         if self.dims != self.classifier.model.dimensions:
@@ -172,7 +172,7 @@ class OrderMLCompute:
     def means(self) -> Dict[str, float]:
         """Regression models: mean of each value over the group at the last labelling, by name."""
         if not self.regression:
-            from md_orderml.classifier import wrong_task_message
+            from md_orderml.analysis import wrong_task_message
 
             raise InputError(wrong_task_message(self.classifier.model, "values"))
         n = max(self.n_labelled, 1)
@@ -187,7 +187,7 @@ class OrderMLCompute:
     def fractions(self) -> Dict[str, float]:
         """Class fractions of the group at the last labelling, by class name."""
         if self.regression:
-            from md_orderml.classifier import wrong_task_message
+            from md_orderml.analysis import wrong_task_message
 
             raise InputError(wrong_task_message(self.classifier.model, "fractions"))
         total = max(int(self.counts.sum()), 1)
