@@ -69,6 +69,7 @@ class Command:
 
     @property
     def where(self) -> str:
+        """Where the command starts, ``file:line``, for messages."""
         return f"{self.source}:{self.lineno}"
 
 
