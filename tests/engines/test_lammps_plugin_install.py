@@ -157,3 +157,29 @@ def test_install_time_build_can_be_skipped(tmp_path, monkeypatch, capsys):
     assert lpi.build_at_install(tmp_path / "anything", target) is None
     assert "skipped (MD_ORDERML_BUILD_NATIVE=0)" in capsys.readouterr().err
     assert lpi.read_record(target)["built"] is False
+
+
+def test_install_module_loads_by_path_without_the_package():
+    """setup.py loads plugin_install.py by file path, where md_orderml cannot be imported
+    (``python -S``: no site-packages, so neither md_orderml nor its dependencies)."""
+    code = ("import importlib.util, sys; "
+            f"spec = importlib.util.spec_from_file_location('_orderml_plugin_install', {str(Path(lpi.__file__))!r}); "
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+            "print(module.PLUGIN_FILE, callable(module.build_at_install), 'md_orderml' in sys.modules)")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ordermlplugin.so", "True", "False"]
+
+
+def test_first_error_is_shared_and_quotes_the_first_error_line(tmp_path):
+    log = tmp_path / "build.log"
+    log.write_text("-- Configuring done\n"
+                   "make[2]: *** [CMakeFiles/x.dir/a.cpp.o] Error 1\n"  # make's summary: not the cause
+                   "  src/a.cpp:3:1: Error: " + "x" * 400 + "\n"
+                   "src/b.cpp:9:2: error: second\n")
+    line = lpi.first_error(log)
+    assert line.startswith("src/a.cpp:3:1: Error: x") and len(line) == lpi.ERROR_LINE_CHARS
+    (tmp_path / "clean.log").write_text("-- Build files have been written\n")
+    assert lpi.first_error(tmp_path / "clean.log") is None
+    # the first-use build (plugin.py) quotes errors with this same function and names the same file
+    assert "_first_error" not in vars(lpb) and lpb._install.first_error is lpi.first_error
+    assert lpb.PLUGIN_FILE == lpi.PLUGIN_FILE

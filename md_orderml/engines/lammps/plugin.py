@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
 
 from md_orderml.engines.lammps import plugin_install as _install
+from md_orderml.engines.lammps.plugin_install import PLUGIN_FILE
 from md_orderml.errors import OrderMLError
 
-PLUGIN_FILE = "ordermlplugin.so"  #: LAMMPS auto-loads files whose names end in ``plugin.so``
 FAILED_MARK = "build.failed"  #: left by a failed build: the ``lmp`` launcher does not retry it
 COMPUTE_STYLE = "orderml/atom"
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  #: the md_orderml package folder
@@ -274,7 +274,7 @@ def build_plugin(jobs: Optional[int] = None, force: bool = False, verbose: bool 
                         sys.stderr.write(line)
                 if proc.wait() != 0:
                     log.flush()
-                    last = _first_error(log_path) or last
+                    last = _install.first_error(log_path) or last
                     raise PluginBuildError(f"building the native LAMMPS plugin failed ({last}); full log: {log_path}")
         tmp = target / (PLUGIN_FILE + ".tmp")  # not *plugin.so: LAMMPS never loads a half-copied file
         shutil.copy2(work / PLUGIN_FILE, tmp)
@@ -282,15 +282,6 @@ def build_plugin(jobs: Optional[int] = None, force: bool = False, verbose: bool 
         shutil.rmtree(work, ignore_errors=True)
         failed.unlink()
     return plugin
-
-
-def _first_error(log_path: Path) -> Optional[str]:
-    """The first compiler or CMake error line of a build log."""
-    with open(log_path, errors="replace") as log:
-        for line in log:
-            if "error" in line.lower() and ("error:" in line or "CMake Error" in line):
-                return line.strip()[:300]
-    return None
 
 
 def plugin_path(build: bool = True, verbose: bool = False) -> Path:

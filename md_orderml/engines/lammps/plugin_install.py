@@ -37,7 +37,7 @@ from typing import Dict, Optional
 
 PREBUILT_DIR = "lammps_plugin_prebuilt"  #: inside the md_orderml package directory
 RECORD_FILE = "built_with.json"
-PLUGIN_FILE = "ordermlplugin.so"
+PLUGIN_FILE = "ordermlplugin.so"  #: LAMMPS auto-loads files whose names end in ``plugin.so``
 HINT = "the Python compute works; run `md-orderml build-lammps-plugin` later"
 
 
@@ -145,16 +145,31 @@ def _compile(src: Path, target: Path, log_path: Path, package_version: str) -> O
                 status = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
                 if status != 0:
                     log.flush()
-                    return f"the build failed ({_first_error(log_path) or f'{command[1]} exit {status}'}; log: {log_path})"
+                    return f"the build failed ({first_error(log_path) or f'{command[1]} exit {status}'}; log: {log_path})"
         shutil.copy2(Path(work) / PLUGIN_FILE, target / PLUGIN_FILE)
         shutil.copy2(Path(work) / "cmake_info.json", target / "cmake_info.json")
     return None
 
 
-def _first_error(log_path: Path) -> Optional[str]:
-    """The first compiler or CMake error line of a build log."""
+#: Longest error line a build message quotes (a C++ template error can fill pages).
+ERROR_LINE_CHARS = 300
+
+
+def first_error(log_path: Path) -> Optional[str]:
+    """The first compiler or CMake error line of a build log.
+
+    Shared by the install-time build here and the first-use build of
+    :mod:`md_orderml.engines.lammps.plugin`.
+
+    Args:
+        log_path: A build log (CMake and compiler output).
+
+    Returns:
+        The first line with ``error:`` (any case: ``error:``, ``Error:``) or ``CMake Error``,
+        stripped and cut to :data:`ERROR_LINE_CHARS` characters; None if there is none.
+    """
     with open(log_path, errors="replace") as log:
         for line in log:
             if "error:" in line.lower() or "CMake Error" in line:
-                return line.strip()[:200]
+                return line.strip()[:ERROR_LINE_CHARS]
     return None
