@@ -57,13 +57,6 @@ class PretrainConfig:
     seed: int = 0
     pretext: PretextConfig = dataclasses.field(default_factory=PretextConfig)
 
-    @classmethod
-    def from_dict(cls, d: Dict) -> "PretrainConfig":
-        """Inverse of ``dataclasses.asdict``."""
-        d = dict(d)
-        d["pretext"] = PretextConfig(**d.get("pretext", {}))
-        return cls(**d)
-
 
 def _collate_with_graph(samples: Sequence[GraphSample]):
     return collate(samples), graph_of_node(samples)

@@ -16,7 +16,7 @@ Without OVITO the check is skipped. Frames are cached (``~/.cache/md_orderml/the
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -135,8 +135,3 @@ def thermal_structures(class_name: str, count: int, rng: np.random.Generator,
     return [Structure(positions=frames[i].positions, cell=frames[i].box.matrix,
                       types=np.zeros(frames[i].N, dtype=np.int32), type_names=["A"], label=class_name)
             for i in picks]
-
-
-def thermal_classes(class_names: Sequence[str]) -> List[str]:
-    """The classes among ``class_names`` that have thermal frames."""
-    return [c for c in class_names if state_points(c)]
