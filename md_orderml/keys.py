@@ -7,7 +7,9 @@ Output keys are the entries of the dictionary returned by an exported model's ``
 # Outputs of an exported model (all for owned particles only, in input order).
 LABEL = "label"  #: int64 class index, shape (N_owned,)
 PROBABILITIES = "probabilities"  #: float32 class probabilities, shape (N_owned, n_classes)
-CONFIDENCE = "confidence"  #: float32 probability of the label given (the largest one), shape (N_owned,)
+#: float32 probability of the label given, shape (N_owned,): the largest probability, except where
+#: the isolated-crystal rule relabelled a crystal-labelled particle liquid (then its liquid probability)
+CONFIDENCE = "confidence"
 EMBEDDING = "embedding"  #: float32 invariant per-particle embedding, shape (N_owned, n_embedding)
 VALUES = "values"  #: float32 per-particle regression outputs, shape (N_owned, n_values) (regression models)
 OUTPUT_KEYS = (LABEL, PROBABILITIES, CONFIDENCE, EMBEDDING)  #: outputs of a classification model

@@ -23,7 +23,8 @@ class ModelError : public std::runtime_error {
 // Per-particle results for the owned particles, in input order.
 struct Outputs {
   std::vector<int64_t> label;          // class index
-  std::vector<float> confidence;       // largest class probability
+  std::vector<float> confidence;       // probability of the label given (the largest one unless
+                                       // the isolated-crystal rule relabelled the particle liquid)
   std::vector<float> probabilities;    // row-major (n_owned, n_classes)
 };
 
