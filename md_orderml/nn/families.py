@@ -5,14 +5,47 @@
 * ``"density"`` (alias ``"equivariant-density"``, the name model files record):
   :class:`~md_orderml.nn.backbone.EquivariantBackbone`;
 * ``"ga_attention"``: :class:`~md_orderml.nn.ga_attention.GeometricAlgebraAttentionBackbone`.
+
+Both have the interface :class:`Backbone` describes, which is all the heads
+(:class:`~md_orderml.nn.labeler.StructureLabeler`) use.
 """
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Protocol, runtime_checkable
 
-from torch import nn
+import torch
 
 from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.ga_attention import GeometricAlgebraAttentionBackbone
+
+@runtime_checkable
+class Backbone(Protocol):
+    """What a head needs of a backbone; a backbone is also a ``torch.nn.Module`` (a submodule of the head).
+
+    Every family's class has this interface (and, for model files and training, the
+    ``config``, ``n_types`` and ``chunk`` attributes :func:`build_backbone` lists).
+    ``isinstance(module, Backbone)`` checks that the attributes exist.
+
+    Attributes:
+        cutoff: Dimensionless cutoff radius: bond vectors are given in the same units.
+        embedding_dim: Width ``D`` of the per-particle embedding.
+    """
+
+    cutoff: float
+    embedding_dim: int
+
+    def forward(self, types: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor) -> torch.Tensor:
+        """Invariant embedding of every particle of a bond graph.
+
+        Args:
+            types: Model type index per particle, shape (N,), int64.
+            edge_index: (centre, neighbour) bond indices, shape (2, E), int64.
+            edge_vec: Dimensionless bond vectors, shape (E, 3).
+
+        Returns:
+            Invariant embedding, shape (N, embedding_dim), the dtype of ``edge_vec``.
+        """
+        ...
+
 
 #: Family name -> backbone class.
 FAMILIES = {
@@ -22,7 +55,7 @@ FAMILIES = {
 }
 
 
-def build_backbone(cutoff: float, architecture: Optional[Dict], chunk: Optional[int] = None) -> nn.Module:
+def build_backbone(cutoff: float, architecture: Optional[Dict], chunk: Optional[int] = None) -> Backbone:
     """A freshly initialised backbone of the family ``architecture`` names.
 
     Args:
@@ -32,9 +65,9 @@ def build_backbone(cutoff: float, architecture: Optional[Dict], chunk: Optional[
         chunk: Centres per chunk on a CPU; ``None`` keeps the class's default.
 
     Returns:
-        The backbone: forward ``(types (N,), edge_index (2, E), edge_vec (E, 3)) ->
-        (N, embedding_dim)``, with ``cutoff``, ``config``, ``embedding_dim``, ``n_types``
-        and ``chunk`` attributes.
+        The backbone, a ``torch.nn.Module`` with the :class:`Backbone` interface (forward
+        ``(types (N,), edge_index (2, E), edge_vec (E, 3)) -> (N, embedding_dim)``,
+        ``cutoff`` and ``embedding_dim``) and ``config``, ``n_types`` and ``chunk`` attributes.
 
     Raises:
         ValueError: Unknown family.

@@ -14,7 +14,7 @@ from torch import nn
 
 from md_orderml import keys
 from md_orderml.neighbors import radius_graph
-from md_orderml.nn.backbone import EquivariantBackbone
+from md_orderml.nn.families import Backbone
 from md_orderml.spatial_order import spatial_order
 
 
@@ -75,13 +75,22 @@ class StructureLabeler(nn.Module):
     adds ``radius`` to the model's receptive field.
 
     Args:
-        backbone: The equivariant backbone (its ``cutoff`` is dimensionless).
+        backbone: A backbone of any family (:mod:`md_orderml.nn.families`): a
+            ``torch.nn.Module`` with the :class:`~md_orderml.nn.families.Backbone` interface,
+            ``forward(types (N,), edge_index (2, E), edge_vec (E, 3)) -> (N, embedding_dim)``
+            and a dimensionless ``cutoff``.
         n_classes: Number of structure classes.
         head_hidden: Width of the head's hidden layer; 0: a linear head.
+
+    Raises:
+        TypeError: ``backbone`` is no ``torch.nn.Module`` or lacks the backbone interface.
     """
 
-    def __init__(self, backbone: EquivariantBackbone, n_classes: int, head_hidden: int = 64):
+    def __init__(self, backbone: Backbone, n_classes: int, head_hidden: int = 64):
         super().__init__()
+        if not (isinstance(backbone, nn.Module) and isinstance(backbone, Backbone)):
+            raise TypeError(f"a StructureLabeler needs a backbone module with cutoff, embedding_dim and "
+                            f"forward(types, edge_index, edge_vec); got {type(backbone).__name__}")
         self.backbone = backbone
         self.cutoff = backbone.cutoff
         self.n_classes = int(n_classes)

@@ -11,7 +11,7 @@ from md_orderml import OrderML, keys, structures
 from md_orderml.cli import main
 from md_orderml.model_file import build_metadata, load_model, read_metadata, save_model
 from md_orderml.nn.backbone import EquivariantBackbone
-from md_orderml.nn.families import build_backbone
+from md_orderml.nn.families import Backbone, build_backbone
 from md_orderml.nn.ga_attention import GeometricAlgebraAttentionBackbone
 from md_orderml.nn.labeler import StructureLabeler
 
@@ -138,3 +138,13 @@ def test_factory_dispatch_and_unknown_family():
     assert ga.embedding_dim == ga.config["features"] * ga.config["n_layers"]
     with pytest.raises(ValueError, match="transformer"):
         build_backbone(1.6, {"family": "transformer"})
+
+
+def test_labeler_takes_a_backbone_of_either_family_and_refuses_other_modules():
+    for architecture in ({"features": 8, "channels": 4}, SMALL):
+        backbone = build_backbone(1.6, architecture)
+        assert isinstance(backbone, Backbone)
+        labeler = StructureLabeler(backbone, len(CLASSES))
+        assert labeler.cutoff == 1.6 and labeler.head[0].in_features == backbone.embedding_dim
+    with pytest.raises(TypeError, match="backbone module with cutoff, embedding_dim"):
+        StructureLabeler(torch.nn.Linear(3, 3), len(CLASSES))
