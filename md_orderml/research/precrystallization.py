@@ -18,6 +18,28 @@ L2-regularised logistic regression on standardised features whose strength is ch
 by inner cross-validation on the training folds only (:func:`md_orderml.research.probes.probe_auc`).
 
 Runs are cached (one ``.npz`` per run) under ``~/.cache/md_orderml/precrystallization/<hash of settings>``.
+
+What it is for, and what it found: this module is complete for the experiment of
+``benchmarks/ssl_precrystallization.py`` (runs, outcomes, per-run features; the probe is in
+:mod:`md_orderml.research.probes`), and that experiment is a negative result. Its goal, a
+probe ROC AUC >= 0.9 where Steinhardt gives <= 0.6, is not met (50 runs of 1372 atoms at
+density 0.98, T* = 0.6, outcome within 120 tau; numbers and tables in ``docs/results.md``):
+
+* early frames 7.5-10 tau after the quench: no feature set is clearly above chance (SSL-pretrained
+  density backbone 0.47, its random initialisation 0.56, GA attention 0.33 / 0.48, the
+  default model's embedding 0.46, Steinhardt 0.50), while the same probe on the later
+  crystalline fraction (25-75 tau, a positive control) gives 0.81;
+* early frames 32.5-35 tau after the quench (``early_steps=7000``): learned embeddings carry
+  some signal (0.58-0.69) that Steinhardt averages do not (0.52), but randomly initialised
+  backbones carry as much or more than pretrained ones; the control gives 0.88.
+
+Limits: one state point and system size; 50 runs, so an AUC moves by 0.02-0.07 between
+shuffles of the cross-validation folds; per-run features are means and standard deviations over
+all particles, which can wash out a few precursor regions; the cache key covers the
+simulation settings but not the model that labels crystallinity, so cached outcomes keep
+the labels of the default model that simulated them (the figures above used the
+previous default model). Looking for precursors would need frames closer to nucleation,
+milder supercooling, many more runs or local (not per-run) features.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from md_orderml.research.probes import fit_logistic, probe_auc, roc_auc, stratified_folds
-from md_orderml.research.precrystallization import early_frames, steinhardt_features, steinhardt_per_particle
+from md_orderml.research.precrystallization import (SimConfig, early_frames, outcomes, steinhardt_features,
+                                                   steinhardt_per_particle)
 from md_orderml.structures import crystal
 
 
@@ -58,3 +59,11 @@ def test_steinhardt_fcc_values_and_shapes():
     feats = steinhardt_features([run, run])
     assert feats.shape == (2, 8)
     np.testing.assert_allclose(feats[:, 4:], 0.0, atol=1e-6)
+
+
+def test_outcomes_count_crossings_within_the_horizon_and_the_cache_key_follows_the_settings():
+    runs = [{"crystallization_step": np.int64(step)} for step in (-1, 5000, 24000, 26000)]
+    np.testing.assert_array_equal(outcomes(runs, 24000), [0, 1, 1, 0])  # -1: never crossed
+    np.testing.assert_array_equal(outcomes(runs, 30000), [0, 1, 1, 1])
+    assert SimConfig().key() == SimConfig().key() and len(SimConfig().key()) == 12
+    assert SimConfig(early_steps=7000).key() != SimConfig().key()
