@@ -1,13 +1,20 @@
-"""Engine-agnostic labelling of frames, in freud's style: ``compute(frame)`` returns self.
+"""Engine-agnostic labelling of systems, in freud's style: ``compute(system)`` returns self.
+
+``system`` is anything :func:`md_orderml.system.as_frame` accepts: a
+:class:`~md_orderml.frame.Frame`, a ``(box, positions)`` tuple, a ``gsd.hoomd.Frame``, a
+``hoomd.Snapshot``, an ASE ``Atoms`` or an OVITO ``DataCollection``.
 
 Example:
-    >>> from md_orderml import OrderML
-    >>> clf = OrderML("default")
-    >>> clf.compute(frame).labels            # (N,) int
-    >>> clf.class_names[clf.labels[0]], clf.fractions
+    >>> from md_orderml import OrderML, structures
+    >>> crystal = structures.crystal("fcc", noise=0.03, min_width=6.0, seed=0)
+    >>> clf = OrderML("default").compute((crystal.cell, crystal.positions))
+    >>> clf.labels.shape, clf.class_names[clf.labels[0]]
+    ((500,), 'fcc')
+    >>> round(clf.fractions["fcc"], 2)
+    1.0
 
 Regression model files (``task: "regression"``, e.g. propensity models) run through the
-same class: ``compute(frame).values`` is (N, S) with columns ``value_names``.
+same class: ``compute(system).values`` is (N, S) with columns ``value_names``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from md_orderml.errors import InputError
 from md_orderml.frame import Frame
 from md_orderml.malloc_tuning import keep_freed_buffers
 from md_orderml.model_file import ModelFile, load_model
+from md_orderml.system import AXES, as_frame
 
 
 def length_scale_of(volume: float, n_particles: int, dimensions: int = 3) -> float:
@@ -35,6 +43,46 @@ def length_scale_of(volume: float, n_particles: int, dimensions: int = 3) -> flo
     if n_particles <= 0:
         raise InputError("cannot compute the length scale of an empty system")
     return float((volume / n_particles) ** (1.0 / dimensions))
+
+
+def frame_length_scale(frame: Frame, dimensions: int = 3) -> float:
+    """The length scale ``(V / N) ** (1 / d)`` of a frame's box, checked where a direction is open.
+
+    A fully periodic frame gets exactly :func:`length_scale_of` of its box. With one
+    open direction (a slab, e.g. LAMMPS ``boundary p p s``) the box volume is still
+    used, so the particles must fill the box there: their extent across the open
+    direction must be within two length scales of the box width (no vacuum gap, which
+    would inflate the scale and change every label). Two or three open directions
+    (wires, clusters) are refused: whether the particles fill the box cannot be told
+    from extents there. A local length scale for clusters and free surfaces will lift
+    both limits.
+
+    Args:
+        frame: The configuration; ``frame.box.periodic`` says which directions are periodic.
+        dimensions: 2 or 3 (only x and y count in 2D).
+
+    Raises:
+        InputError: More than one open direction, or a box that the particles do not fill
+            along the open one.
+    """
+    scale = length_scale_of(frame.box.volume, frame.N, dimensions)
+    open_axes = [d for d in range(dimensions) if not frame.box.periodic[d]]
+    if not open_axes:
+        return scale
+    names = ", ".join(AXES[d] for d in open_axes)
+    if len(open_axes) > 1:
+        raise InputError(f"{frame.source}: open along {names}: the model's length scale (V/N)^(1/{dimensions}) "
+                         "needs periodic boxes or one open direction that the particles fill; clusters and wires "
+                         "are not supported yet")
+    d = open_axes[0]
+    normal = np.linalg.inv(frame.box.matrix)[:, d]  # perpendicular to the other two lattice vectors
+    heights = frame.positions @ (normal / np.linalg.norm(normal))
+    extent, width = float(np.ptp(heights)), float(frame.box.widths[d])
+    if abs(width - extent) > 2.0 * scale:
+        raise InputError(f"{frame.source}: open along {names}, the particles span {extent:.4g} of the box width "
+                         f"{width:.4g} there; the model's length scale (V/N)^(1/{dimensions}) = {scale:.4g} needs a "
+                         "box that they fill (no vacuum; surfaces in vacuum are not supported yet)")
+    return scale
 
 
 def planar_frame(frame: Frame) -> Frame:
@@ -73,7 +121,9 @@ class OrderML:
     A classification model gives :attr:`labels`, :attr:`confidence`,
     :attr:`probabilities` and :attr:`fractions`; a regression model gives
     :attr:`values` (N, S) and :attr:`means`. Asking a model for the other task's outputs
-    raises :class:`~md_orderml.errors.InputError`.
+    raises :class:`~md_orderml.errors.InputError`; asking for any result before
+    :meth:`compute` raises ``AttributeError``. :attr:`outputs` holds all per-particle
+    arrays of the last call, keyed by :mod:`md_orderml.keys`.
 
     Args:
         model: A model file path, ``"default"``, or an already loaded :class:`ModelFile`.
@@ -84,6 +134,21 @@ class OrderML:
     The first classifier of a process raises glibc's malloc thresholds so that large
     buffers are reused between calls (:mod:`md_orderml.malloc_tuning`; opt out with
     ``MD_ORDERML_MALLOC=default``).
+
+    Example:
+        >>> from md_orderml import OrderML, structures
+        >>> clf = OrderML("default")
+        >>> clf  # doctest: +ELLIPSIS
+        OrderML(model='.../default.pt', task='classification', classes=['fcc', ...], device='cpu')
+        >>> clf.labels
+        Traceback (most recent call last):
+        ...
+        AttributeError: OrderML.labels is set by compute(system); call compute first
+        >>> bcc = structures.crystal("bcc", noise=0.03, min_width=6.0, seed=1)
+        >>> sorted(clf.compute((bcc.cell, bcc.positions)).outputs)
+        ['confidence', 'embedding', 'label', 'probabilities']
+        >>> max(clf.fractions, key=clf.fractions.get)
+        'bcc'
     """
 
     def __init__(self, model="default", device: str = "cpu", type_map: Optional[Mapping[str, str]] = None):
@@ -93,6 +158,11 @@ class OrderML:
         self.device = device
         self.type_map = dict(type_map or {})
         self._outputs: Dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        names = (f"values={self.value_names!r}" if self.is_regression else f"classes={self.class_names!r}")
+        return (f"{type(self).__name__}(model={str(self.model.path)!r}, task={self.task!r}, {names}, "
+                f"device={self.device!r})")
 
     @property
     def class_names(self) -> list:
@@ -186,19 +256,32 @@ class OrderML:
             )
         return {k: v.cpu().numpy() for k, v in out.items()}
 
-    def compute(self, frame: Frame) -> "OrderML":
-        """Label every particle of a periodic frame.
+    def compute(self, system, pbc=None) -> "OrderML":
+        """Label every particle of a system.
+
+        Fully periodic systems use the length scale ``(V / N) ** (1 / 3)`` of the box.
+        Systems with one open direction are supported when the particles fill the box
+        along it (a slab in a shrink-wrapped box); two or three open directions, or a
+        box with vacuum along the open one, raise :class:`InputError` (see
+        :func:`frame_length_scale`). Particles at an open surface lack neighbours and get
+        the labels the model gives such environments.
 
         Args:
-            frame: The configuration (validated here).
+            system: Anything :func:`md_orderml.system.as_frame` accepts: a :class:`Frame`,
+                ``(box, positions)``, a ``gsd.hoomd.Frame``, a ``hoomd.Snapshot``, an
+                ASE ``Atoms`` or an OVITO ``DataCollection``; positions (N, 3).
+            pbc: Which lattice directions are periodic (one or three bools); ``None``
+                keeps the system's own flags (all periodic for ``(box, positions)``).
 
         Returns:
             self, with :attr:`labels`, :attr:`confidence`, :attr:`probabilities`,
             :attr:`embedding` set (regression models: :attr:`values`, :attr:`embedding`).
 
         Raises:
-            InputError: NaN positions, empty frame, unknown types, box too small.
+            InputError: Unknown system type, wrong shapes, NaN positions, empty frame,
+                unknown types, box too small, unsupported open directions.
         """
+        frame = as_frame(system, pbc)
         if frame.N == 0:
             raise InputError(f"{frame.source}: the frame has no particles")
         dims = self.model.dimensions
@@ -206,31 +289,47 @@ class OrderML:
             raise InputError(f"{frame.source}: 2D frames are not supported by this 3D model")
         if dims == 2 and not frame.box.is2D:
             frame = planar_frame(frame)
-        scale = length_scale_of(frame.box.volume, frame.N, dims)
+        scale = frame_length_scale(frame, dims)
         frame.validate(min_box_width=2.0 * self.cutoff * scale)
         types = self.model_types(frame.type_names, frame.types, frame.source)
+        periodic = frame.box.periodic
         self._outputs = self.compute_arrays(
-            frame.positions, types, frame.box.matrix, (True, True, dims == 3),
+            frame.positions, types, frame.box.matrix, (periodic[0], periodic[1], periodic[2] and dims == 3),
             np.ones(frame.N, dtype=bool), scale,
         )
         return self
 
-    def _get(self, key: str) -> np.ndarray:
+    def _require_outputs(self, name: str) -> None:
+        if not self._outputs:
+            raise AttributeError(f"{type(self).__name__}.{name} is set by compute(system); call compute first")
+
+    def _get(self, key: str, name: Optional[str] = None) -> np.ndarray:
         regression_key = key == keys.VALUES
         if regression_key != self.is_regression and key != keys.EMBEDDING:
             raise InputError(wrong_task_message(self.model, key))
-        if not self._outputs:
-            raise RuntimeError("call compute() first")
+        self._require_outputs(name or key)
         return self._outputs[key]
+
+    @property
+    def outputs(self) -> Dict[str, np.ndarray]:
+        """All per-particle arrays of the last :meth:`compute`, keyed by :mod:`md_orderml.keys`.
+
+        Classification: ``label`` (N,) int64, ``probabilities`` (N, C), ``confidence``
+        (N,), ``embedding`` (N, D), all float32 but the labels; regression: ``values``
+        (N, S) and ``embedding`` (N, D). A new dict (the arrays are shared).
+        """
+        self._require_outputs("outputs")
+        return dict(self._outputs)
 
     @property
     def values(self) -> np.ndarray:
         """Regression outputs per particle, shape (N, S), float32, columns :attr:`value_names`."""
-        return self._get(keys.VALUES)
+        return self._get(keys.VALUES, "values")
 
     @property
     def means(self) -> Dict[str, float]:
         """Mean of each regression value over the particles, by value name."""
+        self._get(keys.VALUES, "means")
         values = self.values
         return {name: float(values[:, k].mean()) if len(values) else float("nan")
                 for k, name in enumerate(self.value_names)}
@@ -238,31 +337,36 @@ class OrderML:
     @property
     def labels(self) -> np.ndarray:
         """Class index per particle, shape (N,), int64."""
-        return self._get(keys.LABEL)
+        return self._get(keys.LABEL, "labels")
 
     @property
     def confidence(self) -> np.ndarray:
-        """Largest class probability per particle, shape (N,), float32."""
-        return self._get(keys.CONFIDENCE)
+        """Probability of the label given per particle, shape (N,), float32.
+
+        Usually the largest class probability; where the isolated-crystal rule relabels
+        a lone crystal-like particle ``liquid``, the (smaller) probability of ``liquid``.
+        """
+        return self._get(keys.CONFIDENCE, "confidence")
 
     @property
     def probabilities(self) -> np.ndarray:
         """Class probabilities per particle, shape (N, n_classes), float32."""
-        return self._get(keys.PROBABILITIES)
+        return self._get(keys.PROBABILITIES, "probabilities")
 
     @property
     def embedding(self) -> np.ndarray:
         """Invariant per-particle embedding, shape (N, D), float32."""
-        return self._get(keys.EMBEDDING)
+        return self._get(keys.EMBEDDING, "embedding")
 
     @property
     def counts(self) -> np.ndarray:
         """Number of particles in each class, shape (n_classes,)."""
-        return np.bincount(self.labels, minlength=len(self.class_names))
+        return np.bincount(self._get(keys.LABEL, "counts"), minlength=len(self.class_names))
 
     @property
     def fractions(self) -> Dict[str, float]:
         """Fraction of particles in each class, by class name."""
+        self._get(keys.LABEL, "fractions")
         counts = self.counts
         total = max(int(counts.sum()), 1)
         return {name: float(c) / total for name, c in zip(self.class_names, counts)}

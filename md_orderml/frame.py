@@ -1,4 +1,4 @@
-"""One validated configuration: positions, types and a periodic triclinic box.
+"""One validated configuration: positions, types and a triclinic box (periodic by default).
 
 The box follows HOOMD-blue's convention (``Lx, Ly, Lz, xy, xz, yz``): the lattice
 vectors are the rows of :attr:`Box.matrix`::
@@ -24,13 +24,22 @@ from md_orderml.errors import InputError
 
 @dataclasses.dataclass(frozen=True)
 class Box:
-    """A periodic triclinic simulation box in HOOMD-blue's convention.
+    """A triclinic simulation box in HOOMD-blue's convention.
 
     Attributes:
         Lx, Ly, Lz: Box lengths (``Lz`` is ignored in 2D but must be > 0).
         xy, xz, yz: Tilt factors (dimensionless, HOOMD-blue convention).
         is2D: True for a two-dimensional system (z components unused).
         origin: Corner of the box, shape (3,). ``None`` means centred at zero.
+        periodic: Whether each lattice direction is periodic, three bools (as freud's
+            ``Box.periodic``); default all. Open directions are not wrapped.
+
+    Example:
+        >>> box = Box(2.0, 3.0, 4.0, xy=0.5, periodic=(True, True, False))
+        >>> box.matrix[1].tolist(), box.volume
+        ([1.5, 3.0, 0.0], 24.0)
+        >>> box.wrap([[2.5, 0.0, 9.0]]).tolist()  # z is open: not wrapped
+        [[0.5, 0.0, 9.0]]
     """
 
     Lx: float
@@ -41,8 +50,13 @@ class Box:
     yz: float = 0.0
     is2D: bool = False
     origin: Optional[tuple] = None
+    periodic: tuple = (True, True, True)
 
     def __post_init__(self):
+        periodic = tuple(bool(p) for p in np.asarray(self.periodic, dtype=bool).reshape(-1))
+        if len(periodic) != 3:
+            raise InputError(f"box periodic flags must be three bools, got {self.periodic!r}")
+        object.__setattr__(self, "periodic", periodic)
         for name in ("Lx", "Ly", "Lz"):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
@@ -138,7 +152,7 @@ class Box:
     def wrap(self, positions: np.ndarray) -> np.ndarray:
         """Positions mapped into the box, shape (N, 3)."""
         s = self.fractional(positions)
-        s -= np.floor(s)
+        s -= np.floor(s) * np.asarray(self.periodic)
         if self.is2D:
             s[:, 2] = 0.5
         return s @ self.matrix + self.corner
@@ -214,8 +228,9 @@ class Frame:
                 f"{where}: particle {i} has type id {int(self.types[i])} but only "
                 f"{len(self.type_names)} type names {self.type_names} are known"
             )
-        widths = self.box.widths[:2] if self.box.is2D else self.box.widths
-        if min_box_width > 0 and widths.min() < min_box_width:
+        periodic = np.asarray(self.box.periodic)
+        widths = self.box.widths[:2][periodic[:2]] if self.box.is2D else self.box.widths[periodic]
+        if min_box_width > 0 and len(widths) and widths.min() < min_box_width:
             raise InputError(
                 f"{where}: box width {widths.min():.4g} is smaller than twice the model's cutoff "
                 f"({min_box_width:.4g}); replicate the system or use a model with a shorter cutoff"
