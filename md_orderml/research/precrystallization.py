@@ -245,7 +245,7 @@ def backbone_features(backbone, runs: Sequence[Dict[str, np.ndarray]]) -> np.nda
     """Mean and std over the particles of each run's early frames of a backbone embedding.
 
     Args:
-        backbone: An :class:`~md_orderml.nn.backbone.EquivariantBackbone` (D-dim output).
+        backbone: A backbone of either family (:class:`~md_orderml.nn.families.Backbone`), D-dim output.
         runs: R runs from :func:`simulate_runs`.
 
     Returns:
