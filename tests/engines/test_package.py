@@ -1,12 +1,16 @@
-"""Packaging promises: a light import, public functions documented."""
+"""Packaging promises: a light import, every module importable and documented, package data, the wheel."""
 
 import ast
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import warnings
+import zipfile
 from pathlib import Path
+
+import pytest
 
 import md_orderml
 
@@ -122,30 +126,56 @@ def test_public_functions_have_docstrings():
     assert not missing, missing
 
 
+ROOT = PACKAGE.parent
+#: Where setuptools and setup.py write when a wheel is built in a checkout (``build/`` in-tree).
+BUILD_OUTPUTS = ("build", "dist", "*.egg-info", "md_orderml/lammps_plugin_prebuilt")
+
+
+def build_outputs(root: Path) -> dict:
+    """Files under the checkout's build-output folders: path -> modification time (ns)."""
+    return {path: path.stat().st_mtime_ns for pattern in BUILD_OUTPUTS for top in root.glob(pattern)
+            for path in [top, *top.rglob("*")]}
+
+
+def checkout_copy(target: Path) -> Path:
+    """The checkout's sources (tracked and untracked, not ignored) copied into ``target``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the work tree is not listed as gone
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def test_package_data_globs_match_files():
+    """Every ``[tool.setuptools.package-data]`` pattern ships at least one file."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        package_data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
+    empty = [f"{package}: {pattern}" for package, patterns in package_data.items() for pattern in patterns
+             if not any(path.is_file() for path in (ROOT / package.replace(".", "/")).glob(pattern))]
+    assert not empty, empty
+
+
 def test_wheel_carries_the_native_plugin_sources(tmp_path):
     """A plain (non-editable) install can still build the LAMMPS plugin: the wheel ships its sources.
 
-    The install-time compile is switched off here (MD_ORDERML_BUILD_NATIVE=0, it takes a
-    minute; tests/engines/test_lammps_plugin_install.py checks what it built); the wheel then
-    carries its record saying so.
+    The wheel is built from a copy of the checkout, so nothing (setuptools' in-tree ``build/``,
+    the ``egg-info``) is written into the checkout. The install-time compile is switched off
+    here (MD_ORDERML_BUILD_NATIVE=0, it takes a minute; tests/engines/test_lammps_plugin_install.py
+    checks what it built); the wheel then carries its record saying so.
     """
-    import subprocess
-    import sys
-    import zipfile
-    from pathlib import Path
-
-    import shutil
-
-    root = Path(__file__).resolve().parents[2]
-    leftover = not (root / "build").exists()  # setuptools builds in-tree: tidy up after
-    try:
-        subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(tmp_path)], check=True, cwd=tmp_path,
-                       env=dict(os.environ, MD_ORDERML_BUILD_NATIVE="0"))
-    finally:
-        if leftover:
-            shutil.rmtree(root / "build", ignore_errors=True)
-    (wheel,) = tmp_path.glob("md_orderml-*.whl")
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout (the wheel is built from its listed files)")
+    before = build_outputs(ROOT)
+    source = checkout_copy(tmp_path / "source")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "wheels")], check=True, cwd=tmp_path,
+                   env=dict(os.environ, MD_ORDERML_BUILD_NATIVE="0"))
+    assert build_outputs(ROOT) == before, "building the wheel wrote into the checkout"
+    (wheel,) = (tmp_path / "wheels").glob("md_orderml-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("CMakeLists.txt", "src/compute_orderml_atom.cpp", "src/orderml_plugin.cpp"):
         assert f"md_orderml/lammps_plugin_src/{needed}" in names, needed
