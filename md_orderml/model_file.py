@@ -6,38 +6,38 @@ HOOMD analyzer, the LAMMPS compute and the C++ plugin all read the same file.
 
 Metadata fields (format versions 1 and 2):
 
-==================  ==========================================================
-``format``          always ``"md_orderml-model"``
-``format_version``  integer; loaders refuse newer versions. Classification files
-                    are version 1, regression files version 2 (so that readers
-                    older than regression models refuse them instead of looking
-                    for class labels)
-``md_orderml_version``  version of the package that wrote the file
-``task``            ``"classification"`` (the default when absent) or
-                    ``"regression"``; other values are refused
-``class_names``     list of class names, index = label (empty for regression)
-``value_names``     regression only: name of each output column of ``values``
-                    (identifiers: letters, digits, ``_``), e.g.
-                    ``["propensity_0p5_tau_alpha"]``
-``value_info``      regression only, optional: what the values mean (free text
-                    ``description``, ``scale`` per value, ...)
-``outputs``         keys of the dictionary returned by ``forward``
-``type_names``      model particle types; empty list = type-agnostic model
-``cutoff``          dimensionless neighbour cutoff (in units of ``length_scale``)
-``n_layers``        message-passing layers
-``receptive_field`` how far (in length units) ghosts must reach: ``n_layers * cutoff``
-                    for a message-passing network, more for a model whose descriptors
-                    average over neighbours (hybrid propensity models) or whose labels
-                    depend on the neighbours' labels (``isolated_crystal_rule``)
-``length_scale``    how lengths are made dimensionless: ``"number_density"``
-                    means ``(V / N) ** (1 / 3)`` of the whole system
-``dimensions``      3, or 2 for a model of two-dimensional systems (positions in the
-                    x-y plane, length scale ``(A / N) ** (1 / 2)``, periodic in x, y only)
-``architecture``    backbone family and settings
-``training``        summary of how the weights were made
-``isolated_crystal_rule`` optional: a crystal label needs ``min_neighbours`` crystal-labelled
-                    particles within ``radius`` (length units), else ``relabel``
-==================  ==========================================================
+=========================  ==========================================================
+``format``                 always ``"md_orderml-model"``
+``format_version``         integer; loaders refuse newer versions. Classification files
+                           are version 1, regression files version 2 (so that readers
+                           older than regression models refuse them instead of looking
+                           for class labels)
+``md_orderml_version``     version of the package that wrote the file
+``task``                   ``"classification"`` (the default when absent) or
+                           ``"regression"``; other values are refused
+``class_names``            list of class names, index = label (empty for regression)
+``value_names``            regression only: name of each output column of ``values``
+                           (identifiers: letters, digits, ``_``), e.g.
+                           ``["propensity_0p5_tau_alpha"]``
+``value_info``             regression only, optional: what the values mean (free text
+                           ``description``, ``scale`` per value, ...)
+``outputs``                keys of the dictionary returned by ``forward``
+``type_names``             model particle types; empty list = type-agnostic model
+``cutoff``                 dimensionless neighbour cutoff (in units of ``length_scale``)
+``n_layers``               message-passing layers
+``receptive_field``        how far (in length units) ghosts must reach: ``n_layers * cutoff``
+                           for a message-passing network, more for a model whose descriptors
+                           average over neighbours (hybrid propensity models) or whose labels
+                           depend on the neighbours' labels (``isolated_crystal_rule``)
+``length_scale``           how lengths are made dimensionless: ``"number_density"``
+                           means ``(V / N) ** (1 / 3)`` of the whole system
+``dimensions``             3, or 2 for a model of two-dimensional systems (positions in the
+                           x-y plane, length scale ``(A / N) ** (1 / 2)``, periodic in x, y only)
+``architecture``           backbone family and settings
+``training``               summary of how the weights were made
+``isolated_crystal_rule``  optional: a crystal label needs ``min_neighbours`` crystal-labelled
+                           particles within ``radius`` (length units), else ``relabel``
+=========================  ==========================================================
 """
 
 from __future__ import annotations

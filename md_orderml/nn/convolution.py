@@ -1,7 +1,7 @@
 """The equivariant layer: a neighbour-density convolution with Clebsch–Gordan contractions.
 
 Each layer (after Pezzicoli et al. and the ACE/MACE family) builds, for every
-particle i and channel c, the equivariant neighbour density
+particle i and channel c, the equivariant neighbour density::
 
     A_i[l, m, c] = 1/n_avg * sum_j R_c(|r_ij|) Y_lm(r_ij / |r_ij|) w_c(h_j)
 
