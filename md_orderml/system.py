@@ -65,13 +65,13 @@ def pbc_flags(pbc: Any, where: str = "pbc") -> Tuple[bool, bool, bool]:
 
 
 def positions_array(positions: Any, where: str) -> np.ndarray:
-    """Positions as a float64 array of shape (N, 3).
+    """Positions as a new float64 array of shape (N, 3).
 
     Raises:
         InputError: Not numbers, or not of shape (N, 3).
     """
     try:
-        array = np.asarray(positions, dtype=np.float64)
+        array = np.array(positions, dtype=np.float64)  # a copy: engines' arrays may be read-only views
     except (TypeError, ValueError) as err:
         raise InputError(f"{where}: positions must be an (N, 3) array of numbers ({err})") from None
     if array.ndim != 2 or array.shape[1] != 3:
