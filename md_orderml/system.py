@@ -56,7 +56,10 @@ def pbc_flags(pbc: Any, where: str = "pbc") -> Tuple[bool, bool, bool]:
     Raises:
         InputError: Not one or three bools.
     """
-    flags = np.asarray(pbc, dtype=object).reshape(-1)
+    try:
+        flags = np.asarray(pbc, dtype=object).reshape(-1)
+    except ValueError:  # ragged
+        flags = np.zeros(0)
     if len(flags) == 1:
         flags = np.repeat(flags, 3)
     if len(flags) != 3 or not all(isinstance(f, (bool, np.bool_)) for f in flags):
