@@ -170,31 +170,37 @@ def _types(n: int, n_types: int, rng: np.random.Generator):
 
 
 def crystal(kind: str, nn_distance: float = 1.0, min_width: float = 6.0, noise: float = 0.0,
-            rotation=None, n_types: int = 1, seed=None) -> Structure:
+            rotation=None, n_types: int = 1, seed=None, perturb: float = 0.0) -> Structure:
     """A periodic supercell of a crystal.
 
     The conventional cell (cubic for fcc, bcc, sc, cd; hexagonal with ideal
-    c/a = sqrt(8/3) for hcp and hd) is replicated until every perpendicular width is at
-    least ``min_width * nn_distance``.
+    c/a = sqrt(8/3) for hcp and hd; built from space group and Wyckoff sites for the
+    prototypes of :mod:`md_orderml.prototypes`) is replicated until every perpendicular
+    width is at least ``min_width * nn_distance``.
 
     Args:
-        kind: One of :data:`CRYSTALS`.
+        kind: One of :data:`CRYSTALS` or of :data:`md_orderml.prototypes.PROTOTYPES`.
         nn_distance: Nearest-neighbour distance of the ideal crystal.
         min_width: Smallest perpendicular width of the supercell, in ``nn_distance``.
         noise: Gaussian displacement std per coordinate as a fraction of ``nn_distance``.
         rotation: ``None``, a (3, 3) rotation matrix, or ``"random"``.
         n_types: More than 1 assigns types at random (a chemically disordered crystal).
-        seed: Seed or Generator for noise, rotation and types.
+        seed: Seed or Generator for perturbation, noise, rotation and types.
+        perturb: Prototypes only: relative random change of the free Wyckoff parameters
+            and of c/a (see :func:`md_orderml.prototypes.prototype_crystal`).
 
     Returns:
         The structure: positions (N, 3), cell (3, 3), types (N,), label ``kind``.
     """
-    if kind not in _LATTICES:
-        raise InputError(f"unknown crystal kind {kind!r}; known: {', '.join(CRYSTALS)}")
     if not nn_distance > 0 or not min_width > 0 or not noise >= 0:
         raise InputError("nn_distance and min_width must be > 0 and noise >= 0")
     rng = np.random.default_rng(seed)
-    unit, basis, nn = _LATTICES[kind]
+    if kind in _LATTICES and perturb == 0:
+        unit, basis, nn = _LATTICES[kind]
+    else:  # prototypes built by ASE (issue 21); raises "unknown crystal kind" for other names
+        from md_orderml.prototype_table import conventional_cell
+
+        (unit, basis), nn = conventional_cell(kind, perturb, rng), 1.0
     unit = unit * (nn_distance / nn)
     reps = np.maximum(1, np.ceil(min_width * nn_distance / _widths(unit) - 1e-9)).astype(int)
     grid = np.array(list(itertools.product(*(range(r) for r in reps))), dtype=float)
