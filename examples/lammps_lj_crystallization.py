@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="lj_crystallization", help="output folder")
     args = p.parse_args(argv)
 
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.engines.lammps.script import ScriptRunner
     from md_orderml.labelling import mpi_world
     from md_orderml.model_file import resolve_model_path
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
               f"{args.steps} steps labelled every {args.every} ...", flush=True)
     start = time.perf_counter()
     compute = ScriptRunner(lmp, HERE / "lammps_lj_crystallization.in",
-                           lambda lmp_, skin: OrderMLCompute(lmp_, args.model, every=args.every, skin=skin),
+                           lambda lmp_, skin: OrderMLFix(lmp_, args.model, every=args.every, skin=skin),
                            comm).run()
     compute.check()
     names = compute.class_names

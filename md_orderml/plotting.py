@@ -78,3 +78,23 @@ def plot_means(x: np.ndarray, means: np.ndarray, value_names: Sequence[str], pat
     """
     return _plot_series(x, means, value_names, path, "mean over particles", xlabel, title,
                         skip_zero=False, ylim=None)
+
+
+def plot_summary(x: np.ndarray, summary_table: np.ndarray, spec, path, xlabel: str = "frame",
+                 title: Optional[str] = None) -> str:
+    """Save a PNG of a per-frame summary table: class fractions (:func:`plot_fractions`) or,
+    for a regression model, value means (:func:`plot_means`).
+
+    Args:
+        x: Frame indices or steps, shape (F,).
+        summary_table: The summary per frame, shape (F, K), columns ``spec.summary_names``.
+        spec: The model's :class:`~md_orderml.outputs.OutputSpec`.
+        path: Output PNG file (written atomically).
+        xlabel: Label of the x axis.
+        title: Optional plot title.
+
+    Returns:
+        The path written.
+    """
+    plot = {"fractions": plot_fractions, "means": plot_means}[spec.summary_kind]
+    return plot(x, summary_table, list(spec.summary_names), path, xlabel, title=title)

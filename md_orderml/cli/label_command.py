@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("input", help="GSD, LAMMPS dump (.dump/.lammpstrj) or (extended) XYZ file")
     p.add_argument("-o", "--output", help="labelled output: .gsd, .dump/.lammpstrj or .xyz")
     p.add_argument("--model", default="default", help="model file, or 'default' (the shipped model)")
-    p.add_argument("--fractions", metavar="CSV", help="write class fractions (regression: value means) per frame to this CSV")
+    p.add_argument("--fractions", metavar="CSV", help="write the per-frame summary to this CSV: class fractions (regression: value means)")
     p.add_argument("--plot", metavar="PNG", help="plot class fractions (regression: value means) vs frame to this PNG")
     p.add_argument("--probabilities", action="store_true", help="also write per-class probabilities")
     p.add_argument("--format", dest="fmt", help="force the input format (gsd, lammps-dump, xyz)")
@@ -44,18 +44,10 @@ def run(args) -> int:
         type_map=json.loads(args.type_map) if args.type_map else None,
         progress=rank0 and not args.quiet, comm=comm,
     )
-    if rank0 and not args.quiet and run_.means is not None:
-        mean = run_.means.mean(axis=0)
-        summary = ", ".join(f"{n} {m:.4g}" for n, m in zip(run_.value_names, mean))
+    if rank0 and not args.quiet:
         ranks = "" if comm is None else f" on {comm.Get_size()} ranks"
-        print(f"predicted {run_.frames} frames, {run_.particles} particles{ranks}; mean values: {summary}")
-        for path in run_.outputs:
-            print(f"wrote {path}")
-    elif rank0 and not args.quiet:
-        mean = run_.fractions.mean(axis=0)
-        summary = ", ".join(f"{n} {f:.3f}" for n, f in zip(run_.class_names, mean) if f > 0)
-        ranks = "" if comm is None else f" on {comm.Get_size()} ranks"
-        print(f"labelled {run_.frames} frames, {run_.particles} particles{ranks}; mean fractions: {summary}")
+        summary = run_.spec.describe(run_.mean_summary())
+        print(f"labelled {run_.frames} frames, {run_.particles} particles{ranks}; mean {summary}")
         for path in run_.outputs:
             print(f"wrote {path}")
     return 0

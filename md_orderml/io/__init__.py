@@ -1,4 +1,4 @@
-"""Trajectory I/O: streaming readers yielding :class:`~md_orderml.frame.Frame` and atomic label writers.
+"""Trajectory I/O: streaming readers yielding :class:`~md_orderml.frame.Frame` and atomic output writers.
 
 Readers (one frame in memory at a time): HOOMD GSD, LAMMPS text dumps, (extended) XYZ::
 
@@ -6,10 +6,11 @@ Readers (one frame in memory at a time): HOOMD GSD, LAMMPS text dumps, (extended
         for frame in traj:
             ...
 
-Writers (output appears only when the ``with`` block ends without an exception)::
+Writers of per-particle outputs, one per format, for either task of a model file (output
+appears only when the ``with`` block ends without an exception)::
 
-    with open_label_writer("labelled.gsd", ["fluid", "fcc"]) as out:
-        out.write(frame, labels, confidence)
+    with open_writer("labelled.gsd", OutputSpec.classification(["fluid", "fcc"])) as out:
+        out.write(frame, {"label": labels, "confidence": confidence})
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Iterator, Optional
 
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
-from md_orderml.io._common import AtomicFile, FrameSelection, LabelWriter
-from md_orderml.io.fractions import FractionsCSV, ValueMeansCSV
-from md_orderml.io.gsd_io import GSDLabelWriter, GSDValueWriter, read_gsd_labels, read_gsd_values
-from md_orderml.io.lammps_dump import DumpLabelWriter, DumpRecord, DumpValueWriter
-from md_orderml.io.xyz import XyzLabelWriter, XyzRecord, XyzValueWriter
+from md_orderml.io._common import AtomicFile, FrameSelection
+from md_orderml.io.gsd_io import GSDWriter, read_gsd_outputs
+from md_orderml.io.lammps_dump import DumpRecord, DumpWriter
+from md_orderml.io.summary import SummaryCSV
+from md_orderml.io.writer import OutputWriter
+from md_orderml.io.xyz import XyzRecord, XyzWriter
+from md_orderml.outputs import OutputSpec
 
 #: Canonical format names.
 FORMATS = ("gsd", "lammps-dump", "xyz")
@@ -36,10 +39,9 @@ _EXTENSIONS = {".gsd": "gsd", ".dump": "lammps-dump", ".lammpstrj": "lammps-dump
 _GSD_MAGIC = (0x65DF65DF65DF65DF).to_bytes(8, "little")
 
 __all__ = [
-    "FORMATS", "AtomicFile", "DumpLabelWriter", "DumpRecord", "DumpValueWriter", "FractionsCSV", "FrameSelection",
-    "GSDLabelWriter", "GSDValueWriter", "LabelWriter", "Trajectory", "ValueMeansCSV", "XyzLabelWriter",
-    "XyzRecord", "XyzValueWriter", "count_frames", "detect_format", "open_label_writer", "open_trajectory",
-    "open_value_writer", "read_gsd_labels", "read_gsd_values",
+    "FORMATS", "AtomicFile", "DumpRecord", "DumpWriter", "FrameSelection", "GSDWriter", "OutputSpec",
+    "OutputWriter", "SummaryCSV", "Trajectory", "XyzRecord", "XyzWriter", "count_frames", "detect_format",
+    "open_trajectory", "open_writer", "read_gsd_outputs",
 ]
 
 
@@ -203,44 +205,29 @@ def count_frames(path, fmt: Optional[str] = None) -> int:
     return count_xyz(path)
 
 
-def open_label_writer(path, class_names, fmt: Optional[str] = None, write_probabilities: bool = False):
-    """Open an atomic writer for labelled frames.
+def open_writer(path, spec, fmt: Optional[str] = None, write_probabilities: bool = False) -> OutputWriter:
+    """Open an atomic writer of frames with their per-particle outputs.
 
     Args:
-        path: Output file; the format follows the extension (``.gsd``, ``.dump``/
-            ``.lammpstrj``, ``.xyz``/``.extxyz``, ``.csv`` for class fractions).
-        class_names: Name of each class index, length C.
+        path: Output file; the format follows the extension: ``.gsd`` (per-particle logs
+            ``log/particles/md_orderml/<key>``), ``.dump``/``.lammpstrj`` and ``.xyz``/
+            ``.extxyz`` (``orderml_*`` columns), ``.csv`` (the per-frame summary: class
+            fractions, or value means of a regression model).
+        spec: The model's outputs: an :class:`OutputSpec`, a model file or an
+            :class:`~md_orderml.analysis.OrderML`.
         fmt: Force a format (``"gsd"``, ``"lammps-dump"``, ``"xyz"``, ``"csv"``).
-        write_probabilities: Also store the (N, C) probabilities (not for CSV).
+        write_probabilities: Also store the (N, C) class probabilities (classification
+            models; not for CSV).
 
     Returns:
-        A writer (:class:`GSDLabelWriter`, :class:`DumpLabelWriter`,
-        :class:`XyzLabelWriter` or :class:`FractionsCSV`) with
-        ``write(frame, labels (N,), confidence (N,), probabilities=None (N, C))``,
-        to be used as a context manager (or closed with ``close()``).
+        A :class:`GSDWriter`, :class:`DumpWriter`, :class:`XyzWriter` or :class:`SummaryCSV`
+        with ``write(frame, outputs, index=None)`` (``outputs``: per-particle arrays by
+        ``md_orderml.keys`` name), to be used as a context manager (or closed with ``close()``).
+
+    Raises:
+        InputError: Unknown format, missing output directory, no names, probabilities
+            asked of a regression model.
     """
     fmt = detect_format(path, fmt, for_writing=True)
-    cls = {"gsd": GSDLabelWriter, "lammps-dump": DumpLabelWriter, "xyz": XyzLabelWriter,
-           "csv": FractionsCSV}[fmt]
-    return cls(path, class_names, write_probabilities=write_probabilities)
-
-
-def open_value_writer(path, value_names, fmt: Optional[str] = None):
-    """Open an atomic writer for frames with per-particle regression values.
-
-    Args:
-        path: Output file; the format follows the extension (``.gsd``: log
-            ``particles/md_orderml/values`` (N, S); ``.dump``/``.lammpstrj`` and ``.xyz``:
-            one column ``orderml_<name>`` per value; ``.csv``: per-frame means).
-        value_names: Name of each value, length S.
-        fmt: Force a format (``"gsd"``, ``"lammps-dump"``, ``"xyz"``, ``"csv"``).
-
-    Returns:
-        A writer (:class:`GSDValueWriter`, :class:`DumpValueWriter`, :class:`XyzValueWriter`
-        or :class:`ValueMeansCSV`) with ``write(frame, values (N, S))``, to be used as a
-        context manager (or closed with ``close()``).
-    """
-    fmt = detect_format(path, fmt, for_writing=True)
-    cls = {"gsd": GSDValueWriter, "lammps-dump": DumpValueWriter, "xyz": XyzValueWriter,
-           "csv": ValueMeansCSV}[fmt]
-    return cls(path, value_names)
+    cls = {"gsd": GSDWriter, "lammps-dump": DumpWriter, "xyz": XyzWriter, "csv": SummaryCSV}[fmt]
+    return cls(path, spec, write_probabilities=write_probabilities)

@@ -1,7 +1,7 @@
 """Shared pieces of the trajectory readers and writers.
 
-Atomic output (:class:`AtomicFile`), label checks (:class:`LabelWriter`), text-file
-opening (gzip aware), and the rotation of a general lattice into HOOMD's box.
+Atomic output (:class:`AtomicFile`), text-file opening (gzip aware), the rotation of a
+general lattice into HOOMD's box, and the column helpers of the text writers.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import uuid
-from typing import Iterator, Optional, Sequence, TextIO, Tuple
+from typing import Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
@@ -234,144 +234,6 @@ class AtomicFile:
             self.abort()
 
 
-class LabelWriter(AtomicFile):
-    """Base of the per-particle label writers (GSD, LAMMPS dump, extended XYZ).
-
-    Args:
-        path: Output file.
-        class_names: Name of each class index, length C.
-        write_probabilities: Also store the (N, C) class probabilities.
-    """
-
-    def __init__(self, path, class_names: Sequence[str], write_probabilities: bool = False):
-        self.class_names = [str(n) for n in class_names]
-        if not self.class_names:
-            raise InputError(f"{os.fspath(path)}: no class names given")
-        self.write_probabilities = bool(write_probabilities)
-        self.frames_written = 0
-        super().__init__(path)
-
-    def check(self, frame: Frame, labels, confidence, probabilities=None):
-        """Validate and convert one frame's labels.
-
-        Args:
-            frame: The labelled frame, N particles.
-            labels: Class index per particle, shape (N,); -1 means unlabelled.
-            confidence: Confidence per particle, shape (N,).
-            probabilities: Class probabilities, shape (N, C); required when
-                ``write_probabilities`` is set.
-
-        Returns:
-            ``(labels int32 (N,), confidence float32 (N,), probabilities float32 (N, C) or None)``.
-        """
-        if self.closed:
-            raise InputError(f"{self.path}: the writer is already closed")
-        n, c = frame.N, len(self.class_names)
-        labels = np.asarray(labels)
-        confidence = np.asarray(confidence, dtype=np.float32)
-        where = f"{self.path}: {frame.source}"
-        if labels.shape != (n,):
-            raise InputError(f"{where}: labels have shape {labels.shape}, expected ({n},)")
-        if not np.issubdtype(labels.dtype, np.integer):
-            raise InputError(f"{where}: labels must be integers, got {labels.dtype}")
-        bad = (labels < -1) | (labels >= c)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(f"{where}, particle {i}: label {int(labels[i])} is outside [-1, {c})")
-        if confidence.shape != (n,):
-            raise InputError(f"{where}: confidence has shape {confidence.shape}, expected ({n},)")
-        if probabilities is None:
-            if self.write_probabilities:
-                raise InputError(f"{where}: write_probabilities is set but no probabilities were given")
-        else:
-            probabilities = np.asarray(probabilities, dtype=np.float32)
-            if probabilities.shape != (n, c):
-                raise InputError(
-                    f"{where}: probabilities have shape {probabilities.shape}, expected ({n}, {c})")
-        if not self.write_probabilities:
-            probabilities = None
-        return labels.astype(np.int32), confidence, probabilities
-
-    def write(self, frame: Frame, labels, confidence, probabilities=None) -> None:
-        """Append one labelled frame.
-
-        Args:
-            frame: The frame, N particles (its ``native`` record is copied through
-                when it comes from a reader of the same format).
-            labels: Class index per particle, shape (N,) int; -1 means unlabelled.
-            confidence: Largest class probability per particle, shape (N,) float32.
-            probabilities: Class probabilities, shape (N, C) float32, optional.
-        """
-        labels, confidence, probabilities = self.check(frame, labels, confidence, probabilities)
-        try:
-            self._write(frame, labels, confidence, probabilities)
-        except InputError:
-            raise
-        except (OSError, ValueError, RuntimeError, TypeError) as err:
-            raise InputError(f"{self.path}: cannot write {frame.source}: {err}") from err
-        self.frames_written += 1
-
-    def _write(self, frame, labels, confidence, probabilities) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-
-class ValueWriter:
-    """Mixin turning a label writer into a writer of per-particle regression values.
-
-    Put it first in the bases (``class GSDValueWriter(ValueWriter, GSDLabelWriter)``);
-    the format class implements ``_write_values(frame, values)``.
-
-    Args:
-        path: Output file.
-        value_names: Name of each value column, length S (identifiers).
-    """
-
-    def __init__(self, path, value_names: Sequence[str], write_probabilities: bool = False):
-        self.value_names = [str(n) for n in value_names]
-        if not self.value_names:
-            raise InputError(f"{os.fspath(path)}: no value names given")
-        if write_probabilities:
-            raise InputError(f"{os.fspath(path)}: a regression model has no class probabilities to write")
-        self.class_names = []
-        self.write_probabilities = False
-        self.frames_written = 0
-        AtomicFile.__init__(self, path)
-
-    def write(self, frame: Frame, values) -> None:
-        """Append one frame with its values.
-
-        Args:
-            frame: The frame, N particles (copied through as by the label writers).
-            values: Per-particle values, shape (N, S), float (stored as float32).
-        """
-        if self.closed:
-            raise InputError(f"{self.path}: the writer is already closed")
-        values = np.asarray(values, dtype=np.float32)
-        if values.shape != (frame.N, len(self.value_names)):
-            raise InputError(f"{self.path}: {frame.source}: values have shape {values.shape}, "
-                             f"expected ({frame.N}, {len(self.value_names)})")
-        try:
-            self._write_values(frame, values)
-        except InputError:
-            raise
-        except (OSError, ValueError, RuntimeError, TypeError) as err:
-            raise InputError(f"{self.path}: cannot write {frame.source}: {err}") from err
-        self.frames_written += 1
-
-    def _write_values(self, frame, values) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class TextLabelWriter(LabelWriter):
-    """Base of the text-format label writers: one temporary text file."""
-
-    def _open(self, tmp_path: str) -> None:
-        self._fh = open(tmp_path, "w")
-
-    def _close(self) -> None:
-        self._fh.close()
-
-
 def unchanged_native(frame: Frame, record_type):
     """The frame's reader record when it is a ``record_type`` whose positions (N, 3) are
     still the frame's (so its other columns can be copied through), else None."""
@@ -381,22 +243,6 @@ def unchanged_native(frame: Frame, record_type):
             and np.array_equal(record.positions, frame.positions)):
         return record
     return None
-
-
-def label_columns(labels: np.ndarray, confidence: np.ndarray, probabilities) -> Iterator[str]:
-    """Text of the extra per-particle columns, one string per particle (no leading space)."""
-    if probabilities is None:
-        for lab, conf in zip(labels.tolist(), confidence.tolist()):
-            yield f"{lab} {conf:.6g}"
-    else:
-        for lab, conf, prob in zip(labels.tolist(), confidence.tolist(), probabilities.tolist()):
-            yield f"{lab} {conf:.6g} " + " ".join(f"{p:.6g}" for p in prob)
-
-
-def value_columns(values: np.ndarray) -> Iterator[str]:
-    """Text of the per-particle value columns (N, S), one string per particle."""
-    for row in values.tolist():
-        yield " ".join(f"{v:.7g}" for v in row)
 
 
 def drop_columns(lines: Sequence[str], drop: Sequence[int]) -> list:

@@ -1,26 +1,27 @@
-"""HOOMD-blue GSD trajectories: a streaming reader and a label writer.
+"""HOOMD-blue GSD trajectories: a streaming reader, the writer and the reader of per-particle outputs.
 
-Labels are stored as per-particle log chunks (:data:`md_orderml.keys.GSD_LABEL`,
-``GSD_CONFIDENCE``, optionally ``GSD_PROBABILITIES``) and the class names as a JSON
-string in :data:`md_orderml.keys.GSD_CLASS_NAMES`. OVITO shows the per-particle logs
-as the properties ``md_orderml_label``, ``md_orderml_confidence`` and
-``md_orderml_probabilities`` and the class names as the global attribute
-``md_orderml/class_names``.
+Each per-particle output ``key`` is stored as the per-particle log chunk
+``keys.GSD_PREFIX + key`` (:data:`md_orderml.keys.GSD_LABEL`, ``GSD_CONFIDENCE``, optionally
+``GSD_PROBABILITIES``; regression models: ``GSD_VALUES``), and the names as a JSON string
+in :data:`md_orderml.keys.GSD_CLASS_NAMES` (regression: ``GSD_VALUE_NAMES``). OVITO shows
+the per-particle logs as the properties ``md_orderml_label``, ``md_orderml_confidence``,
+``md_orderml_probabilities`` (``md_orderml_values``) and the names as the global
+attribute ``md_orderml/class_names`` (``md_orderml/value_names``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Mapping, Tuple
 
 import numpy as np
 
 from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
-from md_orderml.io._common import (
-    ALL_FRAMES, FrameSelection, LabelWriter, ValueWriter, check_exists, hoomd_positions,
-)
+from md_orderml.io._common import ALL_FRAMES, FrameSelection, check_exists, hoomd_positions
+from md_orderml.io.writer import OutputWriter
+from md_orderml.outputs import STORED_DTYPES, OutputSpec
 
 _LOG = "log/"
 
@@ -30,13 +31,12 @@ def _log_key(path: str) -> str:
     return path[len(_LOG):] if path.startswith(_LOG) else path
 
 
-LABEL_LOG = _log_key(keys.GSD_LABEL)
-CONFIDENCE_LOG = _log_key(keys.GSD_CONFIDENCE)
-PROBABILITIES_LOG = _log_key(keys.GSD_PROBABILITIES)
-CLASS_NAMES_LOG = _log_key(keys.GSD_CLASS_NAMES)
-VALUES_LOG = _log_key(keys.GSD_VALUES)
-VALUE_NAMES_LOG = _log_key(keys.GSD_VALUE_NAMES)
-_OUR_LOGS = (LABEL_LOG, CONFIDENCE_LOG, PROBABILITIES_LOG, CLASS_NAMES_LOG, VALUES_LOG, VALUE_NAMES_LOG)
+#: ``gsd.hoomd.Frame.log`` key of each per-particle output.
+PARTICLE_LOGS = {key: _log_key(keys.GSD_PREFIX + key)
+                 for key in (keys.LABEL, keys.CONFIDENCE, keys.PROBABILITIES, keys.VALUES)}
+#: ``gsd.hoomd.Frame.log`` key of the names, per task.
+NAMES_LOGS = {keys.CLASSIFICATION: _log_key(keys.GSD_CLASS_NAMES), keys.REGRESSION: _log_key(keys.GSD_VALUE_NAMES)}
+_OUR_LOGS = tuple(PARTICLE_LOGS.values()) + tuple(NAMES_LOGS.values())
 
 
 def _open(path: str):
@@ -143,18 +143,20 @@ def _native_gsd(frame: Frame):
     return snap
 
 
-class GSDLabelWriter(LabelWriter):
-    """Write labelled frames to a GSD file (atomically; see :class:`AtomicFile`).
+class GSDWriter(OutputWriter):
+    """Write frames with their per-particle outputs to a GSD file (atomically; see :class:`AtomicFile`).
 
     A frame read from GSD is copied through with all its data (velocities, bonds,
-    logs...); other frames are converted with :func:`gsd_frame_from`. Each frame gets
-    per-particle logs ``keys.GSD_LABEL`` (int32, (N,)), ``keys.GSD_CONFIDENCE``
-    (float32, (N,)), optionally ``keys.GSD_PROBABILITIES`` (float32, (N, C)), and
-    ``keys.GSD_CLASS_NAMES`` (JSON list of the C names, str).
+    logs...) except earlier md_orderml logs; other frames are converted with
+    :func:`gsd_frame_from`. Each frame gets one per-particle log per stored output
+    (``keys.GSD_LABEL`` int32 (N,), ``keys.GSD_CONFIDENCE`` float32 (N,), optionally
+    ``keys.GSD_PROBABILITIES`` float32 (N, C); regression models ``keys.GSD_VALUES``
+    float32 (N, S)) and the names as a JSON list (``keys.GSD_CLASS_NAMES`` or
+    ``keys.GSD_VALUE_NAMES``).
 
     Args:
         path: Output ``.gsd`` file.
-        class_names: Name of each class index, length C.
+        spec: The model's outputs (see :class:`~md_orderml.io.writer.OutputWriter`).
         write_probabilities: Also store the probabilities.
     """
 
@@ -166,8 +168,7 @@ class GSDLabelWriter(LabelWriter):
     def _close(self) -> None:
         self._traj.close()
 
-    def _snapshot(self, frame):
-        """A new ``gsd.hoomd.Frame`` for ``frame`` without md_orderml logs."""
+    def _write(self, frame: Frame, arrays: Mapping[str, np.ndarray], index: int) -> None:
         import gsd.hoomd
 
         native = _native_gsd(frame)
@@ -179,74 +180,47 @@ class GSDLabelWriter(LabelWriter):
                          "impropers", "constraints", "pairs"):
                 setattr(snap, part, getattr(native, part))
             snap.log = {k: v for k, v in native.log.items() if k not in _OUR_LOGS}
-        return snap
-
-    def _write(self, frame, labels, confidence, probabilities) -> None:
-        snap = self._snapshot(frame)
-        snap.log[LABEL_LOG] = labels
-        snap.log[CONFIDENCE_LOG] = confidence
-        if probabilities is not None:
-            snap.log[PROBABILITIES_LOG] = probabilities
-        snap.log[CLASS_NAMES_LOG] = json.dumps(self.class_names)
+        for key in self.keys:
+            snap.log[PARTICLE_LOGS[key]] = arrays[key]
+        snap.log[NAMES_LOGS[self.spec.task]] = json.dumps(list(self.spec.summary_names))
         self._traj.append(snap)
 
 
-class GSDValueWriter(ValueWriter, GSDLabelWriter):
-    """Write frames with per-particle regression values to a GSD file (atomically).
-
-    Like :class:`GSDLabelWriter`, with the per-particle log ``keys.GSD_VALUES``
-    (float32, (N, S)) and ``keys.GSD_VALUE_NAMES`` (JSON list of the S names) instead of
-    the label logs (OVITO shows ``md_orderml_values``).
-
-    Args:
-        path: Output ``.gsd`` file.
-        value_names: Name of each value, length S.
-    """
-
-    def _write_values(self, frame, values) -> None:
-        snap = self._snapshot(frame)
-        snap.log[VALUES_LOG] = values
-        snap.log[VALUE_NAMES_LOG] = json.dumps(self.value_names)
-        self._traj.append(snap)
-
-
-def read_gsd_values(snap) -> dict:
-    """The regression values stored in one ``gsd.hoomd.Frame`` by :class:`GSDValueWriter` or by
-    ``md_orderml.engines.hoomd.OrderMLLabels`` (regression model) through ``hoomd.write.GSD``.
-
-    Returns:
-        Dict with ``"values"`` (N, S) float32 and ``"value_names"`` (list of S str).
-    """
-    log = snap.log
-    if VALUES_LOG not in log:
-        raise InputError("the GSD frame has no md_orderml values")
-    values = np.asarray(log[VALUES_LOG], dtype=np.float32)
-    names = _class_names(log[VALUE_NAMES_LOG]) if VALUE_NAMES_LOG in log else []
-    return dict(values=values.reshape(len(values), -1), value_names=names)
-
-
-def _class_names(value) -> List[str]:
-    """Class names from a GSD log: a JSON str (:class:`GSDLabelWriter`) or the int8
-    NUL-padded rows that ``hoomd.write.GSD`` writes for a ``strings`` loggable."""
+def _names(value) -> List[str]:
+    """Names from a GSD log: a JSON str (:class:`GSDWriter`) or the int8 NUL-padded rows
+    that ``hoomd.write.GSD`` writes for a ``strings`` loggable."""
     if isinstance(value, str):
         return list(json.loads(value))
     rows = np.atleast_2d(np.asarray(value, dtype=np.int8))
     return [row.tobytes().split(b"\0", 1)[0].decode("utf-8") for row in rows]
 
 
-def read_gsd_labels(snap) -> dict:
-    """The labels stored in one ``gsd.hoomd.Frame`` by :class:`GSDLabelWriter` or by
-    ``md_orderml.engines.hoomd.OrderMLLabels`` through ``hoomd.write.GSD`` (same paths).
+def read_gsd_outputs(snap) -> Tuple[Dict[str, np.ndarray], OutputSpec]:
+    """The per-particle outputs stored in one ``gsd.hoomd.Frame`` by :class:`GSDWriter` or by
+    ``md_orderml.engines.hoomd.OrderMLWriter`` through ``hoomd.write.GSD`` (same paths).
+
+    Args:
+        snap: The ``gsd.hoomd.Frame``, N particles.
 
     Returns:
-        Dict with ``"labels"`` (N,) int32, ``"confidence"`` (N,) float32,
-        ``"probabilities"`` (N, C) float32 or ``None`` and ``"class_names"`` (list of str).
+        ``(outputs, spec)``: the arrays present by ``md_orderml.keys`` name (``label`` (N,)
+        int32, ``confidence`` (N,) float32, ``probabilities`` (N, C) float32; regression:
+        ``values`` (N, S) float32), and an :class:`OutputSpec` with the task and the stored
+        names (empty when the file has none).
+
+    Raises:
+        InputError: The frame has no md_orderml outputs.
     """
     log = snap.log
-    if LABEL_LOG not in log:
-        raise InputError("the GSD frame has no md_orderml labels")
-    names: List[str] = _class_names(log[CLASS_NAMES_LOG]) if CLASS_NAMES_LOG in log else []
-    probabilities: Optional[np.ndarray] = log.get(PROBABILITIES_LOG)
-    return dict(labels=np.asarray(log[LABEL_LOG]), confidence=np.asarray(log[CONFIDENCE_LOG]),
-                probabilities=None if probabilities is None else np.asarray(probabilities),
-                class_names=names)
+    task = keys.REGRESSION if PARTICLE_LOGS[keys.VALUES] in log else keys.CLASSIFICATION
+    if task == keys.CLASSIFICATION and PARTICLE_LOGS[keys.LABEL] not in log:
+        raise InputError("the GSD frame has no md_orderml outputs (labels or values)")
+    n = int(snap.particles.N)
+    outputs = {}
+    for key, path in PARTICLE_LOGS.items():
+        if path in log:
+            array = np.asarray(log[path]).astype(STORED_DTYPES[key], copy=False)
+            outputs[key] = array.reshape(n) if key in (keys.LABEL, keys.CONFIDENCE) else array.reshape(n, -1)
+    names_log = NAMES_LOGS[task]
+    names = _names(log[names_log]) if names_log in log else []
+    return outputs, OutputSpec.named(task, names)

@@ -1,4 +1,4 @@
-"""LAMMPS text dumps (``dump atom`` / ``dump custom``): a streaming reader and a label writer.
+"""LAMMPS text dumps (``dump atom`` / ``dump custom``): a streaming reader and a writer of per-particle outputs.
 
 Boxes: orthogonal (``ITEM: BOX BOUNDS pp pp pp``), restricted triclinic whose three
 lines hold the *bounding box* and the tilts (``ITEM: BOX BOUNDS xy xz yz pp pp pp``),
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
 from md_orderml.io._common import (
-    ALL_FRAMES, FrameSelection, TextLabelWriter, bounding_box_lines, box_from_vectors, open_text, unchanged_native,
+    ALL_FRAMES, FrameSelection, bounding_box_lines, box_from_vectors, open_text, unchanged_native,
 )
+from md_orderml.io.writer import TextOutputWriter, text_cells
 
 #: Coordinate column sets in order of preference, with whether they are scaled.
 COORDINATE_SETS = ((("x", "y", "z"), False), (("xu", "yu", "zu"), False),
@@ -302,17 +304,24 @@ def _fresh_table(frame: Frame) -> Tuple[List[str], List[str]]:
     return columns, rows
 
 
-class DumpLabelWriter(TextLabelWriter):
-    """Write labelled frames as a LAMMPS text dump (atomically; see :class:`AtomicFile`).
+#: Dump column name(s) of each per-particle output (see :meth:`OutputSpec.expand
+#: <md_orderml.outputs.OutputSpec.expand>`).
+DUMP_COLUMNS = {keys.LABEL: "orderml_label", keys.CONFIDENCE: "orderml_conf",
+                keys.PROBABILITIES: "orderml_p{index}", keys.VALUES: "orderml_{name}"}
+
+
+class DumpWriter(TextOutputWriter):
+    """Write frames with their per-particle outputs as a LAMMPS text dump (atomically; see :class:`AtomicFile`).
 
     A frame read from a dump keeps its header and columns; other frames get a fresh
-    ``id type [element] x y z`` table. Extra columns ``orderml_label orderml_conf``
-    (and ``orderml_p0 ... orderml_p{C-1}`` with probabilities) are appended; old
-    ``orderml_*`` columns are replaced.
+    ``id type [element] x y z`` table. Columns are appended per stored output
+    (:data:`DUMP_COLUMNS`): ``orderml_label orderml_conf`` and, with probabilities,
+    ``orderml_p0 ... orderml_p{C-1}``; regression models ``orderml_<value name>`` per
+    value. Old ``orderml_*`` columns are replaced.
 
     Args:
         path: Output dump file.
-        class_names: Name of each class index, length C.
+        spec: The model's outputs (see :class:`~md_orderml.io.writer.OutputWriter`).
         write_probabilities: Also write the probability columns.
     """
 
@@ -335,29 +344,9 @@ class DumpLabelWriter(TextLabelWriter):
             columns, rows = _fresh_table(frame)
         return header, columns, rows
 
-    def _emit(self, frame, extra, cells) -> None:
+    def _write(self, frame: Frame, arrays: Mapping[str, np.ndarray], index: int) -> None:
         header, columns, rows = self._table(frame)
+        extra = [name for key in self.keys for name, _ in self.spec.expand(key, DUMP_COLUMNS[key])]
         out = header + ["ITEM: ATOMS " + " ".join(columns + extra)]
-        out += [f"{row} {cols}" for row, cols in zip(rows, cells)]
+        out += [f"{row} {cells}" for row, cells in zip(rows, text_cells(arrays, self.keys))]
         self._fh.write("\n".join(out) + "\n")
-
-    def _write(self, frame, labels, confidence, probabilities) -> None:
-        extra = ["orderml_label", "orderml_conf"]
-        if probabilities is not None:
-            extra += [f"orderml_p{k}" for k in range(probabilities.shape[1])]
-        self._emit(frame, extra, _common.label_columns(labels, confidence, probabilities))
-
-
-class DumpValueWriter(_common.ValueWriter, DumpLabelWriter):
-    """Write frames with per-particle regression values as a LAMMPS text dump (atomically).
-
-    Like :class:`DumpLabelWriter`, with one column ``orderml_<name>`` per value name
-    instead of the label columns.
-
-    Args:
-        path: Output dump file.
-        value_names: Name of each value, length S.
-    """
-
-    def _write_values(self, frame, values) -> None:
-        self._emit(frame, [f"{_common.COLUMN_PREFIX}{n}" for n in self.value_names], _common.value_columns(values))

@@ -1,4 +1,4 @@
-"""XYZ and extended XYZ (ASE / OVITO style): a streaming reader and a label writer.
+"""XYZ and extended XYZ (ASE / OVITO style): a streaming reader and a writer of per-particle outputs.
 
 The comment line of extended XYZ holds ``key=value`` pairs: ``Lattice="ax ay az bx by
 bz cx cy cz"`` (cell vectors as rows), ``Properties=species:S:1:pos:R:3:...``, and
@@ -11,16 +11,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
-from md_orderml.io._common import (
-    ALL_FRAMES, FrameSelection, TextLabelWriter, box_from_vectors, open_text, unchanged_native,
-)
+from md_orderml.io._common import ALL_FRAMES, FrameSelection, box_from_vectors, open_text, unchanged_native
+from md_orderml.io.writer import TextOutputWriter, text_cells
 
 _PAIR = re.compile(r'\s*([^\s="]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s"]+))?')
 DEFAULT_PROPERTIES = [("species", "S", 1), ("pos", "R", 3)]
@@ -238,18 +238,29 @@ def _fmt_pair(key: str, value: Optional[str]) -> str:
     return key if value is None else f"{key}={value}"
 
 
-class XyzLabelWriter(TextLabelWriter):
-    """Write labelled frames as extended XYZ (atomically; see :class:`AtomicFile`).
+#: Extended XYZ property of each per-particle output: ``(name, type)``; a name with
+#: ``{name}`` gives one property per column (see :meth:`OutputSpec.expand
+#: <md_orderml.outputs.OutputSpec.expand>`).
+XYZ_PROPERTIES = {keys.LABEL: ("orderml_label", "I"), keys.CONFIDENCE: ("orderml_conf", "R"),
+                  keys.PROBABILITIES: ("orderml_probabilities", "R"), keys.VALUES: ("orderml_{name}", "R")}
+#: Comment key listing the names (space-separated), per task.
+XYZ_NAMES_KEYS = {keys.CLASSIFICATION: "orderml_classes", keys.REGRESSION: "orderml_values"}
+
+
+class XyzWriter(TextOutputWriter):
+    """Write frames with their per-particle outputs as extended XYZ (atomically; see :class:`AtomicFile`).
 
     A frame read from XYZ keeps its comment keys and columns; other frames get
     ``species pos`` columns with ``Lattice``, ``Origin``, ``pbc`` and ``step`` keys.
-    Added properties: ``orderml_label:I:1``, ``orderml_conf:R:1`` and, with
-    probabilities, ``orderml_probabilities:R:C``; the key ``orderml_classes`` lists
-    the class names.
+    Added properties (:data:`XYZ_PROPERTIES`): ``orderml_label:I:1``, ``orderml_conf:R:1``
+    and, with probabilities, ``orderml_probabilities:R:C``, with the key
+    ``orderml_classes`` listing the class names; regression models
+    ``orderml_<value name>:R:1`` per value, with the key ``orderml_values``. Whitespace in
+    names becomes ``_``.
 
     Args:
         path: Output ``.xyz`` file.
-        class_names: Name of each class index, length C (no spaces).
+        spec: The model's outputs (see :class:`~md_orderml.io.writer.OutputWriter`).
         write_probabilities: Also write the probabilities.
     """
 
@@ -257,7 +268,7 @@ class XyzLabelWriter(TextLabelWriter):
         """``(comment pairs, properties, rows)`` of a frame without md_orderml properties and keys."""
         record = unchanged_native(frame, XyzRecord)
         if record is not None:
-            skip = {"properties", "orderml_classes", "orderml_values"}
+            skip = {"properties"} | set(XYZ_NAMES_KEYS.values())
             pairs = [(k, v) for k, v in record.pairs if k.lower() not in skip]
             props, rows, drop, col = [], record.text.splitlines(), [], 0
             for name, kind, count in record.properties:
@@ -282,34 +293,14 @@ class XyzLabelWriter(TextLabelWriter):
                     for t, p in zip(frame.types.tolist(), frame.positions.tolist())]
         return pairs, props, rows
 
-    def _emit(self, frame, extra_props, extra_pairs, cells) -> None:
+    def _write(self, frame: Frame, arrays: Mapping[str, np.ndarray], index: int) -> None:
         pairs, props, rows = self._table(frame)
-        props = props + extra_props
-        pairs = pairs + [("Properties", ":".join(f"{n}:{k}:{c}" for n, k, c in props))] + extra_pairs
+        for key in self.keys:
+            name, kind = XYZ_PROPERTIES[key]
+            props += [(column, kind, width) for column, width in self.spec.expand(key, name)]
+        names = " ".join(re.sub(r"\s", "_", n) for n in self.spec.summary_names)
+        pairs += [("Properties", ":".join(f"{n}:{k}:{c}" for n, k, c in props)),
+                  (XYZ_NAMES_KEYS[self.spec.task], f'"{names}"')]
         out = [str(frame.N), " ".join(_fmt_pair(k, v) for k, v in pairs)]
-        out += [f"{row} {cols}" for row, cols in zip(rows, cells)]
+        out += [f"{row} {cells}" for row, cells in zip(rows, text_cells(arrays, self.keys))]
         self._fh.write("\n".join(out) + "\n")
-
-    def _write(self, frame, labels, confidence, probabilities) -> None:
-        props = [("orderml_label", "I", 1), ("orderml_conf", "R", 1)]
-        if probabilities is not None:
-            props.append(("orderml_probabilities", "R", probabilities.shape[1]))
-        classes = [("orderml_classes", '"' + " ".join(re.sub(r"\s", "_", c) for c in self.class_names) + '"')]
-        self._emit(frame, props, classes, _common.label_columns(labels, confidence, probabilities))
-
-
-class XyzValueWriter(_common.ValueWriter, XyzLabelWriter):
-    """Write frames with per-particle regression values as extended XYZ (atomically).
-
-    Like :class:`XyzLabelWriter`, with one property ``orderml_<name>:R:1`` per value
-    name and the key ``orderml_values`` listing the names.
-
-    Args:
-        path: Output ``.xyz`` file.
-        value_names: Name of each value, length S.
-    """
-
-    def _write_values(self, frame, values) -> None:
-        props = [(f"{_common.COLUMN_PREFIX}{n}", "R", 1) for n in self.value_names]
-        names = [("orderml_values", '"' + " ".join(self.value_names) + '"')]
-        self._emit(frame, props, names, _common.value_columns(values))

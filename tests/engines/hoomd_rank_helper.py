@@ -22,7 +22,7 @@ from md_orderml.mpi import load_mpi
 load_mpi()
 import hoomd  # noqa: E402
 
-from md_orderml.engines.hoomd import OrderMLLabels  # noqa: E402
+from md_orderml.engines.hoomd import OrderMLWriter  # noqa: E402
 from md_orderml.errors import InputError  # noqa: E402
 from md_orderml.frame import Box, Frame  # noqa: E402
 
@@ -90,9 +90,9 @@ def main(model: str, out: str) -> None:
     results = {"ranks": ranks}
     # HOOMD's ghosts reach the receptive field: auto uses them; gather for comparison.
     sim = simulation(device, positions, box, rcut_base=3.3)
-    cases = {"auto_wide": OrderMLLabels(1, model)}
+    cases = {"auto_wide": OrderMLWriter(1, model)}
     if ranks > 1:
-        cases["gather"] = OrderMLLabels(1, model, ghosts="gather")
+        cases["gather"] = OrderMLWriter(1, model, ghosts="gather")
     sim.operations.writers.extend(cases.values())
     sim.run(0)
     snapshot = sim.state.get_snapshot()
@@ -101,7 +101,7 @@ def main(model: str, out: str) -> None:
         results[f"{name}_route"] = op.route
     if ranks > 1:  # default LJ neighbour list: ghosts are too thin, auto gathers and "hoomd" refuses
         sim2 = simulation(device, positions, box)
-        auto, strict = OrderMLLabels(1, model), OrderMLLabels(1, model, ghosts="hoomd")
+        auto, strict = OrderMLWriter(1, model), OrderMLWriter(1, model, ghosts="hoomd")
         sim2.operations.writers.extend([auto, strict])
         sim2.run(0)
         results["auto_thin_label"], results["auto_thin_confidence"] = auto.label, auto.confidence

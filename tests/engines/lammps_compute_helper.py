@@ -1,4 +1,4 @@
-"""Run a small LAMMPS simulation with OrderMLCompute and save labels sorted by atom id.
+"""Run a small LAMMPS simulation with OrderMLFix and save labels sorted by atom id.
 
 Used by tests/engines/test_lammps_compute.py, serially and under ``mpirun -np N``::
 
@@ -79,20 +79,20 @@ def main() -> None:
     lammps = import_lammps()
     from mpi4py import MPI
 
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     comm = MPI.COMM_WORLD
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
     build(lmp, args.cells, args.triclinic, args.half_melt)
     lmp.command("fix nve all nve")
-    compute = OrderMLCompute(lmp, args.model, every=args.every, mode=args.mode)
+    compute = OrderMLFix(lmp, args.model, every=args.every, mode=args.mode)
     lmp.command(f"run {args.steps}")
     compute.check()
     n = lmp.extract_setting("nlocal")
     local = (np.array(lmp.numpy.extract_atom("id", nelem=n)), np.array(lmp.numpy.extract_atom("i_orderml", nelem=n)),
              np.array(lmp.numpy.extract_atom("d_orderml_conf", nelem=n)), np.array(lmp.numpy.extract_atom("x", nelem=n)))
     parts = comm.gather(local, root=0)
-    vector = [lmp.extract_fix("orderml", 0, 1, k) for k in range(compute.n_classes + 1)]
+    vector = [lmp.extract_fix("orderml", 0, 1, k) for k in range(compute.n_out + 1)]
     if comm.Get_rank() == 0:
         ids, labels, conf, x = (np.concatenate([q[i] for q in parts]) for i in range(4))
         order = np.argsort(ids)

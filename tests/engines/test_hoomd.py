@@ -84,7 +84,7 @@ def test_import_md_orderml_does_not_import_hoomd():
 @pytest.mark.skipif(HAVE_HOOMD, reason="HOOMD-blue is installed")
 def test_clear_error_without_hoomd():
     with pytest.raises(ImportError, match="conda install -c conda-forge hoomd"):
-        from md_orderml.engines.hoomd import OrderMLLabels  # noqa: F401
+        from md_orderml.engines.hoomd import OrderMLWriter  # noqa: F401
 
 
 def test_cuda_tensor_refuses_host_arrays():
@@ -122,13 +122,13 @@ def test_gsd_paths_fresh_labels_and_md_orderml_label(helper, device, contrast_mo
     import hoomd
 
     from md_orderml import keys
-    from md_orderml.engines.hoomd import OrderMLLabels
-    from md_orderml.io import read_gsd_labels
+    from md_orderml.engines.hoomd import OrderMLWriter
+    from md_orderml.io import read_gsd_outputs
     from md_orderml.labelling import label_trajectory
 
     positions, box = helper.configuration(cells=(4, 4, 4), disorder=0.08)
     sim = helper.simulation(device, positions, box, kT=1.0)
-    labels = OrderMLLabels(trigger=10, model=contrast_model_path)
+    labels = OrderMLWriter(trigger=10, model=contrast_model_path)
     logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
     logger.add(labels)
     logger.add(labels, quantities=["labelled_step", "probabilities"])
@@ -147,19 +147,19 @@ def test_gsd_paths_fresh_labels_and_md_orderml_label(helper, device, contrast_mo
         assert frame.log[keys.GSD_CONFIDENCE[len("log/"):]].dtype == np.float32
     # Labels follow the trigger: computed at 10, 20 (fresh), and on the first read (step 5).
     assert [int(f.log["md_orderml/labelled_step"][0]) for f in frames] == [5, 10, 10, 20]
-    stored = [read_gsd_labels(f) for f in frames]
-    assert stored[0]["class_names"] == CLASSES
+    stored = [read_gsd_outputs(f)[0] for f in frames]
+    assert list(read_gsd_outputs(frames[0])[1].class_names) == CLASSES
     assert stored[0]["probabilities"].shape == (len(positions), len(CLASSES))
     np.testing.assert_allclose(frames[-1].log["md_orderml/fractions"],
-                               np.bincount(stored[-1]["labels"], minlength=7) / len(positions))
+                               np.bincount(stored[-1]["label"], minlength=7) / len(positions))
     # `md-orderml label` on the frames HOOMD wrote gives the same labels on labelled steps.
     run = label_trajectory(path, tmp_path / "relabelled.gsd", model=str(contrast_model_path), progress=False)
     assert run is not None
     with gsd.hoomd.open(str(tmp_path / "relabelled.gsd")) as traj:
-        relabelled = [read_gsd_labels(f) for f in traj]
+        relabelled = [read_gsd_outputs(f)[0] for f in traj]
     for k in (0, 1, 3):  # frames whose labels were computed on their own step
-        assert len(np.unique(stored[k]["labels"])) > 2
-        np.testing.assert_array_equal(stored[k]["labels"], relabelled[k]["labels"])
+        assert len(np.unique(stored[k]["label"])) > 2
+        np.testing.assert_array_equal(stored[k]["label"], relabelled[k]["label"])
         np.testing.assert_allclose(stored[k]["confidence"], relabelled[k]["confidence"], atol=CONF_TOL)
     assert labels.route == "serial"
 
@@ -168,11 +168,11 @@ def test_gsd_paths_fresh_labels_and_md_orderml_label(helper, device, contrast_mo
 def test_table_prints_fractions(helper, device, untrained_model_path):
     import hoomd
 
-    from md_orderml.engines.hoomd import OrderMLLabels
+    from md_orderml.engines.hoomd import OrderMLWriter
 
     positions, box = helper.configuration(cells=(4, 4, 4), disorder=0.0)
     sim = helper.simulation(device, positions, box)
-    labels = OrderMLLabels(trigger=5, model=untrained_model_path)
+    labels = OrderMLWriter(trigger=5, model=untrained_model_path)
     logger = hoomd.logging.Logger(categories=["scalar"])
     logger.add(labels)
     output = io.StringIO()
@@ -184,7 +184,9 @@ def test_table_prints_fractions(helper, device, untrained_model_path):
     assert len(rows) == 2
     for row in rows:
         assert sum(float(v) for v in row.split()) == pytest.approx(1.0, abs=1e-4)
-    assert labels.fraction_fcc == pytest.approx(labels.fractions[0])
+    assert list(labels.fractions) == CLASSES
+    assert labels.fraction_fcc == pytest.approx(labels.fractions["fcc"])
+    np.testing.assert_array_equal(labels.fraction_sequence, list(labels.fractions.values()))
     assert labels.count_liquid == labels.counts[6]
     assert labels.label.shape == (len(positions),) and labels.label.dtype == np.int32
 
@@ -193,10 +195,10 @@ def test_table_prints_fractions(helper, device, untrained_model_path):
 def test_loggables_need_a_run_and_bad_arguments(helper, device, untrained_model_path):
     import hoomd
 
-    from md_orderml.engines.hoomd import OrderMLLabels, hoomd_ghost_reach
+    from md_orderml.engines.hoomd import OrderMLWriter, hoomd_ghost_reach
     from md_orderml.errors import InputError
 
-    labels = OrderMLLabels(trigger=1, model=untrained_model_path)
+    labels = OrderMLWriter(trigger=1, model=untrained_model_path)
     with pytest.raises(hoomd.error.DataAccessError):
         labels.label
     with pytest.raises(hoomd.error.DataAccessError):
@@ -205,7 +207,7 @@ def test_loggables_need_a_run_and_bad_arguments(helper, device, untrained_model_
     with pytest.raises(AttributeError):
         labels.fraction_nonsense
     with pytest.raises(InputError, match="ghosts="):
-        OrderMLLabels(trigger=1, model=untrained_model_path, ghosts="everything")
+        OrderMLWriter(trigger=1, model=untrained_model_path, ghosts="everything")
     positions, box = helper.configuration(cells=(5, 5, 5))
     sim = helper.simulation(device, positions, box, rcut_base=3.3)
     sim.operations.writers.append(labels)
@@ -217,16 +219,16 @@ def test_loggables_need_a_run_and_bad_arguments(helper, device, untrained_model_
 
 @needs_hoomd
 def test_crystal_and_melt(helper, device, default_model_path):
-    from md_orderml.engines.hoomd import OrderMLLabels
+    from md_orderml.engines.hoomd import OrderMLWriter
 
     fractions = {}
     for name, kT, density in (("crystal", 0.3, 1.0), ("melt", 2.5, 0.85)):
         positions, box = helper.configuration(cells=(5, 5, 5), density=density, disorder=0.0, tilt=(0, 0, 0))
         sim = helper.simulation(device, positions, box, kT=kT, seed=4)
-        labels = OrderMLLabels(trigger=500, model=default_model_path)
+        labels = OrderMLWriter(trigger=500, model=default_model_path)
         sim.operations.writers.append(labels)
         sim.run(500)
-        fractions[name] = dict(zip(labels.class_names, labels.fractions))
+        fractions[name] = labels.fractions
     assert fractions["crystal"]["fcc"] > 0.8, fractions
     assert fractions["melt"]["liquid"] > 0.8, fractions
 
@@ -238,7 +240,7 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
     import torch
 
     from md_orderml.analysis import OrderML
-    from md_orderml.engines.hoomd import OrderMLLabels
+    from md_orderml.engines.hoomd import OrderMLWriter
     from md_orderml.errors import InputError
     from md_orderml.frame import Box, Frame
     from md_orderml.research.glassy import glass_model as gm
@@ -271,7 +273,7 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
         lj.params[pair] = dict(epsilon=eps, sigma=sig)
     sim.operations.integrator = hoomd.md.Integrator(
         dt=0.002, methods=[hoomd.md.methods.Langevin(filter=hoomd.filter.All(), kT=0.8)], forces=[lj])
-    labels = OrderMLLabels(trigger=20, model=path)
+    labels = OrderMLWriter(trigger=20, model=path)
     sim.operations.writers.append(labels)
     sim.run(20)
     assert sim.state.box.is2D
@@ -285,7 +287,7 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
     # a 3D model in the same 2D run is refused in one line
     sim.operations.writers.remove(labels)
     with pytest.raises(InputError, match="2D HOOMD simulations are not supported by this 3D model"):
-        sim.operations.writers.append(OrderMLLabels(trigger=1, model=default_model_path))
+        sim.operations.writers.append(OrderMLWriter(trigger=1, model=default_model_path))
 
 
 # ---------------------------------------------------------------- MPI

@@ -58,7 +58,7 @@ def local_atoms(lmp):
 
 
 def lammps_frame(lmp, positions) -> Frame:
-    from md_orderml.engines.lammps import lammps_box
+    from md_orderml.engines.lammps.util import lammps_box
 
     return Frame(positions=positions, box=lammps_box(lmp))
 
@@ -76,11 +76,11 @@ def assert_same_as_core(model, frame, labels, conf):
 @pytest.mark.parametrize("mode", ["auto", "ghost"])
 def test_labels_equal_classifier(lmp, untrained_model_path, triclinic, mode):
     """Serial 'auto' labels from the periodic box, 'ghost' from ghost atoms: both equal the core."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     build(lmp, 4, triclinic, half_melt=True)
     lmp.command("fix nve all nve")
-    compute = OrderMLCompute(lmp, untrained_model_path, every=5, mode=mode)
+    compute = OrderMLFix(lmp, untrained_model_path, every=5, mode=mode)
     assert (compute.ghost_cutoff is None) == (mode == "auto")
     lmp.command("run 10")
     compute.check()
@@ -96,12 +96,12 @@ def test_labels_equal_classifier(lmp, untrained_model_path, triclinic, mode):
 
 def test_ghost_cutoff_needs_atoms(lmp, untrained_model_path):
     """Attached before atoms exist: no ghost cutoff yet; mode 'ghost' works once it is set."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     x, types, cell = configuration(4, False, True)
     lmp.commands_string(f"units lj\nregion box block 0 {cell[0, 0]} 0 {cell[1, 1]} 0 {cell[2, 2]}\n"
                         "create_box 2 box\nmass * 1.0\npair_style lj/cut 2.5\npair_coeff * * 1 1")
-    compute = OrderMLCompute(lmp, untrained_model_path, every=10, mode="ghost")
+    compute = OrderMLFix(lmp, untrained_model_path, every=10, mode="ghost")
     assert compute.ghost_cutoff is None
     lmp.create_atoms(len(x), list(range(1, len(x) + 1)), [int(t) for t in types], x.ravel().tolist())
     assert compute.update_ghost_cutoff() == pytest.approx(compute.receptive_field * compute.length_scale() * 1.1 + 0.3)
@@ -112,11 +112,11 @@ def test_ghost_cutoff_needs_atoms(lmp, untrained_model_path):
 
 
 def test_ghost_mode_without_cutoff_fails(lmp, untrained_model_path, capfd):
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     lmp.commands_string("units lj\nlattice fcc 1.0\nregion box block 0 4 0 4 0 4\ncreate_box 1 box\n"
                         "mass 1 1.0\npair_style lj/cut 2.5\npair_coeff 1 1 1 1")
-    compute = OrderMLCompute(lmp, untrained_model_path, every=10, mode="ghost")
+    compute = OrderMLFix(lmp, untrained_model_path, every=10, mode="ghost")
     lmp.command("create_atoms 1 box")
     lmp.command("run 0")
     with pytest.raises(InputError, match="does not cover the receptive field"):
@@ -124,11 +124,11 @@ def test_ghost_mode_without_cutoff_fails(lmp, untrained_model_path, capfd):
 
 
 def test_labels_before_first_labelling_and_outside_group(lmp, untrained_model_path):
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     build(lmp, 4, False, half_melt=False)
     lmp.command("group low id <= 100")
-    compute = OrderMLCompute(lmp, untrained_model_path, every=7, group="low")
+    compute = OrderMLFix(lmp, untrained_model_path, every=7, group="low")
     _, labels, conf, _ = local_atoms(lmp)
     assert (labels == -1).all() and (conf == 0).all()
     lmp.command("run 0")  # step 0 is a labelling step
@@ -145,7 +145,7 @@ def test_labels_before_first_labelling_and_outside_group(lmp, untrained_model_pa
 def test_type_map(lmp, tmp_path):
     import torch
 
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.model_file import build_metadata, save_model
     from md_orderml.nn.backbone import EquivariantBackbone
     from md_orderml.nn.labeler import StructureLabeler
@@ -155,42 +155,42 @@ def test_type_map(lmp, tmp_path):
     path = save_model(model, build_metadata(CLASSES, 1.6, 2, {}, {}, type_names=["Cu", "Zr"]), tmp_path / "typed.pt")
     build(lmp, 4, False, half_melt=False)
     with pytest.raises(InputError, match="type '2' unknown to the model"):
-        OrderMLCompute(lmp, path, type_map={1: "Cu"})
+        OrderMLFix(lmp, path, type_map={1: "Cu"})
     assert not lmp.has_id("fix", "orderml")
-    compute = OrderMLCompute(lmp, path, every=1, type_map={"1": "Zr", "2": "Cu"})
+    compute = OrderMLFix(lmp, path, every=1, type_map={"1": "Zr", "2": "Cu"})
     lmp.command("run 0")
     compute.check()
     assert compute.counts.sum() == lmp.get_natoms()
 
 
 def test_attach_errors(lmp, untrained_model_path):
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     with pytest.raises(InputError, match="box does not exist"):
-        OrderMLCompute(lmp, untrained_model_path)
+        OrderMLFix(lmp, untrained_model_path)
     build(lmp, 4, False, half_melt=False)
     with pytest.raises(InputError, match="group 'nope' does not exist"):
-        OrderMLCompute(lmp, untrained_model_path, group="nope")
-    OrderMLCompute(lmp, untrained_model_path)
+        OrderMLFix(lmp, untrained_model_path, group="nope")
+    OrderMLFix(lmp, untrained_model_path)
     with pytest.raises(InputError, match="already exists"):
-        OrderMLCompute(lmp, untrained_model_path)
+        OrderMLFix(lmp, untrained_model_path)
 
 
 def test_box_too_small(lmp, untrained_model_path):
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     lmp.commands_string("units lj\nlattice fcc 1.0\nregion box block 0 1 0 1 0 1\ncreate_box 1 box\n"
                         "create_atoms 1 box\nmass 1 1.0\npair_style lj/cut 1.0\npair_coeff 1 1 1 1")
     with pytest.raises(InputError, match="box is too small.*2 x cutoff"):
-        OrderMLCompute(lmp, untrained_model_path)
+        OrderMLFix(lmp, untrained_model_path)
 
 
 def test_error_during_run_stops_it(lmp, untrained_model_path, capfd):
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     build(lmp, 4, False, half_melt=False)
     lmp.command("fix nve all nve")
-    compute = OrderMLCompute(lmp, untrained_model_path, every=5)
+    compute = OrderMLFix(lmp, untrained_model_path, every=5)
     lmp.command("run 5")
     lmp.command("change_box all x scale 0.3 remap")
     lmp.command("run 20")
@@ -334,7 +334,7 @@ def test_cli_lammps_errors(tmp_path, untrained_model_path, capfd, body, message)
 
 def test_crystal_and_melt(lmp, default_model_path):
     """Half an LJ crystal (density 0.92) molten at T=2 with the other half frozen: fcc on top, liquid below."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     build(lmp, 6, False, half_melt=False, density=0.92)
     zmax = lmp.extract_box()[1][2]
@@ -348,7 +348,7 @@ fix heat hot langevin 2.0 2.0 0.1 12345
 fix nve hot nve
 run 3000
 """)
-    compute = OrderMLCompute(lmp, default_model_path, every=1)
+    compute = OrderMLFix(lmp, default_model_path, every=1)
     lmp.command("run 0")
     compute.check()
     ids, labels, _, x = local_atoms(lmp)
@@ -376,10 +376,10 @@ fix nve all nve
 
 def test_metal_units(lmp, untrained_model_path):
     """Metal units (Å): the ghost cutoff uses the 2 Å metal skin; labels equal the core's."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     lmp.commands_string(METAL_CU)
-    compute = OrderMLCompute(lmp, untrained_model_path, every=10, mode="ghost")
+    compute = OrderMLFix(lmp, untrained_model_path, every=10, mode="ghost")
     scale = 3.615 / 4 ** (1 / 3)
     assert compute.skin == 2.0 and compute.length_scale() == pytest.approx(scale)
     assert compute.ghost_cutoff == pytest.approx(compute.receptive_field * scale * 1.1 + 2.0)
@@ -391,10 +391,10 @@ def test_metal_units(lmp, untrained_model_path):
 
 def test_copper_is_fcc(lmp, default_model_path):
     """Cu fcc, a = 3.615 Å at 300 K in metal units is labelled fcc."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     lmp.commands_string(METAL_CU)
-    compute = OrderMLCompute(lmp, default_model_path, every=10)
+    compute = OrderMLFix(lmp, default_model_path, every=10)
     lmp.command("run 20")
     compute.check()
     assert compute.fractions["fcc"] > 0.95, compute.fractions

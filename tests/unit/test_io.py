@@ -10,10 +10,11 @@ import pytest
 
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
-from md_orderml.io import (DumpRecord, XyzRecord, count_frames, detect_format, open_label_writer,
-                           open_trajectory, read_gsd_labels)
+from md_orderml.io import (DumpRecord, OutputSpec, XyzRecord, count_frames, detect_format, open_trajectory,
+                           open_writer, read_gsd_outputs)
 
 CLASSES = ["fluid", "fcc", "bcc"]
+SPEC = OutputSpec.classification(CLASSES)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -39,6 +40,12 @@ def make_labels(n, seed=1):
     return p.argmax(axis=1), p.max(axis=1), p
 
 
+def make_outputs(n, seed=1):
+    """Per-particle outputs of a classification model by key, as ``OrderML.outputs`` gives them."""
+    lab, conf, prob = make_labels(n, seed)
+    return {"label": lab, "confidence": conf, "probabilities": prob}
+
+
 def assert_same_box(a, b, tol=1e-6):
     for name in ("Lx", "Ly", "Lz", "xy", "xz", "yz"):
         assert getattr(a, name) == pytest.approx(getattr(b, name), rel=tol, abs=tol), name
@@ -61,10 +68,9 @@ def read_all(path, **kw):
 
 
 def write_labelled(path, frames, probabilities=True, **kw):
-    with open_label_writer(path, CLASSES, write_probabilities=probabilities, **kw) as out:
+    with open_writer(path, SPEC, write_probabilities=probabilities, **kw) as out:
         for frame in frames:
-            lab, conf, prob = make_labels(frame.N)
-            out.write(frame, lab, conf, prob)
+            out.write(frame, make_outputs(frame.N))
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +116,12 @@ def test_fresh_round_trip(tmp_path, ext):
         new.validate()
     lab, conf, prob = make_labels(frames[0].N)
     if ext == "gsd":
-        stored = read_gsd_labels(back[0].native)
-        assert stored["class_names"] == CLASSES
-        np.testing.assert_array_equal(stored["labels"], lab)
+        stored, spec = read_gsd_outputs(back[0].native)
+        assert spec == SPEC
+        np.testing.assert_array_equal(stored["label"], lab)
         np.testing.assert_array_equal(stored["confidence"], conf)
         np.testing.assert_array_equal(stored["probabilities"], prob)
-        assert stored["labels"].dtype == np.int32 and stored["confidence"].dtype == np.float32
+        assert stored["label"].dtype == np.int32 and stored["confidence"].dtype == np.float32
     else:
         rec = back[0].native
         assert isinstance(rec, DumpRecord if ext == "dump" else XyzRecord)
@@ -171,7 +177,7 @@ def test_gsd_copy_through_keeps_other_data(tmp_path):
         np.testing.assert_array_equal(snap.particles.velocity, np.arange(12).reshape(4, 3) + 10)
         assert snap.log["value/energy"][0] == 15.0
         np.testing.assert_array_equal(snap.particles.position, frames[1].positions)
-        assert read_gsd_labels(snap)["labels"].shape == (4,)
+        assert read_gsd_outputs(snap)[0]["label"].shape == (4,)
 
 
 def test_dump_copy_through_any_column_order(tmp_path):
@@ -250,12 +256,53 @@ def test_plain_xyz_needs_a_box(tmp_path):
     assert frame.N == 2 and frame.type_names == ["Ar"]
 
 
+@pytest.mark.parametrize("ext", ["gsd", "dump", "xyz", "csv"])
+def test_regression_outputs_round_trip(tmp_path, ext):
+    """One writer per format stores a regression model's values under the documented names."""
+    spec = OutputSpec.regression(["p_short", "p_long"])
+    frames = [make_frame(n=6, seed=0), make_frame(n=6, seed=1, step=200)]
+    values = [np.random.default_rng(i).normal(size=(6, 2)).astype(np.float32) for i in range(2)]
+    path = tmp_path / f"values.{ext}"
+    with open_writer(path, spec) as out:
+        for frame, v in zip(frames, values):
+            out.write(frame, {"values": v, "embedding": np.zeros((6, 3))})
+    if ext == "csv":
+        rows = [line.split(",") for line in path.read_text().splitlines()]
+        assert rows[0] == ["frame", "step", "N", "p_short", "p_long"]
+        assert rows[2][:3] == ["1", "200", "6"]
+        np.testing.assert_allclose([float(x) for x in rows[2][3:]], values[1].mean(axis=0), rtol=1e-6)
+        return
+    back = read_all(path)
+    if ext == "gsd":
+        stored, got = read_gsd_outputs(back[1].native)
+        assert got == spec and set(stored) == {"values"}
+        np.testing.assert_array_equal(stored["values"], values[1])
+    elif ext == "dump":
+        assert back[1].native.columns[-2:] == ["orderml_p_short", "orderml_p_long"]
+        np.testing.assert_allclose(back[1].native.column("orderml_p_long"), values[1][:, 1], rtol=1e-6)
+    else:
+        rec = back[1].native
+        assert rec.properties[-2:] == [("orderml_p_short", "R", 1), ("orderml_p_long", "R", 1)]
+        assert rec.get("orderml_values") == "p_short p_long" and rec.get("orderml_classes") is None
+        table = np.array(rec.text.split()).reshape(6, -1)
+        np.testing.assert_allclose(table[:, -2:].astype(float), values[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("ext", ["gsd", "dump", "xyz"])
+def test_regression_writer_refuses_probabilities(tmp_path, ext):
+    with pytest.raises(InputError, match=r"values\.\w+: a regression model .* no class probabilities"):
+        open_writer(tmp_path / f"values.{ext}", OutputSpec.regression(["p"]), write_probabilities=True)
+    with pytest.raises(InputError, match=r"no class names given"):
+        open_writer(tmp_path / f"labels.{ext}", OutputSpec.classification([]))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fractions_csv(tmp_path):
     frame = make_frame(n=4)
     path = tmp_path / "fractions.csv"
-    with open_label_writer(path, CLASSES) as out:
-        out.write(frame, np.array([0, 1, 1, -1]), np.ones(4, np.float32))
-        out.write(frame.replace(step=None), np.array([2, 2, 2, 2]), np.ones(4, np.float32), index=5)
+    with open_writer(path, SPEC) as out:
+        out.write(frame, {"label": np.array([0, 1, 1, -1]), "confidence": np.ones(4, np.float32)})
+        out.write(frame.replace(step=None), {"label": np.array([2, 2, 2, 2])}, index=5)
     assert path.read_text().splitlines() == [
         "frame,step,N,fluid,fcc,bcc",
         "0,100,4,0.250000,0.500000,0.000000",
@@ -417,14 +464,14 @@ def test_no_partial_output_after_error(tmp_path, ext):
     path = tmp_path / f"out.{ext}"
     path.write_text("previous result")
     frame = make_frame()
-    lab, conf, prob = make_labels(frame.N)
+    outputs = make_outputs(frame.N)
     with pytest.raises(RuntimeError):
-        with open_label_writer(path, CLASSES) as out:
-            out.write(frame, lab, conf, prob)
+        with open_writer(path, SPEC) as out:
+            out.write(frame, outputs)
             raise RuntimeError("model crashed")
-    with pytest.raises(InputError, match=r"new\.\w+: made, frame 0: labels .*\(3,\)"):
-        with open_label_writer(tmp_path / f"new.{ext}", CLASSES) as out:
-            out.write(frame, lab[:3], conf[:3])
+    with pytest.raises(InputError, match=r"new\.\w+: made, frame 0: label has shape \(3,\), expected \(24,\)"):
+        with open_writer(tmp_path / f"new.{ext}", SPEC) as out:
+            out.write(frame, {key: array[:3] for key, array in outputs.items()})
     assert path.read_text() == "previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"out.{ext}"]
 

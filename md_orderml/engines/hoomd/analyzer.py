@@ -1,11 +1,11 @@
 """On-the-fly structure labels in HOOMD-blue (CPU or GPU, serial or MPI).
 
-:class:`OrderMLLabels` is a ``hoomd.write.CustomWriter``: append it to
+:class:`OrderMLWriter` is a ``hoomd.write.CustomWriter``: append it to
 ``sim.operations.writers`` with any trigger and log its quantities like HOOMD's own::
 
-    from md_orderml.engines.hoomd import OrderMLLabels   # imports hoomd
+    from md_orderml.engines.hoomd import OrderMLWriter   # imports hoomd
 
-    labels = OrderMLLabels(trigger=hoomd.trigger.Periodic(1000), model="default")
+    labels = OrderMLWriter(trigger=hoomd.trigger.Periodic(1000), model="default")
     sim.operations.writers.append(labels)
     logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
     logger.add(labels)
@@ -13,19 +13,22 @@
 
 Loggables, namespace ``md_orderml`` (``hoomd.write.GSD`` puts per-particle ones under
 ``log/particles/md_orderml/``, the paths of :mod:`md_orderml.keys`, which
-:func:`md_orderml.io.read_gsd_labels` reads): ``label`` (particle, (N_global,) int32 in
+:func:`md_orderml.io.read_gsd_outputs` reads): ``label`` (particle, (N_global,) int32 in
 tag order on rank 0, None elsewhere), ``confidence`` (particle, float32),
 ``probabilities`` (particle, (N_global, C), not default), ``fractions`` and ``counts``
-(sequence, (C,), all ranks), ``fraction_<class>`` (scalar, for ``hoomd.write.Table``),
-``count_<class>`` (scalar, not default), ``class_names`` (strings), ``labelled_step``
-(scalar, not default).
+(sequence, (C,) in class order, all ranks; GSD ``log/md_orderml/fractions``),
+``fraction_<class>`` (scalar, for ``hoomd.write.Table``), ``count_<class>`` (scalar, not
+default), ``class_names`` (strings), ``labelled_step`` (scalar, not default).
 
 Regression models (``task: "regression"``, e.g. ``md-orderml research train-propensity``) have
 instead: ``values`` (particle, (N_global, S) float32 in tag order on rank 0; GSD path
-``log/particles/md_orderml/values``, read by :func:`md_orderml.io.read_gsd_values`),
-``value_means`` (sequence, (S,), all ranks), ``mean_<value name>`` (scalar),
-``value_names`` (strings), ``labelled_step``. Typed models need every HOOMD type mapped
-(``type_map={"A": "A", "B": "B"}`` is implied when the names agree).
+``log/particles/md_orderml/values``), ``value_means`` (sequence, (S,), all ranks),
+``mean_<value name>`` (scalar), ``value_names`` (strings), ``labelled_step``. Typed models
+need every HOOMD type mapped (``type_map={"A": "A", "B": "B"}`` is implied when the names agree).
+
+In Python, ``writer.fractions`` (classification) and ``writer.means`` (regression) are the
+per-frame summary as a dict by class (value) name, like :class:`~md_orderml.analysis.OrderML`;
+the ``fractions`` loggable is the same numbers as a (C,) sequence (``writer.fraction_sequence``).
 
 Freshness: a loggable read on a trigger step not labelled yet (a writer placed before
 this one) computes the labels at once, so writer order does not matter; on other steps
@@ -70,25 +73,44 @@ except ImportError as _err:  # pragma: no cover - depends on the environment
 import torch
 
 from md_orderml import keys
-from md_orderml.analysis import OrderML, length_scale_of
-from md_orderml.engines.halo import halo_mask
+from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
+from md_orderml.engines.halo import gather_halo
 from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
 from md_orderml.errors import InputError
 from md_orderml.frame import Box
 from md_orderml.model_file import ModelFile, load_model
+from md_orderml.outputs import OutputSpec
 
-__all__ = ["GHOST_MODES", "NAMESPACE", "OrderMLLabels", "cuda_tensor", "hoomd_ghost_reach"]
+__all__ = ["GHOST_MODES", "NAMESPACE", "OrderMLWriter", "cuda_tensor", "hoomd_ghost_reach"]
 
 #: Logger namespace of every quantity (GSD: ``log/particles/md_orderml/label``).
 NAMESPACE = ("md_orderml",)
-#: Loggables of classification models only / regression models only.
-CLASSIFICATION_LOGGABLES = ("label", "confidence", "probabilities", "counts", "fractions", "class_names")
-REGRESSION_LOGGABLES = ("values", "value_means", "value_names")
+#: Loggables that only models of one task have (an instance drops the other task's).
+TASK_LOGGABLES = {keys.CLASSIFICATION: ("label", "confidence", "probabilities", "counts", "fractions", "class_names"),
+                  keys.REGRESSION: ("values", "value_means", "value_names")}
 GHOST_MODES = ("auto", "hoomd", "gather")
+#: Deprecated names: old name -> new name (warn on use, removed in the next release).
+DEPRECATED = {"OrderMLLabels": "OrderMLWriter"}
 
 
-class _LabelAction(hoomd.custom.Action):
-    """The work behind :class:`OrderMLLabels` (see there for the arguments)."""
+class _LoggedAs(_LoggerQuantity):
+    """A loggable read from attribute ``name`` but logged under ``log_name`` (Logger namespace, GSD path).
+
+    Lets the ``fractions`` loggable keep its (C,) sequence and GSD path
+    ``log/md_orderml/fractions`` while the ``fractions`` attribute is a dict by class name.
+    """
+
+    def __init__(self, log_name: str, name: str, cls, category: str, default: bool = True):
+        super().__init__(name, cls, category, default)
+        self.log_name = log_name
+
+    def yield_names(self, user_name=None):
+        for namespace in super().yield_names(user_name):
+            yield namespace[:-1] + (self.log_name,)
+
+
+class _OrderMLAction(hoomd.custom.Action):
+    """The work behind :class:`OrderMLWriter` (see there for the arguments)."""
 
     def __init__(self, model, device: Optional[str], type_map: Optional[Mapping[str, str]], ghosts: str,
                  mpi_comm=None):
@@ -97,12 +119,10 @@ class _LabelAction(hoomd.custom.Action):
             raise InputError(f"ghosts={ghosts!r} must be one of {GHOST_MODES}")
         self._model = model if isinstance(model, ModelFile) else load_model(model, device="cpu")
         self._device, self._type_map, self._ghosts, self._given_comm = device, dict(type_map or {}), ghosts, mpi_comm
-        self._regression = self._model.is_regression
-        self._n_out = len(self._model.value_names if self._regression else self._model.class_names)
+        self._spec = OutputSpec.of(self._model)
         self._scalars = {}
-        if self._regression:
-            for k, name in enumerate(self._model.value_names):
-                self._scalars[f"mean_{name}"] = ("mean", k)
+        for k, name in enumerate(self._model.value_names):
+            self._scalars[f"mean_{name}"] = ("mean", k)
         for k, name in enumerate(self._model.class_names):
             safe = re.sub(r"\W", "_", str(name))
             self._scalars[f"fraction_{safe}"] = ("fraction", k)
@@ -116,10 +136,12 @@ class _LabelAction(hoomd.custom.Action):
 
     def _instance_export_dict(self) -> dict:
         out = {}
-        other_task = CLASSIFICATION_LOGGABLES if self._regression else REGRESSION_LOGGABLES
+        other_tasks = [names for task, names in TASK_LOGGABLES.items() if task != self._spec.task]
         for name, quantity in type(self)._export_dict.items():
-            if name not in other_task:
+            if not any(name in names for names in other_tasks):
                 out[name] = copy.deepcopy(quantity)
+        if "fractions" in TASK_LOGGABLES[self._spec.task]:
+            out["fractions"] = _LoggedAs("fractions", "fraction_sequence", type(self), "sequence")
         for name, (kind, _k) in self._scalars.items():
             out[name] = _LoggerQuantity(name, type(self), "scalar", default=kind in ("fraction", "mean"))
         for quantity in out.values():
@@ -127,11 +149,9 @@ class _LabelAction(hoomd.custom.Action):
         return out
 
     def _clear(self) -> None:
-        n = len(self._model.class_names)
         self._step: Optional[int] = None
-        self._counts = np.zeros(n, dtype=np.int64)
-        self._sums = np.zeros(self._n_out if self._regression else 0)
-        self._n_labelled = 0
+        #: Totals of the last labelling over all ranks (:meth:`OutputSpec.totals`), shape (K + 1,).
+        self._totals = np.zeros(len(self._spec.summary_names) + 1)
         self._arrays: Dict[str, np.ndarray] = {}
 
     # ---------------------------------------------------------------- attach
@@ -225,7 +245,7 @@ class _LabelAction(hoomd.custom.Action):
             split = [int(k) == 1 for k in state.domain_decomposition]
             pbc = (split[0], split[1], split[2] and not flat)
         if route == "gather":
-            pos, typeid = self._gather(pos, typeid, box, scale)
+            pos, typeid = gather_halo(self._comm, pos, typeid, box, self._model.receptive_field * scale)
         if self._gpu and route != "gather":
             with state.gpu_local_snapshot as snap:  # zero-copy views, used inside the block
                 p = snap.particles
@@ -239,77 +259,47 @@ class _LabelAction(hoomd.custom.Action):
         self.gathered_steps += route == "gather"
         self.compute_seconds += time.perf_counter() - start
 
-    def _gather(self, pos: np.ndarray, typeid: np.ndarray, box: Box, scale: float):
-        """Owned particles first, then every other rank's particles within reach."""
-        parts = self._comm.allgather((pos, typeid))
-        others = [p for r, p in enumerate(parts) if r != self._rank]
-        opos = np.concatenate([p[0] for p in others]).reshape(-1, 3)
-        otyp = np.concatenate([p[1] for p in others])
-        if len(pos) == 0:
-            return pos, typeid
-        reach = self._model.receptive_field * scale / box.widths
-        keep = halo_mask(box.fractional(pos), box.fractional(opos), reach)
-        return np.concatenate([pos, opos[keep]]), np.concatenate([typeid, otyp[keep]])
-
     def _run(self, positions, model_types, box: Box, pbc, n_owned: int, scale: float) -> Dict[str, np.ndarray]:
         """Model outputs (numpy) for the first ``n_owned`` of ``positions`` (N, 3)."""
-        n_classes = len(self._model.class_names)
-        if n_owned == 0 and self._regression:
-            return {keys.VALUES: np.zeros((0, self._n_out), np.float32)}
         if n_owned == 0:
-            return {keys.LABEL: np.zeros(0, np.int64), keys.CONFIDENCE: np.zeros(0, np.float32),
-                    keys.PROBABILITIES: np.zeros((0, n_classes), np.float32)}
+            return self._spec.empty()
         owned = np.zeros(len(positions), dtype=bool)
         owned[:n_owned] = True
         return self._classifier.compute_arrays(positions, model_types, box.matrix, pbc, owned, scale)
 
     def _publish(self, timestep: int, tags: np.ndarray, out: Dict[str, np.ndarray]) -> None:
-        """Counts on every rank; per-particle arrays in tag order on rank 0."""
-        if self._regression:
-            self._publish_values(timestep, tags, out[keys.VALUES].astype(np.float32))
-            return
-        label = out[keys.LABEL].astype(np.int32)
-        fields = (tags, label, out[keys.CONFIDENCE].astype(np.float32),
-                  out[keys.PROBABILITIES].astype(np.float32))
-        counts = np.bincount(label, minlength=len(self._model.class_names)).astype(np.int64)
+        """Totals on every rank; the per-particle arrays (N_global, ...) in tag order on rank 0."""
+        stored = self._spec.particle_keys
+        arrays = self._spec.check(out, len(tags), stored, f"HOOMD step {timestep}")
+        totals = self._spec.totals(arrays)
+        fields = [tags] + [arrays[key] for key in stored]
         if self._comm is not None:
-            counts = self._comm.allreduce(counts)
+            totals = self._comm.allreduce(totals)
             parts = self._comm.gather(fields, root=0)
             if self._rank == 0:
-                fields = tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+                fields = [np.concatenate([part[i] for part in parts]) for i in range(len(fields))]
         self._arrays = {}
         if self._rank == 0:
             order = np.argsort(fields[0], kind="stable")
-            self._arrays = {keys.LABEL: fields[1][order], keys.CONFIDENCE: fields[2][order],
-                            keys.PROBABILITIES: fields[3][order]}
-        self._counts, self._step = counts, timestep
-
-    def _publish_values(self, timestep: int, tags: np.ndarray, values: np.ndarray) -> None:
-        """Regression: sums and count on every rank; values (N_global, S) in tag order on rank 0."""
-        sums = np.append(values.astype(np.float64).sum(axis=0), float(len(values)))
-        fields = (tags, values)
-        if self._comm is not None:
-            sums = self._comm.allreduce(sums)
-            parts = self._comm.gather(fields, root=0)
-            if self._rank == 0:
-                fields = tuple(np.concatenate([p[i] for p in parts]) for i in range(2))
-        self._arrays = {}
-        if self._rank == 0:
-            order = np.argsort(fields[0], kind="stable")
-            self._arrays = {keys.VALUES: fields[1][order].reshape(len(order), self._n_out)}
-        self._sums, self._n_labelled, self._step = sums[:-1], int(sums[-1]), timestep
+            self._arrays = {key: field[order] for key, field in zip(stored, fields[1:])}
+        self._totals, self._step = totals, timestep
 
     # ---------------------------------------------------------------- loggables
 
-    def _task(self, key: str) -> None:
-        """Refuse outputs of the other task with a one-line error."""
-        if (key == keys.VALUES) != self._regression:
-            from md_orderml.analysis import wrong_task_message
+    def _require(self, kind: str) -> None:
+        """Refuse a summary of the other task (``kind``: "fractions" or "means") with a one-line error."""
+        if self._spec.summary_kind != kind:
+            raise InputError(wrong_task_message(self._model, keys.VALUES if kind == "means" else kind))
 
-            raise InputError(wrong_task_message(self._model, key))
+    def _summary_totals(self, kind: str) -> np.ndarray:
+        """Current totals (:meth:`OutputSpec.totals`, all ranks) of a model whose summary is ``kind``."""
+        self._require(kind)
+        self._refresh()
+        return self._totals
 
     def _particle(self, key: str):
-        self._task(key)
+        if key not in self._spec.particle_keys:
+            raise InputError(wrong_task_message(self._model, key))
         self._refresh()
         return self._arrays.get(key) if self._rank == 0 else None
 
@@ -331,16 +321,22 @@ class _LabelAction(hoomd.custom.Action):
     @log(category="sequence", requires_run=True)
     def counts(self):
         """(C,) int64: number of particles in each class (all ranks)."""
-        self._task("counts")
-        self._refresh()
-        return self._counts.copy()
+        return self._summary_totals("fractions")[:-1].astype(np.int64)
 
-    @log(category="sequence", requires_run=True)
-    def fractions(self):
-        """(C,) float64: fraction of particles in each class (all ranks)."""
-        self._task("fractions")
-        self._refresh()
-        return self._counts / max(int(self._counts.sum()), 1)
+    @property
+    def fraction_sequence(self) -> np.ndarray:
+        """(C,) float64: fraction of particles in each class, in class order (all ranks);
+        logged as ``fractions`` (GSD ``log/md_orderml/fractions``)."""
+        if not self._attached:
+            raise hoomd.error.DataAccessError("fractions")
+        return np.array(list(self.fractions.values()), dtype=np.float64)
+
+    @property
+    def fractions(self) -> Dict[str, float]:
+        """Fraction of particles in each class, by class name (all ranks)."""
+        if not self._attached:
+            raise hoomd.error.DataAccessError("fractions")
+        return self._spec.summary(self._summary_totals("fractions"))
 
     @log(category="particle", requires_run=True)
     def values(self):
@@ -350,9 +346,14 @@ class _LabelAction(hoomd.custom.Action):
     @log(category="sequence", requires_run=True)
     def value_means(self):
         """(S,) float64: mean of each regression value over all particles (all ranks)."""
-        self._task(keys.VALUES)
-        self._refresh()
-        return self._sums / max(self._n_labelled, 1)
+        return np.array(list(self.means.values()), dtype=np.float64)
+
+    @property
+    def means(self) -> Dict[str, float]:
+        """Mean of each regression value over all particles, by value name (all ranks)."""
+        if not self._attached:
+            raise hoomd.error.DataAccessError("means")
+        return self._spec.summary(self._summary_totals("means"))
 
     @log(category="strings")
     def value_names(self):
@@ -382,14 +383,13 @@ class _LabelAction(hoomd.custom.Action):
         if not self._attached:
             raise hoomd.error.DataAccessError(name)
         kind, k = scalars[name]
-        if kind == "mean":
-            return float(self.value_means[k])
-        values = self.fractions if kind == "fraction" else self.counts
-        return float(values[k]) if kind == "fraction" else int(values[k])
+        if kind == "count":
+            return int(self.counts[k])
+        return float((self.value_means if kind == "mean" else self.fraction_sequence)[k])
 
 
-class OrderMLLabels(hoomd.write.CustomWriter):
-    """Per-particle structure labels as a HOOMD writer (loggables in the module docstring).
+class OrderMLWriter(hoomd.write.CustomWriter):
+    """Per-particle structure labels (or regression values) as a HOOMD writer (loggables in the module docstring).
 
     Args:
         trigger: When to label (``hoomd.trigger.trigger_like``, e.g. ``1000``).
@@ -402,20 +402,31 @@ class OrderMLLabels(hoomd.write.CustomWriter):
 
     Attributes:
         class_names (list[str]): Class names, index = label.
+        fractions (dict[str, float]): Class fractions by class name (all ranks).
+        means (dict[str, float]): Regression models: value means by value name (all ranks).
         route (str): How the last labels were made (``"serial"``, ``"hoomd"``, ``"gather"``).
 
     Example::
 
-        labels = OrderMLLabels(trigger=1000)
+        labels = OrderMLWriter(trigger=1000)
         sim.operations.writers.append(labels)
         sim.run(1000)
-        labels.fractions            # (C,) on every rank
+        labels.fractions            # {"fcc": 0.97, ...} on every rank
         labels.label                # (N_global,) on rank 0
     """
 
     def __init__(self, trigger, model="default", *, device: Optional[str] = None,
                  type_map: Optional[Mapping[str, str]] = None, ghosts: str = "auto", mpi_comm=None):
-        action = _LabelAction(model, device, type_map, ghosts, mpi_comm)
+        action = _OrderMLAction(model, device, type_map, ghosts, mpi_comm)
         super().__init__(trigger=trigger, action=action)
         action._operation = weakref.ref(self)
         self._export_dict = action._export_dict
+
+
+def __getattr__(name):
+    """``OrderMLLabels``: the deprecated name of :class:`OrderMLWriter`."""
+    if name in DEPRECATED:
+        warnings.warn(f"md_orderml.engines.hoomd.{name} is deprecated; use {DEPRECATED[name]}",
+                      DeprecationWarning, stacklevel=2)
+        return globals()[DEPRECATED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

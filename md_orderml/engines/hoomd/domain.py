@@ -2,7 +2,7 @@
 
 :func:`cuda_tensor` views a ``gpu_local_snapshot`` array as a CUDA tensor without a copy;
 :func:`hoomd_ghost_reach` tells how far HOOMD's ghost layer is complete, which decides
-whether :class:`md_orderml.engines.hoomd.OrderMLLabels` can use HOOMD's ghosts or has to
+whether :class:`md_orderml.engines.hoomd.OrderMLWriter` can use HOOMD's ghosts or has to
 gather positions; :func:`simulation_comm` finds the mpi4py communicator of a simulation.
 """
 
@@ -98,4 +98,4 @@ def simulation_comm(simulation, given):
         return world, False
     if hcomm.num_partitions > 1 and world.Get_size() == hcomm.num_ranks * hcomm.num_partitions:
         return world.Split(hcomm.partition, hcomm.rank), True
-    raise InputError("cannot tell the MPI communicator of this simulation: pass mpi_comm= to OrderMLLabels")
+    raise InputError("cannot tell the MPI communicator of this simulation: pass mpi_comm= to OrderMLWriter")

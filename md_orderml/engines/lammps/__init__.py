@@ -1,7 +1,8 @@
 """Everything of md_orderml that talks to LAMMPS, in one place.
 
-* :mod:`~md_orderml.engines.lammps.compute`: :class:`OrderMLCompute`, on-the-fly labels in a
+* :mod:`~md_orderml.engines.lammps.compute`: :class:`OrderMLFix`, on-the-fly labels in a
   ``lammps`` Python instance (a ``fix external``; serial or under ``mpirun``).
+  ``OrderMLCompute`` is its deprecated name (kept for one release).
 * :mod:`~md_orderml.engines.lammps.script`: runs an unmodified input script with it attached
   (``md-orderml lammps in.script``, :mod:`~md_orderml.engines.lammps.command`).
 * :mod:`~md_orderml.engines.lammps.plugin` and :mod:`~md_orderml.engines.lammps.plugin_install`:
@@ -14,11 +15,19 @@
 Importing this package imports neither ``lammps`` nor torch; the names below load on use.
 """
 
-__all__ = ["OrderMLCompute"]
+import warnings
+
+__all__ = ["OrderMLFix"]
+#: Deprecated names: old name -> new name (warn on use, removed in the next release).
+DEPRECATED = {"OrderMLCompute": "OrderMLFix"}
 
 
 def __getattr__(name):
-    """Lazy access to :class:`OrderMLCompute` (imports torch)."""
+    """Lazy access to :class:`OrderMLFix` (imports torch) and its deprecated name ``OrderMLCompute``."""
+    if name in DEPRECATED:
+        warnings.warn(f"md_orderml.engines.lammps.{name} is deprecated; use {DEPRECATED[name]}",
+                      DeprecationWarning, stacklevel=2)
+        name = DEPRECATED[name]
     if name in __all__:
         from md_orderml.engines.lammps import compute
 

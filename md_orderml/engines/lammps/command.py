@@ -1,6 +1,6 @@
 """``md-orderml lammps in.script``: run an unmodified LAMMPS input with on-the-fly labels.
 
-The compute attaches as soon as the script's box exists, so the script may use
+The fix attaches as soon as the script's box exists, so the script may use
 ``i_orderml`` (class index, -1 = not labelled), ``d_orderml_conf`` (confidence) and
 ``f_orderml[k]`` (atoms in class k-1; ``f_orderml[C+1]`` = atoms labelled) in dumps,
 thermo output and variables. A regression model (``--model propensity.pt``) gives
@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     """Register the ``lammps`` subcommand."""
     p = sub.add_parser(
         "lammps", help="run a LAMMPS input script with on-the-fly structure labels",
-        description="Run an unmodified LAMMPS input script with the md-orderml compute attached as soon as "
+        description="Run an unmodified LAMMPS input script with the md-orderml fix attached as soon as "
                     "the box exists: per-atom i_orderml (class index, -1 = not labelled) and d_orderml_conf, "
                     "global f_orderml[k] = atoms of class k-1 (k = 1..C) and f_orderml[C+1] = atoms labelled; "
                     "a regression model gives d_orderml_<value name> per atom and f_orderml[k] = sum of value "
@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``md-orderml lammps``."""
-    from md_orderml.engines.lammps import OrderMLCompute
+    from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.engines.lammps.script import ScriptRunner
     from md_orderml.errors import InputError
     from md_orderml.labelling import mpi_world
@@ -70,15 +70,15 @@ def run(args) -> int:
     lmp = lammps.lammps(cmdargs=cmdargs, comm=comm)
 
     def attach(lmp_, skin):
-        return OrderMLCompute(lmp_, args.model, every=args.every, group=args.group, type_map=type_map,
-                              device=args.device, skin=args.skin if args.skin is not None else skin,
-                              on_error="abort")
+        return OrderMLFix(lmp_, args.model, every=args.every, group=args.group, type_map=type_map,
+                          device=args.device, skin=args.skin if args.skin is not None else skin,
+                          on_error="abort")
 
     try:
-        compute = ScriptRunner(lmp, args.script, attach, comm).run()
-        if compute is None:
+        fix = ScriptRunner(lmp, args.script, attach, comm).run()
+        if fix is None:
             raise InputError(f"{args.script}: the script never creates a box (create_box, read_data or read_restart)")
-        compute.check()
+        fix.check()
     finally:
         lmp.close()
     return 0

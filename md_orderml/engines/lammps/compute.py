@@ -1,6 +1,6 @@
 """On-the-fly structure labels in a running LAMMPS simulation (Python ``lammps`` module).
 
-:class:`OrderMLCompute` attaches to a ``lammps`` instance whose box exists and adds
+:class:`OrderMLFix` attaches to a ``lammps`` instance whose box exists and adds
 
 * ``fix <fix_id>_props all property/atom i_<fix_id> d_<fix_id>_conf ghost no``: per-atom
   ``i_orderml`` (class index, -1 = not labelled: outside the group or before the first
@@ -14,7 +14,7 @@
 The vector is extensive: ``thermo_modify norm yes`` (the default of ``units lj``) prints
 it divided by the atom count, i.e. as fractions; variables always see counts.
 
-Regression models (``task: "regression"`` in the model file, e.g. ``md-orderml
+Regression models (``task: "regression"`` in the model file, e.g. ``md-orderml research
 train-propensity``) give one per-atom ``d_<fix_id>_<value_name>`` per value instead
 (``fix <fix_id>_props all property/atom d_orderml_<name1> d_orderml_<name2> ... ghost no``;
 0 outside the group and before the first labelling) and the global vector
@@ -28,7 +28,7 @@ labels its owned atoms with ghost atoms as context (model call with all ``pbc`` 
 ghosts beyond the receptive field pruned), so the ghosts must reach
 ``receptive_field * (V / N) ** (1/3)`` plus the neighbour skin (atoms move up to
 skin / 2 between neighbour-list builds; no skin is needed on a build step).
-:meth:`OrderMLCompute.update_ghost_cutoff` raises ``comm_modify cutoff`` to
+:meth:`OrderMLFix.update_ghost_cutoff` raises ``comm_modify cutoff`` to
 ``receptive_field * length_scale * (1 + margin) + skin`` (done on attach when atoms
 exist). LAMMPS does not expose its skin: pass ``skin=`` when ``neighbor`` sets a larger
 one than the unit style's default. On a labelling step where the ghosts are not known
@@ -40,20 +40,26 @@ warned once); mode ``"ghost"`` (ghosts even on one rank) stops with an error; mo
 Threads: creating a LAMMPS instance sets OpenMP, and so torch, to ``OMP_NUM_THREADS``
 threads (1 when unset); ``threads=`` overrides. ``OrderML`` runs the model
 with TorchScript's optimising executor off, so changing atom counts cost nothing extra.
+
+``OrderMLCompute`` is the deprecated name of :class:`OrderMLFix` (kept for one release).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Dict, Mapping, Optional
+import warnings
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
 from md_orderml import keys
-from md_orderml.analysis import OrderML, length_scale_of
-from md_orderml.engines.lammps.util import communication_cutoff, gathered_inputs, ghost_inputs, lammps_box, one_line
+from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
+from md_orderml.engines.lammps.util import (
+    NOT_LABELLED, atom_properties, communication_cutoff, gathered_inputs, ghost_inputs, lammps_box, one_line,
+)
 from md_orderml.errors import InputError
+from md_orderml.outputs import OutputSpec
 
 #: LAMMPS's default neighbour skin per unit style (``neighbor`` command).
 DEFAULT_SKIN = {"lj": 0.3, "real": 2.0, "metal": 2.0, "si": 0.001, "cgs": 0.1,
@@ -61,8 +67,8 @@ DEFAULT_SKIN = {"lj": 0.3, "real": 2.0, "metal": 2.0, "si": 0.001, "cgs": 0.1,
 MODES = ("auto", "ghost", "gather")
 
 
-class OrderMLCompute:
-    """Label atoms on the fly in a ``lammps`` instance (serial or MPI).
+class OrderMLFix:
+    """Label atoms on the fly in a ``lammps`` instance (serial or MPI) through a ``fix external``.
 
     Args:
         lmp: A ``lammps.lammps`` instance whose box exists (import it through
@@ -129,14 +135,15 @@ class OrderMLCompute:
         self.rank = 0 if self.comm is None else self.comm.Get_rank()
         self.use_ghosts = mode == "ghost" or (mode == "auto" and self.comm is not None)
         self._check_types()
-        self.regression = self.classifier.is_regression
-        self.n_classes = len(self.classifier.class_names)
-        #: Regression models: per-atom property name of each value (``d_<fix_id>_<name>``).
-        self.value_props = [f"d_{fix_id}_{name}" for name in self.classifier.value_names]
-        self.n_out = len(self.value_props) if self.regression else self.n_classes
-        self.counts = np.zeros(self.n_classes, dtype=np.int64)
-        self.sums = np.zeros(len(self.value_props))
-        self.n_labelled = 0
+        #: The model's outputs (task, class or value names).
+        self.spec = OutputSpec.of(self.classifier)
+        #: Per-atom properties written: ``(LAMMPS name, output key, column)`` (:func:`.util.atom_properties`).
+        self.atom_properties = atom_properties(self.spec, fix_id)
+        #: Length of the global vector without its last entry (atoms labelled): C classes or S values.
+        self.n_out = len(self.spec.summary_names)
+        #: Totals of the last labelling, summed over ranks, shape (n_out + 1,): class counts
+        #: (regression: value sums), then atoms labelled (:meth:`OutputSpec.totals`).
+        self.totals = np.zeros(self.n_out + 1)
         self.step: Optional[int] = None
         self.error: Optional[InputError] = None
         self.ghost_cutoff: Optional[float] = None
@@ -144,7 +151,7 @@ class OrderMLCompute:
         self._warned = False
         self._fingerprint = None
         self._check_box()
-        props = " ".join(self.value_props) if self.regression else f"{self.label_name} {self.conf_name}"
+        props = " ".join(name for name, _, _ in self.atom_properties)
         lmp.command(f"fix {self.props_id} all property/atom {props} ghost no")
         # Napply = every: the (always zero) external forces are added on labelling steps
         # only, instead of a loop over every atom at every step
@@ -169,14 +176,9 @@ class OrderMLCompute:
         return self.classifier.value_names
 
     @property
-    def means(self) -> Dict[str, float]:
-        """Regression models: mean of each value over the group at the last labelling, by name."""
-        if not self.regression:
-            from md_orderml.analysis import wrong_task_message
-
-            raise InputError(wrong_task_message(self.classifier.model, "values"))
-        n = max(self.n_labelled, 1)
-        return {name: float(v) / n for name, v in zip(self.value_names, self.sums)}
+    def value_props(self) -> List[str]:
+        """Regression models: per-atom property name of each value (``d_<fix_id>_<name>``)."""
+        return [name for name, key, _ in self.atom_properties if key == keys.VALUES]
 
     @property
     def receptive_field(self) -> float:
@@ -184,14 +186,33 @@ class OrderMLCompute:
         return self.classifier.model.receptive_field
 
     @property
+    def n_labelled(self) -> int:
+        """Atoms labelled at the last labelling (all ranks)."""
+        return int(self.totals[-1])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Atoms of each class at the last labelling, shape (C,), int64 (classification models)."""
+        self._require("fractions")
+        return self.totals[:-1].astype(np.int64)
+
+    @property
     def fractions(self) -> Dict[str, float]:
         """Class fractions of the group at the last labelling, by class name."""
-        if self.regression:
-            from md_orderml.analysis import wrong_task_message
+        self._require("fractions")
+        return self.spec.summary(self.totals)
 
-            raise InputError(wrong_task_message(self.classifier.model, "fractions"))
-        total = max(int(self.counts.sum()), 1)
-        return {n: float(c) / total for n, c in zip(self.class_names, self.counts)}
+    @property
+    def means(self) -> Dict[str, float]:
+        """Regression models: mean of each value over the group at the last labelling, by name
+        (NaN before any atom was labelled)."""
+        self._require("means")
+        return self.spec.summary(self.totals)
+
+    def _require(self, kind: str) -> None:
+        """Refuse a summary of the other task (``kind``: "fractions" or "means") with a one-line error."""
+        if self.spec.summary_kind != kind:
+            raise InputError(wrong_task_message(self.classifier.model, "values" if kind == "means" else kind))
 
     def length_scale(self) -> float:
         """``(V / N) ** (1/3)`` (2D: ``(A / N) ** (1/2)``) of the whole system (same on every rank)."""
@@ -206,14 +227,15 @@ class OrderMLCompute:
         return periodic
 
     def clear_labels(self) -> None:
-        """Set ``i_<fix_id>`` to -1 and ``d_<fix_id>_conf`` to 0 (regression: every value to 0) for this rank's atoms."""
+        """Set this rank's per-atom properties to "not labelled": ``i_<fix_id>`` to -1,
+        ``d_<fix_id>_conf`` (regression: every ``d_<fix_id>_<name>``) to 0."""
         nlocal = self.lmp.extract_setting("nlocal")
-        if nlocal and self.regression:
-            for name in self.value_props:
-                self.lmp.numpy.extract_atom(name, nelem=nlocal)[:] = 0.0
-        elif nlocal:
-            self.lmp.numpy.extract_atom(self.label_name, nelem=nlocal)[:] = -1
-            self.lmp.numpy.extract_atom(self.conf_name, nelem=nlocal)[:] = 0.0
+        for name, key, _ in self.atom_properties:
+            self._atom_array(name, nlocal)[:] = NOT_LABELLED.get(key, 0)
+
+    def _atom_array(self, name: str, nlocal: int) -> np.ndarray:
+        """This rank's owned entries of per-atom property ``name``, shape (nlocal,) (a LAMMPS view)."""
+        return self.lmp.numpy.extract_atom(name, nelem=nlocal) if nlocal else np.zeros(0)
 
     def update_ghost_cutoff(self) -> Optional[float]:
         """Raise ``comm_modify cutoff`` so ghosts cover the receptive field (between runs).
@@ -321,11 +343,7 @@ class OrderMLCompute:
             messages = [err] if self.comm is None else self.comm.allgather(None if err is None else one_line(err))
             self._fail(step, next(one_line(m) if isinstance(m, BaseException) else m for m in messages if m is not None))
             return
-        if self.regression:
-            self.sums = total[:self.n_out].copy()
-        else:
-            self.counts = total[:self.n_classes].astype(np.int64)
-        self.n_labelled = int(total[self.n_out])
+        self.totals = total[:self.n_out + 1].copy()
         self.step = int(step)
         if not ghosts:
             self.gathered_steps += 1
@@ -346,23 +364,20 @@ class OrderMLCompute:
         return same
 
     def _label(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:
-        """Run the model, write per-atom values; returns local [counts (sums)..., n_labelled]."""
-        lmp = self.lmp
-        if self.regression:
-            return self._predict(nlocal, scale, positions, types, cell, pbc)
-        labels = lmp.numpy.extract_atom(self.label_name, nelem=nlocal) if nlocal else np.zeros(0, np.int32)
-        conf = lmp.numpy.extract_atom(self.conf_name, nelem=nlocal) if nlocal else np.zeros(0)
+        """Run the model on the group's owned atoms and write their per-atom properties.
+
+        Returns:
+            This rank's totals, shape (n_out + 1,) (:meth:`OutputSpec.totals`).
+        """
         in_group, owned, model_types = self._owned_in_group(nlocal, len(positions), types)
-        result = np.zeros(self.n_classes + 1)
-        labels[:] = -1
-        conf[:] = 0.0
+        out = self.spec.empty()
         if owned.any():
             out = self.classifier.compute_arrays(positions, model_types, cell, pbc, owned, scale)
-            labels[in_group] = out[keys.LABEL]
-            conf[in_group] = out[keys.CONFIDENCE]
-            result[:self.n_classes] = np.bincount(out[keys.LABEL], minlength=self.n_classes)
-        result[self.n_classes] = int(in_group.sum())
-        return result
+        for name, key, column in self.atom_properties:
+            target = self._atom_array(name, nlocal)
+            target[:] = NOT_LABELLED.get(key, 0)
+            target[in_group] = out[key] if column is None else out[key][:, column]
+        return self.spec.totals(out)
 
     def _owned_in_group(self, nlocal: int, n_all: int, types):
         """``(in_group (nlocal,), owned (n_all,), model types (n_all,))`` of a labelling call."""
@@ -376,29 +391,11 @@ class OrderMLCompute:
         owned[:nlocal] = in_group
         return in_group, owned, model_types
 
-    def _predict(self, nlocal, scale, positions, types, cell, pbc) -> np.ndarray:
-        """Regression: run the model, write ``d_<fix_id>_<name>``; returns local [sums..., n_labelled]."""
-        in_group, owned, model_types = self._owned_in_group(nlocal, len(positions), types)
-        columns = [self.lmp.numpy.extract_atom(name, nelem=nlocal) if nlocal else np.zeros(0)
-                   for name in self.value_props]
-        for column in columns:
-            column[:] = 0.0
-        result = np.zeros(self.n_out + 1)
-        if owned.any():
-            values = self.classifier.compute_arrays(positions, model_types, cell, pbc, owned, scale)[keys.VALUES]
-            for k, column in enumerate(columns):
-                column[in_group] = values[:, k]
-            result[:self.n_out] = values.astype(np.float64).sum(axis=0)
-        result[self.n_out] = int(in_group.sum())
-        return result
-
     def _fail(self, step: int, message: str) -> None:
         self.error = InputError(f"labelling at step {step} failed: {message}")
         self.clear_labels()
-        self.counts[:] = 0
-        self.sums[:] = 0
-        self.n_labelled = 0
-        self._publish(np.zeros(self.n_out + 1))
+        self.totals = np.zeros(self.n_out + 1)
+        self._publish(self.totals)
         if self.rank == 0:
             print(f"md-orderml: error: {self.error}", file=sys.stderr, flush=True)
         if self.on_error == "abort":
@@ -407,3 +404,16 @@ class OrderMLCompute:
                 self.comm.Abort(2)
             os._exit(2)
         self.lmp.force_timeout()
+
+
+#: Deprecated names of this module: old name -> new name (warn on use, removed in the next release).
+DEPRECATED = {"OrderMLCompute": "OrderMLFix"}
+
+
+def __getattr__(name):
+    """``OrderMLCompute``: the deprecated name of :class:`OrderMLFix` (it is a ``fix external``)."""
+    if name in DEPRECATED:
+        warnings.warn(f"md_orderml.engines.lammps.{name} is deprecated; use {DEPRECATED[name]}",
+                      DeprecationWarning, stacklevel=2)
+        return globals()[DEPRECATED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

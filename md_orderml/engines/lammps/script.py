@@ -1,11 +1,11 @@
-"""Run an unmodified LAMMPS input script with :class:`OrderMLCompute` attached.
+"""Run an unmodified LAMMPS input script with :class:`OrderMLFix` attached.
 
 LAMMPS reads a file as one unit (``lmp.file``), so the script is run in three parts:
 
 1. Commands up to and including the one that creates the box (``create_box``,
    ``read_data``, ``read_restart``, also inside ``if`` or an ``include``d file) run one
    at a time with ``lmp.command``; ``include`` files are spliced in (their names are
-   expanded with the variables defined so far). The compute attaches the moment
+   expanded with the variables defined so far). The fix attaches the moment
    ``box_exist`` turns true, so the script can use ``i_orderml``, ``d_orderml_conf`` and
    ``f_orderml[k]`` anywhere after that.
 2. While the box has no atoms yet (``create_box`` then ``create_atoms``), commands keep
@@ -172,19 +172,19 @@ def check_rest(head: List[Command], rest: List[Command], script: str) -> List[st
 
 
 class ScriptRunner:
-    """Execute a LAMMPS input script, attaching a compute as soon as the box exists.
+    """Execute a LAMMPS input script, attaching the md_orderml fix as soon as the box exists.
 
     Args:
         lmp: A fresh ``lammps`` instance (all ranks).
         path: The input script.
         attach: Called with ``(lmp, skin)`` once the box exists; returns the
-            :class:`~md_orderml.engines.lammps.OrderMLCompute`.
+            :class:`~md_orderml.engines.lammps.OrderMLFix`.
         comm: mpi4py communicator of the LAMMPS instance, or None.
     """
 
     def __init__(self, lmp, path, attach: Callable, comm=None):
         self.lmp, self.path, self.attach, self.comm = lmp, str(path), attach, comm
-        self.compute = None
+        self.fix = None
         self.warnings: List[str] = []
 
     def _run(self, cmd: Command) -> None:
@@ -202,7 +202,7 @@ class ScriptRunner:
         return split_commands(read_script(name, self.comm), name)
 
     def run(self, skin: Optional[float] = None):
-        """Run the whole script; returns the attached compute (None if no box was created)."""
+        """Run the whole script; returns the attached fix (None if no box was created)."""
         todo = split_commands(read_script(self.path, self.comm), self.path)
         done: List[Command] = []
         lmp = self.lmp
@@ -219,7 +219,7 @@ class ScriptRunner:
             return None
         if skin is None:
             skin = script_skin(done + todo, lmp)
-        self.compute = self.attach(lmp, skin)
+        self.fix = self.attach(lmp, skin)
         while todo and lmp.get_natoms() == 0 and todo[0].word not in PHASE2_STOP:
             cmd = todo.pop(0)
             if cmd.word == "include":
@@ -228,15 +228,15 @@ class ScriptRunner:
             self._run(cmd)
             done.append(cmd)
         if lmp.get_natoms() > 0:
-            self.compute.update_ghost_cutoff()
-            self.compute.clear_labels()
+            self.fix.update_ghost_cutoff()
+            self.fix.clear_labels()
         self.warnings += check_rest(done, todo, self.path)
         if self.comm is None or self.comm.Get_rank() == 0:
             for warning in self.warnings:
                 print(f"md-orderml: warning: {warning}", file=sys.stderr, flush=True)
         if todo:
             self._run_rest(todo)
-        return self.compute
+        return self.fix
 
     def _run_rest(self, rest: List[Command]) -> None:
         """Write the remaining commands to a temporary file (rank 0) and run it."""

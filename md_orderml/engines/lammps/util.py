@@ -1,14 +1,44 @@
-"""Small helpers of the LAMMPS adapter: the box, the communication cutoff, the model inputs."""
+"""Small helpers of the LAMMPS adapter: the box, the communication cutoff, the model inputs, the per-atom properties."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from typing import List, Optional, Tuple
 
 import numpy as np
 
-from md_orderml.engines.halo import halo_mask
+from md_orderml import keys
+from md_orderml.engines.halo import gather_halo, halo_mask
 from md_orderml.frame import Box
+from md_orderml.outputs import OutputSpec
+
+#: Per-atom LAMMPS property of each stored output; ``{name}`` gives one per value column.
+ATOM_PROPERTIES = {keys.LABEL: "i_{fix_id}", keys.CONFIDENCE: "d_{fix_id}_conf", keys.VALUES: "d_{fix_id}_{name}"}
+#: What a property holds on atoms not labelled (outside the group, before the first labelling); else 0.
+NOT_LABELLED = {keys.LABEL: -1}
+
+
+def atom_properties(spec: OutputSpec, fix_id: str) -> List[Tuple[str, str, Optional[int]]]:
+    """The per-atom properties the fix writes for a model's outputs.
+
+    Args:
+        spec: The model's outputs.
+        fix_id: ID of the fix external.
+
+    Returns:
+        ``[(LAMMPS name, output key, column), ...]``: ``column`` indexes a 2-D output
+        (``values`` (N, S)) and is None for a 1-D one (``label``, ``confidence`` (N,)).
+    """
+    properties = []
+    for key in spec.stored_keys():
+        template = ATOM_PROPERTIES[key]
+        if "{name}" in template:
+            properties += [(template.format(fix_id=fix_id, name=name), key, k)
+                           for k, name in enumerate(spec.column_names(key))]
+        else:
+            properties.append((template.format(fix_id=fix_id), key, None))
+    return properties
 
 
 def lammps_box(lmp) -> Box:
@@ -77,7 +107,8 @@ def ghost_inputs(lmp, nlocal: int, reach: float):
 
 
 def gathered_inputs(lmp, nlocal: int, reach: float, periodic: np.ndarray, comm=None):
-    """Model inputs from the owned atoms and every other rank's atoms within ``reach``.
+    """Model inputs from the owned atoms and every other rank's atoms within ``reach``
+    (:func:`~md_orderml.engines.halo.gather_halo`).
 
     Collective over ``comm`` (all ranks call it on the same step).
 
@@ -92,18 +123,8 @@ def gathered_inputs(lmp, nlocal: int, reach: float, periodic: np.ndarray, comm=N
         ``(positions (M, 3), types (M,), cell (3, 3), periodic (3,))``: owned atoms first,
         the periodic box.
     """
-    x = lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]
-    types = lmp.numpy.extract_atom("type", nelem=nlocal)[:nlocal]
+    x = np.array(lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal])
+    types = np.array(lmp.numpy.extract_atom("type", nelem=nlocal)[:nlocal])
     box = lammps_box(lmp)
-    if comm is None:
-        return x, types, box.matrix, periodic
-    rank = comm.Get_rank()
-    parts = comm.allgather((np.array(x), np.array(types)))
-    others = [p for r, p in enumerate(parts) if r != rank]
-    ox = np.concatenate([p[0] for p in others]).reshape(-1, 3)
-    ot = np.concatenate([p[1] for p in others])
-    if nlocal == 0:
-        return x, types, box.matrix, periodic
-    inv = np.linalg.inv(box.matrix)
-    keep = halo_mask(x @ inv, ox @ inv, reach / box.widths, periodic)
-    return np.concatenate([x, ox[keep]]), np.concatenate([types, ot[keep]]), box.matrix, periodic
+    positions, types = gather_halo(comm, x, types, box, reach, periodic)
+    return positions, types, box.matrix, periodic
