@@ -175,7 +175,7 @@ def frame_from_hoomd(snapshot: Any, where: str) -> Frame:
     """A frame of a ``gsd.hoomd.Frame`` or a ``hoomd.Snapshot`` (fully periodic HOOMD box)."""
     if not getattr(snapshot, "exists", True):
         raise InputError(f"{where}: this HOOMD snapshot holds no particle data on this MPI rank (only rank 0 "
-                         "has it); use md_orderml.engines.hoomd.OrderMLLabels to label a running simulation")
+                         "has it); use md_orderml.engines.hoomd.OrderMLWriter to label a running simulation")
     config, particles = snapshot.configuration, snapshot.particles
     n = int(particles.N or 0)
     try:

@@ -55,7 +55,7 @@ from md_orderml.errors import OrderMLError
 FAILED_MARK = "build.failed"  #: left by a failed build: the ``lmp`` launcher does not retry it
 COMPUTE_STYLE = "orderml/atom"
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]  #: the md_orderml package folder
-_FALLBACK = "the Python compute (md_orderml.engines.lammps.OrderMLCompute, `md-orderml lammps`) works without it"
+_FALLBACK = "the Python fix (md_orderml.engines.lammps.OrderMLFix, `md-orderml lammps`) works without it"
 
 
 class PluginBuildError(OrderMLError):
