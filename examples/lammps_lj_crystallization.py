@@ -64,23 +64,23 @@ def main(argv=None) -> int:
         print(f"{4 * args.cells ** 3} LJ atoms, density {args.rho}: melt at T=3, quench to T={args.t_cool}, "
               f"{args.steps} steps labelled every {args.every} ...", flush=True)
     start = time.perf_counter()
-    compute = ScriptRunner(lmp, HERE / "lammps_lj_crystallization.in",
-                           lambda lmp_, skin: OrderMLFix(lmp_, args.model, every=args.every, skin=skin),
-                           comm).run()
-    compute.check()
-    names = compute.class_names
+    fix = ScriptRunner(lmp, HERE / "lammps_lj_crystallization.in",
+                       lambda lmp_, skin: OrderMLFix(lmp_, args.model, every=args.every, skin=skin),
+                       comm).run()
+    fix.check()
+    names = fix.class_names
     lmp.close()
     if not rank0:
         return 0
     data = np.loadtxt(Path(args.out) / "counts.txt", comments="#", ndmin=2)
     steps, counts = data[:, 0], data[:, 1:1 + len(names)]
-    fractions = counts / np.maximum(data[:, 1 + len(names)], 1)[:, None]
+    fraction_table = counts / np.maximum(data[:, 1 + len(names)], 1)[:, None]
     from md_orderml.plotting import plot_fractions
 
-    png = plot_fractions(steps, fractions, names, Path(args.out) / "fractions.png", "time step",
+    png = plot_fractions(steps, fraction_table, names, Path(args.out) / "fractions.png", "time step",
                          title=f"LJ, {4 * args.cells ** 3} atoms, rho={args.rho}, T={args.t_cool}")
-    final = ", ".join(f"{n} {f:.2f}" for n, f in zip(names, fractions[-1]) if f >= 0.005)
-    crystal = fractions[:, [names.index(n) for n in ("fcc", "hcp", "bcc") if n in names]].sum(axis=1)
+    final = ", ".join(f"{n} {f:.2f}" for n, f in zip(names, fraction_table[-1]) if f >= 0.005)
+    crystal = fraction_table[:, [names.index(n) for n in ("fcc", "hcp", "bcc") if n in names]].sum(axis=1)
     onset = steps[np.argmax(crystal > 0.5)] if (crystal > 0.5).any() else None
     print(f"done in {time.perf_counter() - start:.0f} s; final fractions: {final}")
     print("crystalline (fcc+hcp+bcc) fraction passed 0.5 at step "
