@@ -246,8 +246,8 @@ class OutputSpec:
         return self.summary(self.totals(outputs))
 
     def describe(self, summary: Mapping[str, float]) -> str:
-        """One line of text for a summary, e.g. ``"fractions fcc 0.970, liquid 0.030"``
-        (classes of fraction 0 left out) or ``"means p_0 0.1234"``."""
+        """One line of text for a summary, e.g. ``"fractions: fcc 0.970, liquid 0.030"``
+        (classes of fraction 0 left out) or ``"values: p_0 0.1234"``."""
         if self.is_regression:
-            return "means " + ", ".join(f"{name} {v:.4g}" for name, v in summary.items())
-        return "fractions " + ", ".join(f"{name} {f:.3f}" for name, f in summary.items() if f > 0)
+            return "values: " + ", ".join(f"{name} {v:.4g}" for name, v in summary.items())
+        return "fractions: " + ", ".join(f"{name} {f:.3f}" for name, f in summary.items() if f > 0)

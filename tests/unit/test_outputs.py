@@ -84,8 +84,8 @@ def test_expand_names_columns_for_file_formats():
 
 
 def test_describe_one_line():
-    assert CLASSES.describe({"fcc": 0.97, "bcc": 0.0, "liquid": 0.03}) == "fractions fcc 0.970, liquid 0.030"
-    assert VALUES.describe({"p_short": 0.123456, "p_long": 2.0}) == "means p_short 0.1235, p_long 2"
+    assert CLASSES.describe({"fcc": 0.97, "bcc": 0.0, "liquid": 0.03}) == "fractions: fcc 0.970, liquid 0.030"
+    assert VALUES.describe({"p_short": 0.123456, "p_long": 2.0}) == "values: p_short 0.1235, p_long 2"
 
 
 class FakeComm:
