@@ -30,7 +30,16 @@ Metadata fields (format versions 1 and 2):
                            average over neighbours (hybrid propensity models) or whose labels
                            depend on the neighbours' labels (``isolated_crystal_rule``)
 ``length_scale``           how lengths are made dimensionless: ``"number_density"``
-                           means ``(V / N) ** (1 / 3)`` of the whole system
+                           means ``(V / N) ** (1 / 3)`` of the whole system; ``"local"``:
+                           each particle's own unit (``length_unit`` ``"local"``)
+``length_unit``            ``"global"`` (the default when absent: the ``length_scale``
+                           argument of ``forward`` is the unit) or ``"local"`` (each
+                           particle's unit from its own neighbourhood,
+                           :mod:`md_orderml.local_scale`; ``receptive_field`` is then in
+                           units of the largest local scale, and engines size ghosts with
+                           the module's ``ghost_reach(positions, cell, pbc, length_scale)``)
+``local_length_scale``     local unit only: the scale's rule (``rank``, ``unit_distance``,
+                           ``cap_factor``, ``bonds``), informative (the rule is in the code)
 ``dimensions``             3, or 2 for a model of two-dimensional systems (positions in the
                            x-y plane, length scale ``(A / N) ** (1 / 2)``, periodic in x, y only)
 ``architecture``           backbone family and settings
@@ -110,6 +119,11 @@ class ModelFile:
         return list(self.metadata.get("type_names", []))
 
     @property
+    def length_unit(self) -> str:
+        """``"global"`` (the default when absent) or ``"local"`` (see :mod:`md_orderml.local_scale`)."""
+        return str(self.metadata.get("length_unit", "global"))
+
+    @property
     def dimensions(self) -> int:
         """2 for a model of two-dimensional systems, else 3 (the default when absent)."""
         return int(self.metadata.get("dimensions", 3))
@@ -158,7 +172,7 @@ def check_value_names(value_names) -> list:
 def build_metadata(
     class_names, cutoff: float, n_layers: int, architecture: Dict, training: Dict,
     type_names=(), value_names=None, value_info: Optional[Dict] = None, dimensions: int = 3,
-    receptive_field: Optional[float] = None,
+    receptive_field: Optional[float] = None, length_unit: str = "global",
 ) -> Dict:
     """Assemble the metadata record of a model file.
 
@@ -178,6 +192,9 @@ def build_metadata(
         dimensions: 3, or 2 for a model of two-dimensional systems.
         receptive_field: Dimensionless reach of the model (the engines' ghost layer);
             None: ``cutoff * n_layers``, the reach of a message-passing network.
+        length_unit: ``"global"`` (recorded as before: no ``length_unit`` field) or
+            ``"local"`` (``length_unit``, ``length_scale: "local"`` and the rule in
+            ``local_length_scale``).
 
     Returns:
         The metadata dictionary.
@@ -189,6 +206,8 @@ def build_metadata(
         raise ModelFileError(f"dimensions must be 2 or 3, got {dimensions!r}")
     if regression and list(class_names):
         raise ModelFileError("a regression model has no class names")
+    if length_unit not in ("global", "local") or (regression and length_unit != "global"):
+        raise ModelFileError(f"length_unit must be 'global' or (classification) 'local', got {length_unit!r}")
     metadata = {
         "format": keys.FORMAT_NAME,
         "format_version": keys.REGRESSION_FORMAT_VERSION if regression else keys.CLASSIFICATION_FORMAT_VERSION,
@@ -210,6 +229,13 @@ def build_metadata(
         "training": training,
         "outputs": list(keys.REGRESSION_OUTPUT_KEYS if regression else keys.OUTPUT_KEYS),
     })
+    if length_unit == "local":
+        from md_orderml.local_scale import CAP_FACTOR, SCALE_RANK, UNIT_DISTANCE
+
+        metadata.update(length_unit="local", length_scale="local", local_length_scale={
+            "rank": SCALE_RANK, "unit_distance": UNIT_DISTANCE, "cap_factor": CAP_FACTOR, "bonds": "centre",
+            "reach": "receptive_field x the largest capped local scale: module.ghost_reach(positions, cell, pbc, "
+                     "length_scale)"})
     return metadata
 
 
@@ -288,6 +314,9 @@ def _check_metadata(metadata: Dict, path: Path) -> None:
     for key in ("class_names", "cutoff", "receptive_field"):
         if key not in metadata:
             raise ModelFileError(f"{path}: corrupted model metadata (no {key!r})")
+    if metadata.get("length_unit", "global") not in ("global", "local"):
+        raise ModelFileError(f"{path}: unknown length unit {metadata.get('length_unit')!r} (this md_orderml "
+                             "knows global, local); upgrade md_orderml")
     if metadata.get("dimensions", 3) not in (2, 3):
         raise ModelFileError(f"{path}: corrupted model metadata (dimensions={metadata.get('dimensions')!r})")
     task = task_of(metadata)

@@ -2,7 +2,7 @@
 
 :func:`radius_graph` finds every pair closer than a cutoff in a periodic, partly
 periodic or open system. It runs on CPU and CUDA, under ``torch.jit.script`` and in
-O(N) time and memory:
+O(N log N) time and O(N) memory, independent of the box volume:
 
 1. A search basis ``B`` (rows) is built: periodic rows are the given lattice vectors;
    each open (``pbc`` False) row is replaced by a unit vector normal to the periodic
@@ -13,10 +13,13 @@ O(N) time and memory:
    cells and neighbour-cell offsets ``-m_d..m_d`` with ``m_d = ceil(rc / (W_d / n_d))``;
    k = 1 usually, 2 or 3 for dense neighbourhoods (picked by a cost estimate). Wrapped
    offsets are distinct (cell, image) pairs, so boxes narrower than the cutoff give
-   every periodic image. The number of cells is capped at 2 N + 64.
-4. Particles are sorted by cell (CSR: ``starts``/``counts`` per cell). For chunks of
-   centres and the half shell of offsets (plus the own cell with ``j > i``), candidate
-   pairs are expanded with ``repeat_interleave``, filtered by distance and mirrored.
+   every periodic image.
+4. Only occupied cells exist (:mod:`md_orderml.cell_hash`): particles are sorted by a
+   linear cell key, neighbour cells are found by ``searchsorted`` among the occupied
+   ones, so vacuum (open directions far apart, periodic boxes that are mostly empty)
+   costs neither memory nor time. For chunks of centres and the half shell of offsets
+   (plus the own cell with ``j > i``), candidate pairs are expanded with
+   ``repeat_interleave``, filtered by distance and mirrored.
 5. Edges are sorted by (centre, neighbour, image) so output is reproducible.
 
 Working memory is bounded by chunks of 2**21 candidate pairs plus the output: about
@@ -34,8 +37,10 @@ from typing import List, Tuple
 import torch
 from torch import Tensor
 
+from md_orderml.cell_hash import build_cells, grid_shape, search_reach, shell_candidates, shell_offsets
+
 __all__ = ["radius_graph", "radius_graph_shifts", "number_of_neighbors", "fractional_coordinates",
-           "cell_indices"]
+           "cell_indices", "sort_edges"]
 
 def _search_basis(cell: Tensor, pbc: List[bool]) -> Tensor:
     """Rows: periodic lattice vectors, open rows replaced by orthonormal normals.
@@ -135,39 +140,6 @@ def cell_indices(s: Tensor, lo: Tensor, span: Tensor, ncell: Tensor) -> Tensor:
     return torch.minimum(torch.clamp(cidx, min=0), ncell - 1)
 
 
-def _grid(widths: List[float], pbc: List[bool], width: float, rc: float,
-          max_cells: int) -> Tuple[List[int], List[int]]:
-    """Cells per direction (each at least ``width`` wide) and neighbour-cell reach.
-
-    Args:
-        widths: Perpendicular extent of the searched region per direction.
-        pbc: Periodicity per direction.
-        width: Smallest cell width.
-        rc: The search radius.
-        max_cells: Upper bound on the number of cells (memory bound).
-
-    Returns:
-        ``(ncell, reach)``: cells per direction and offsets ``-reach..reach`` to search.
-    """
-    ncell: List[int] = []
-    for d in range(3):
-        ncell.append(max(1, int(math.floor(widths[d] / width))))
-    while ncell[0] * ncell[1] * ncell[2] > max_cells:
-        d = 0
-        for e in range(1, 3):
-            if ncell[e] > ncell[d]:
-                d = e
-        ncell[d] = (ncell[d] + 1) // 2
-    reach: List[int] = []
-    for d in range(3):
-        if ncell[d] == 1 and not pbc[d]:
-            reach.append(0)
-        else:
-            m = int(math.ceil(rc / (widths[d] / ncell[d]) - 1e-9))
-            reach.append(min(m, ncell[d] - 1) if not pbc[d] else max(m, 1))
-    return ncell, reach
-
-
 def _empty(positions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     dev = positions.device
     return (
@@ -220,33 +192,33 @@ def radius_graph_shifts(
     scale = float(x64.abs().max()) + float(cell64.abs().sum()) + cutoff
     eps = 1e-6 if dtype == torch.float32 or dtype == torch.float16 else 1e-12
     rc_search = cutoff + 16.0 * eps * scale
-    w_list: List[float] = (widths * span).tolist()
+    extent: List[float] = (widths * span).tolist()
     # cells of width >= rc / k; k = 1, 2 or 3 by an estimate of the work per particle:
-    # (half-shell offsets) x (fixed cost per offset + particles per cell)
+    # (half-shell offsets) x (fixed cost per offset + particles per occupied cell)
+    ncell = grid_shape(extent, rc_search)
+    sparse = float(ncell[0]) * float(ncell[1]) * float(ncell[2]) > n and cells_per_cutoff == 0
+    occupied = 0.0
+    if sparse:  # mostly empty space: count the occupied cells
+        ncell_t = torch.tensor(ncell, dtype=torch.long, device=device)
+        occupied = float(build_cells(cell_indices(s, lo, span, ncell_t), ncell)[2].shape[0])
     best_cost = -1.0
-    ncell: List[int] = [1, 1, 1]
     reach: List[int] = [0, 0, 0]
     for k in range(1, 4):
         if cells_per_cutoff > 0 and k != cells_per_cutoff:
             continue
-        nc, rh = _grid(w_list, pbc_list, rc_search / k, rc_search, 2 * n + 64)
+        nc = grid_shape(extent, rc_search / k)
+        rh = search_reach(extent, nc, pbc_list, rc_search)
         n_off = (2 * rh[0] + 1) * (2 * rh[1] + 1) * (2 * rh[2] + 1) // 2 + 1
-        cost = n_off * (8.0 + n / (nc[0] * nc[1] * nc[2]))
+        cells = float(nc[0]) * float(nc[1]) * float(nc[2])
+        if sparse:
+            cells = min(cells, occupied * k * k * k)
+        cost = n_off * (8.0 + n / cells)
         if best_cost < 0 or cost < best_cost:
             best_cost = cost
             ncell = nc
             reach = rh
     ncell_t = torch.tensor(ncell, dtype=torch.long, device=device)
-    cidx = cell_indices(s, lo, span, ncell_t)  # (N, 3)
-    cid = (cidx[:, 0] * ncell[1] + cidx[:, 1]) * ncell[2] + cidx[:, 2]
-
-    # --- cell list (CSR over particles sorted by cell) ---
-    cid_sorted, order = torch.sort(cid, stable=True)
-    n_cells = ncell[0] * ncell[1] * ncell[2]
-    counts = torch.bincount(cid_sorted, minlength=n_cells)
-    starts = torch.cumsum(counts, 0) - counts
-    cell_end = (starts + counts).index_select(0, cid_sorted)  # (N,) end of own cell
-    cidx_s = cidx.index_select(0, order)
+    order, cell_of, keys, starts, counts, coords = build_cells(cell_indices(s, lo, span, ncell_t), ncell)
     wraps_s = wraps.index_select(0, order)
     basis_w = basis.to(dtype)
     xw = (x64.index_select(0, order) + wraps_s @ basis).to(dtype)  # wrapped, sorted
@@ -255,51 +227,22 @@ def radius_graph_shifts(
     ys = xw[:, 1].contiguous()
     zs = xw[:, 2].contiguous()
 
-    # --- offsets: own cell first, then the half shell (lexicographically positive) ---
-    sizes = [2 * reach[0] + 1, 2 * reach[1] + 1, 2 * reach[2] + 1]
-    k = torch.arange(sizes[0] * sizes[1] * sizes[2], device=device)
-    offs = torch.stack(
-        [k // (sizes[1] * sizes[2]) - reach[0], (k // sizes[2]) % sizes[1] - reach[1],
-         k % sizes[2] - reach[2]], dim=1)
-    positive = (offs[:, 0] > 0) | ((offs[:, 0] == 0) & (offs[:, 1] > 0)) | (
-        (offs[:, 0] == 0) & (offs[:, 1] == 0) & (offs[:, 2] > 0))
-    offs = torch.cat([torch.zeros(1, 3, dtype=torch.long, device=device), offs[positive]])
+    # --- own cell (later members) and the half shell of neighbour cells, in chunks ---
+    offs = shell_offsets(reach, True, device)
     n_off = offs.size(0)
-    max_count = int(counts.max())
     # candidate pairs per chunk: 2**21 (~60 bytes each) bounds the working memory
-    chunk = max(1, 2097152 // max(1, n_off * max_count))
+    chunk = max(1, 2097152 // max(1, n_off * int(counts.max())))
     rc2 = rc_search * rc_search
-    own = torch.zeros(n_off, dtype=torch.bool, device=device)
-    own[0] = True
-
     found_i: List[Tensor] = []
     found_j: List[Tensor] = []
     found_img: List[Tensor] = []
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        c = b - a
-        t = cidx_s[a:b].unsqueeze(1) + offs.unsqueeze(0)  # (C, H, 3)
-        img = torch.div(t, ncell_t, rounding_mode="floor")
-        inside = ((img == 0) | pbc_t).all(dim=2)  # open directions: no wrapping
-        img = img * pbc_t.to(torch.long)
-        t = t - img * ncell_t
-        nb = (t[..., 0] * ncell[1] + t[..., 1]) * ncell[2] + t[..., 2]
-        nb = torch.where(inside, nb, torch.zeros_like(nb)).reshape(-1)
-        # own cell: only the later members j > i (the mirror adds the rest)
-        centre = torch.arange(a, b, device=device).unsqueeze(1).expand(c, n_off)
-        own_b = own.unsqueeze(0).expand(c, n_off).reshape(-1)
-        centre = centre.reshape(-1)
-        base = torch.where(own_b, centre + 1, starts.index_select(0, nb))
-        cnt = torch.where(own_b, cell_end[a:b].unsqueeze(1).expand(c, n_off).reshape(-1) - centre - 1,
-                          counts.index_select(0, nb))
-        cnt = torch.where(inside.reshape(-1), cnt, torch.zeros_like(cnt))
-        total = int(cnt.sum())
-        if total == 0:
+        pair, j, img = shell_candidates(torch.arange(a, b, device=device), cell_of, keys, starts, counts, coords,
+                                        offs, ncell, pbc_t, True)
+        if pair.numel() == 0:
             continue
-        pair = torch.repeat_interleave(torch.arange(cnt.size(0), device=device), cnt, output_size=total)
-        j = (base - (torch.cumsum(cnt, 0) - cnt)).index_select(0, pair)
-        j = j + torch.arange(total, device=device)
-        ctr = xw[a:b].unsqueeze(1) - img.to(dtype) @ basis_w  # centre minus image shift
+        ctr = xw[a:b].unsqueeze(1) - img.reshape(b - a, n_off, 3).to(dtype) @ basis_w  # centre minus image shift
         ctr = ctr.reshape(-1, 3)
         dx = xs.index_select(0, j) - ctr[:, 0].contiguous().index_select(0, pair)
         d2 = dx * dx
@@ -309,9 +252,9 @@ def radius_graph_shifts(
         d2 += dx * dx
         sel = torch.nonzero(d2 < rc2).squeeze(1)
         pair_sel = pair.index_select(0, sel)
-        found_i.append(centre.index_select(0, pair_sel))
+        found_i.append(torch.div(pair_sel, n_off, rounding_mode="floor") + a)
         found_j.append(j.index_select(0, sel))
-        found_img.append(img.reshape(-1, 3).index_select(0, pair_sel))
+        found_img.append(img.index_select(0, pair_sel))
     if len(found_i) == 0:
         return _empty(positions)
     i_s = torch.cat(found_i)
@@ -336,15 +279,30 @@ def radius_graph_shifts(
     j_o = order.index_select(0, j_s)
 
     # --- mirror and sort by centre, neighbour, image ---
-    src = torch.cat([i_o, j_o])
-    dst = torch.cat([j_o, i_o])
+    perm, src, dst, shift = sort_edges(torch.cat([i_o, j_o]), torch.cat([j_o, i_o]), torch.cat([shift, -shift]), n)
+    edge_vec = torch.cat([half_vec, -half_vec]).index_select(0, perm)
+    return torch.stack([src, dst]), shift, edge_vec
+
+
+def sort_edges(src: Tensor, dst: Tensor, shift: Tensor, n: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Sort edges by centre, then neighbour, then image (reproducible output order).
+
+    Args:
+        src: Centres, shape (E,), int64 in ``[0, n)``.
+        dst: Neighbours, shape (E,), int64.
+        shift: Lattice images, shape (E, 3), int64; (src, dst, shift) distinct.
+        n: Number of particles.
+
+    Returns:
+        ``(perm, src, dst, shift)``: the permutation (E,) and the sorted edges.
+    """
+    if src.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=src.device), src, dst, shift
     smax: List[int] = shift.abs().max(0)[0].tolist()
     ext = [2 * smax[0] + 1, 2 * smax[1] + 1, 2 * smax[2] + 1]
-    if float(n) * float(n) * float(ext[0]) * float(ext[1]) * float(ext[2]) < 4.0e18:
-        # one int64 key; shifts are symmetric after mirroring: code(-S) = n_code - 1 - code(S)
+    if float(n) * float(n) * float(ext[0]) * float(ext[1]) * float(ext[2]) < 4.0e18:  # one int64 key
         n_code = ext[0] * ext[1] * ext[2]
         code = ((shift[:, 0] + smax[0]) * ext[1] + (shift[:, 1] + smax[1])) * ext[2] + (shift[:, 2] + smax[2])
-        code = torch.cat([code, n_code - 1 - code])
         key, perm = torch.sort((src * n + dst) * n_code + code)
         code = torch.remainder(key, n_code)
         key = torch.div(key, n_code, rounding_mode="floor")
@@ -354,17 +312,13 @@ def radius_graph_shifts(
             [torch.div(code, ext[1] * ext[2], rounding_mode="floor") - smax[0],
              torch.remainder(torch.div(code, ext[2], rounding_mode="floor"), ext[1]) - smax[1],
              torch.remainder(code, ext[2]) - smax[2]], dim=1)
-    else:  # far-away images (positions many boxes outside the cell): stable sorts
-        shift = torch.cat([shift, -shift])
-        perm = torch.arange(src.size(0), device=device)
-        for d in range(2, -1, -1):
-            perm = perm.index_select(0, torch.sort(shift[:, d].index_select(0, perm), stable=True)[1])
-        perm = perm.index_select(0, torch.sort((src * n + dst).index_select(0, perm), stable=True)[1])
-        src = src.index_select(0, perm)
-        dst = dst.index_select(0, perm)
-        shift = shift.index_select(0, perm)
-    edge_vec = torch.cat([half_vec, -half_vec]).index_select(0, perm)
-    return torch.stack([src, dst]), shift, edge_vec
+        return perm, src, dst, shift
+    # far-away images (positions many boxes outside the cell): stable sorts
+    perm = torch.arange(src.size(0), device=src.device)
+    for d in range(2, -1, -1):
+        perm = perm.index_select(0, torch.sort(shift[:, d].index_select(0, perm), stable=True)[1])
+    perm = perm.index_select(0, torch.sort((src * n + dst).index_select(0, perm), stable=True)[1])
+    return perm, src.index_select(0, perm), dst.index_select(0, perm), shift.index_select(0, perm)
 
 
 def radius_graph(positions: Tensor, cell: Tensor, pbc: Tensor, cutoff: float) -> Tuple[Tensor, Tensor]:

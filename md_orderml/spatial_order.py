@@ -17,6 +17,7 @@ from typing import List
 import torch
 from torch import Tensor
 
+from md_orderml.cell_hash import grid_shape
 from md_orderml.neighbors import cell_indices, fractional_coordinates
 
 __all__ = ["spatial_order", "folded_slab_rank"]
@@ -58,7 +59,7 @@ def spatial_order(positions: Tensor, cell: Tensor, pbc: Tensor, width: float) ->
     basis, s, wraps, lo, span, widths = fractional_coordinates(
         positions.detach().to(torch.float64), cell.detach().to(device=positions.device, dtype=torch.float64), pbc_list)
     extent: List[float] = (widths * span).tolist()
-    ncell: List[int] = [max(1, int(extent[d] // width)) for d in range(3)]
+    ncell = grid_shape(extent, width)  # (fewer cells where the sort key would overflow)
     cidx = cell_indices(s, lo, span, torch.tensor(ncell, dtype=torch.long, device=positions.device))
     a = 0  # slabs along the direction with the most cells
     for d in range(1, 3):

@@ -1,10 +1,18 @@
 """The exportable model: raw engine data in, per-particle labels out.
 
 :class:`StructureLabeler` is what gets compiled with TorchScript and saved as the one
-model file. Its ``forward`` does everything from raw coordinates on: division by the
-length scale, the periodic neighbour search, the backbone and the classification
-head, so HOOMD, LAMMPS (Python or C++) and the command line all run exactly the same
-code.
+model file. Its ``forward`` does everything from raw coordinates on: the length unit,
+the periodic neighbour search, the backbone and the classification head, so HOOMD,
+LAMMPS (Python or C++) and the command line all run exactly the same code.
+
+Two length units (``length_unit``, recorded in the model file's metadata):
+
+* ``"global"`` (files without the record): lengths divided by the ``length_scale``
+  argument, ``(V / N) ** (1 / 3)`` of the whole system (:func:`scaled_graph`).
+* ``"local"``: every particle's lengths in a unit from its own neighbourhood, capped
+  for vapour atoms, which are labelled liquid (:mod:`md_orderml.local_scale`); the
+  ``length_scale`` argument is then only a hint, and :meth:`StructureLabeler.ghost_reach`
+  tells engines how far their ghost particles must reach.
 """
 
 from typing import Dict, List, Tuple
@@ -13,9 +21,16 @@ import torch
 from torch import nn
 
 from md_orderml import keys
+from md_orderml.local_scale import (CAP_FACTOR, SCALE_RANK, UNIT_DISTANCE, local_length_scales,
+                                    local_receptive_field, spatially_sorted_local_graph)
 from md_orderml.neighbors import radius_graph
 from md_orderml.nn.families import Backbone
+from md_orderml.nn.unknown import UnknownEnvironmentRule, unknown_rule_names
 from md_orderml.spatial_order import spatial_order
+
+GLOBAL = "global"  #: lengths in units of (V / N) ** (1 / 3) of the whole system
+LOCAL = "local"  #: lengths in each particle's own local unit (md_orderml.local_scale)
+LENGTH_UNITS = (GLOBAL, LOCAL)
 
 
 def scaled_graph(positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, length_scale: float,
@@ -74,6 +89,13 @@ class StructureLabeler(nn.Module):
     is the probability of the label given. The rule needs the labels of neighbours, so it
     adds ``radius`` to the model's receptive field.
 
+    With ``length_unit="local"`` each particle's lengths are measured in its own local
+    unit (:mod:`md_orderml.local_scale`: the 6th-neighbour distance over ``2 ** (1 / 6)``,
+    capped at 3 median 6th-neighbour distances; bonds in the centre's unit), so labels
+    depend on the environment alone, never on the box volume or other phases; capped
+    (vapour) particles are labelled ``vapour_class``. ``length_scale`` is then unused
+    (save as the scale of a lone particle in open space).
+
     Args:
         backbone: A backbone of any family (:mod:`md_orderml.nn.families`): a
             ``torch.nn.Module`` with the :class:`~md_orderml.nn.families.Backbone` interface,
@@ -81,12 +103,16 @@ class StructureLabeler(nn.Module):
             and a dimensionless ``cutoff``.
         n_classes: Number of structure classes.
         head_hidden: Width of the head's hidden layer; 0: a linear head.
+        length_unit: ``"global"`` (the default; files without the metadata record) or ``"local"``.
+        vapour_class: Local unit only: the label of capped particles (the liquid class), required.
 
     Raises:
         TypeError: ``backbone`` is no ``torch.nn.Module`` or lacks the backbone interface.
+        ValueError: An unknown length unit; a local one without a valid ``vapour_class``.
     """
 
-    def __init__(self, backbone: Backbone, n_classes: int, head_hidden: int = 64):
+    def __init__(self, backbone: Backbone, n_classes: int, head_hidden: int = 64, length_unit: str = "global",
+                 vapour_class: int = -1):
         super().__init__()
         if not (isinstance(backbone, nn.Module) and isinstance(backbone, Backbone)):
             raise TypeError(f"a StructureLabeler needs a backbone module with cutoff, embedding_dim and "
@@ -105,19 +131,35 @@ class StructureLabeler(nn.Module):
         self.isolation_radius = 0.0
         self.isolation_min_neighbours = 1
         self.liquid_label = -1
-        self.register_buffer("crystal_classes", torch.zeros(self.n_classes, dtype=torch.bool), persistent=False)
+        # one entry more than the head's classes: the label of the unknown rule, never a crystal
+        self.register_buffer("crystal_classes", torch.zeros(self.n_classes + 1, dtype=torch.bool), persistent=False)
+        self.unknown_rule = UnknownEnvironmentRule(self.n_classes, backbone.embedding_dim)
+        if length_unit not in LENGTH_UNITS:
+            raise ValueError(f"length_unit must be one of {LENGTH_UNITS}, got {length_unit!r}")
+        if length_unit == LOCAL and not 0 <= vapour_class < self.n_classes:
+            raise ValueError(f"a local length unit needs the class of capped (vapour) particles, the liquid "
+                             f"class: vapour_class in [0, {self.n_classes}), got {vapour_class}")
+        self.length_unit = length_unit
+        self.local_unit = length_unit == LOCAL
+        self.vapour_class = int(vapour_class)
+        self.n_layers = int(getattr(backbone, "config", {}).get("n_layers", 0))
+        self.scale_rank = SCALE_RANK
+        self.unit_distance = UNIT_DISTANCE
+        self.cap_factor = CAP_FACTOR
 
     def set_isolated_crystal_rule(self, class_names: List[str], crystal_names: List[str], radius: float,
                                   min_neighbours: int = 1, liquid_name: str = "liquid") -> None:
         """Switch on the isolated-crystal rule (see the class docstring); ``radius`` 0 switches it off.
 
         Args:
-            class_names: The model's class names, index = label, length ``n_classes``.
+            class_names: The model's class names, index = label, length ``n_classes`` (or
+                ``n_classes + 1`` ending with ``"unknown"``, the unknown rule's label).
             crystal_names: Which of them are crystals.
             radius: Dimensionless neighbour radius (units of the length scale), below the cutoff.
             min_neighbours: Crystal-labelled neighbours a crystal label needs.
             liquid_name: The class given to isolated crystal-labelled particles.
         """
+        class_names = unknown_rule_names(class_names)
         if len(class_names) != self.n_classes:
             raise ValueError(f"{len(class_names)} class names {class_names} for a model of {self.n_classes} classes")
         if liquid_name not in class_names or not 0.0 <= radius <= self.cutoff or min_neighbours < 1:
@@ -127,7 +169,17 @@ class StructureLabeler(nn.Module):
         self.isolation_radius = float(radius)
         self.isolation_min_neighbours = int(min_neighbours)
         self.liquid_label = class_names.index(liquid_name)
-        self.crystal_classes = torch.tensor([n in crystal_names for n in class_names], dtype=torch.bool)
+        self.crystal_classes = torch.tensor([n in crystal_names for n in class_names] + [False], dtype=torch.bool)
+
+    def set_unknown_rule(self, means: torch.Tensor, whitening: torch.Tensor, thresholds: torch.Tensor) -> None:
+        """Switch on the unknown rule (:mod:`md_orderml.nn.unknown`): label ``n_classes`` = ``unknown``.
+
+        Args:
+            means: Class means of the embedding, shape (n_classes, D).
+            whitening: ``W`` with ``W W^T`` the inverse shared covariance, shape (D, D).
+            thresholds: Squared-distance threshold per class, shape (n_classes,).
+        """
+        self.unknown_rule.set_rule(means, whitening, thresholds, self.n_classes)
 
     def isolated_crystal_labels(self, label: torch.Tensor, edge_index: torch.Tensor,
                                 edge_vec: torch.Tensor) -> torch.Tensor:
@@ -148,6 +200,52 @@ class StructureLabeler(nn.Module):
         count.index_add_(0, centre, crystal[neighbour].to(torch.int64))
         isolated = crystal & (count < self.isolation_min_neighbours)
         return torch.where(isolated, torch.full_like(label, self.liquid_label), label)
+
+    @torch.jit.export
+    def receptive_field(self) -> float:
+        """How far a label looks, in length units (global: of ``length_scale``; local: of the largest local scale).
+
+        Returns:
+            ``n_layers * cutoff + isolation_radius``; local unit:
+            :func:`~md_orderml.local_scale.local_receptive_field` (the same for cutoffs
+            above ``2 ** (1 / 6)``).
+        """
+        if self.local_unit:
+            return local_receptive_field(self.cutoff, self.n_layers, self.isolation_radius, self.unit_distance)
+        return self.n_layers * self.cutoff + self.isolation_radius
+
+    @torch.jit.export
+    def local_scales(self, positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor,
+                     length_scale: float) -> torch.Tensor:
+        """The length unit of every particle (``forward``'s arguments, without types and owned).
+
+        Returns:
+            Shape (N,), float64: global unit: ``length_scale`` everywhere; local unit: the
+            capped local scales (:func:`~md_orderml.local_scale.local_length_scales`).
+        """
+        if self.local_unit:
+            return local_length_scales(positions, cell, pbc, length_scale, self.scale_rank, self.unit_distance,
+                                       self.cap_factor)[0]
+        return torch.full((positions.shape[0],), length_scale, dtype=torch.float64, device=positions.device)
+
+    @torch.jit.export
+    def ghost_reach(self, positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor,
+                    length_scale: float) -> float:
+        """Absolute distance ghost particles must cover for exact labels of the owned ones.
+
+        ``receptive_field() x`` the largest length unit of the configuration: global unit
+        ``receptive_field() * length_scale``; local unit ``receptive_field() * max(local_scales(...))``
+        (at most ``3 / 2 ** (1 / 6)`` median 6th-neighbour distances, reached only where a
+        vapour particle is capped). Engines call it on what they hold (owned particles and
+        current ghosts, with the same ``pbc`` as ``forward``), take the maximum over ranks
+        and add their margin and skin.
+
+        Returns:
+            The reach, in the units of ``positions`` (0 for no particles).
+        """
+        if positions.shape[0] == 0:
+            return 0.0
+        return self.receptive_field() * float(self.local_scales(positions, cell, pbc, length_scale).max())
 
     def graph_forward(
         self, types: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor
@@ -183,20 +281,35 @@ class StructureLabeler(nn.Module):
             pbc: Periodicity along each lattice vector, shape (3,), bool. Engines that
                 supply ghost particles pass all False.
             owned: Which particles to label, shape (N,), bool. Ghosts only give context.
-            length_scale: The length unit: ``(V / N) ** (1 / 3)`` of the whole system.
+            length_scale: The length unit: ``(V / N) ** (1 / 3)`` of the whole system. A
+                local-unit model uses it only as the scale of a lone particle in open space.
 
         Returns:
             Dictionary with ``label`` (M,) int64, ``probabilities`` (M, C) float32,
             ``confidence`` (M,) float32 and ``embedding`` (M, D) float32 for the
             M owned particles, in input order.
         """
-        inverse, sorted_types, edge_index, edge_vec = spatially_sorted_graph(
-            positions, types, cell, pbc, length_scale, self.cutoff, self.head[0].weight.dtype)
+        dtype = self.head[0].weight.dtype
+        if self.local_unit:
+            inverse, sorted_types, edge_index, edge_vec, capped, scales = spatially_sorted_local_graph(
+                positions, types, cell, pbc, length_scale, self.cutoff, dtype, self.scale_rank, self.unit_distance,
+                self.cap_factor)
+        else:
+            inverse, sorted_types, edge_index, edge_vec = spatially_sorted_graph(
+                positions, types, cell, pbc, length_scale, self.cutoff, dtype)
+            capped = torch.zeros(0, dtype=torch.bool, device=positions.device)
         logits, embedding = self.graph_forward(sorted_types, edge_index, edge_vec)
         rows = inverse[owned]  # sorted row of each owned particle, in input order
         probabilities = torch.softmax(logits.index_select(0, rows), dim=1)
-        if self.isolation_radius > 0.0:
-            label = self.isolated_crystal_labels(logits.argmax(dim=1), edge_index, edge_vec).index_select(0, rows)
+        if self.unknown_rule.is_on():  # unknown has no logit: its probability column is 0
+            probabilities = torch.cat([probabilities, torch.zeros_like(probabilities[:, :1])], dim=1)
+        if self.isolation_radius > 0.0 or self.local_unit or self.unknown_rule.is_on():
+            label = self.unknown_rule(embedding, logits.argmax(dim=1))
+            if self.local_unit:  # capped (vapour) particles are liquid
+                label = torch.where(capped, torch.full_like(label, self.vapour_class), label)
+            if self.isolation_radius > 0.0:
+                label = self.isolated_crystal_labels(label, edge_index, edge_vec)
+            label = label.index_select(0, rows)
             confidence = probabilities.gather(1, label.unsqueeze(1)).squeeze(1)
         else:
             confidence, label = probabilities.max(dim=1)
