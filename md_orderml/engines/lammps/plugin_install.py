@@ -38,7 +38,7 @@ from typing import Dict, Optional
 PREBUILT_DIR = "lammps_plugin_prebuilt"  #: inside the md_orderml package directory
 RECORD_FILE = "built_with.json"
 PLUGIN_FILE = "ordermlplugin.so"  #: LAMMPS auto-loads files whose names end in ``plugin.so``
-HINT = "the Python compute works; run `md-orderml build-lammps-plugin` later"
+HINT = "the Python fix works; run `md-orderml build-lammps-plugin` later"
 
 
 def source_digest(src: Path) -> str:
