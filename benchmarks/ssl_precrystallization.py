@@ -86,7 +86,8 @@ def main(argv=None) -> int:
     from md_orderml.ssl import precrystallization as pc
     from md_orderml.ssl.finetune import fresh_backbone
     from md_orderml.ssl.pretext import PretextConfig
-    from md_orderml.ssl.pretrain import PretrainConfig, load_pretrained_backbone, pretrain
+    from md_orderml.nn.pretrained import load_pretrained_backbone
+    from md_orderml.ssl.pretrain import PretrainConfig, pretrain
 
     t0 = time.time()
     config = pc.SimConfig()

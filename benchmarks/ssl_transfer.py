@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     import json
 
     from md_orderml.ssl.pretext import PretextConfig
-    from md_orderml.ssl.pretrain import PretrainConfig, load_pretrained_backbone, pretrain
+    from md_orderml.nn.pretrained import load_pretrained_backbone
+    from md_orderml.ssl.pretrain import PretrainConfig, pretrain
     from md_orderml.ssl.tasks import HELDOUT_CLASSES, heldout_samples
 
     suffix = "" if args.family == "density" else "_" + args.family

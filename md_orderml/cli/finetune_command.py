@@ -41,7 +41,7 @@ def run(args) -> int:
     from md_orderml.ssl.data import pick_environments
     from md_orderml.ssl.finetune import (FinetuneConfig, balanced_accuracy, export_labeler, finetune,
                                          fresh_backbone, summary)
-    from md_orderml.ssl.pretrain import load_pretrained_backbone
+    from md_orderml.nn.pretrained import load_pretrained_backbone
     from md_orderml.ssl.tasks import task_samples
 
     if args.threads:

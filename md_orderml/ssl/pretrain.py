@@ -4,7 +4,7 @@
 with AdamW and a cosine schedule, writes ``pretrain_checkpoint.pt`` in the run
 directory after every epoch (``resume`` continues from it) and finally a *pretrained
 checkpoint*: a small ``torch.save`` dictionary with the backbone's state and settings
-that ``md-orderml finetune --pretrained`` reads (:func:`load_pretrained_backbone`).
+that ``md-orderml finetune --pretrained`` reads (:func:`md_orderml.nn.pretrained.load_pretrained_backbone`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import torch
 
 from md_orderml.nn.backbone import DEFAULT_CONFIG
 from md_orderml.nn.families import build_backbone
+from md_orderml.nn.pretrained import PRETRAINED_KIND
 from md_orderml.ssl.pretext import PretextConfig, PretextModel, corrupt
 from md_orderml.training.checkpoints import CheckpointedRun
 from md_orderml.training.data import GraphSample, collate, graph_of_node
 from md_orderml.training.optim import optimizer_step
 
-PRETRAINED_KIND = "md_orderml-pretrained-backbone"
 
 
 @dataclasses.dataclass
@@ -137,29 +137,6 @@ class Pretrainer(CheckpointedRun):
                     "history": self.history, "config": dataclasses.asdict(self.config)}, tmp)
         tmp.replace(path)
         return path
-
-
-def load_pretrained_backbone(path) -> tuple:
-    """The backbone of a pretrained checkpoint.
-
-    Returns:
-        ``(backbone, state)``: the backbone (of the checkpoint's family) with the pretrained
-        weights and the whole checkpoint dictionary.
-
-    Raises:
-        ModelFileError: Not a pretrained checkpoint.
-    """
-    from md_orderml.errors import ModelFileError
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise ModelFileError(f"{path}: cannot read pretrained checkpoint ({type(err).__name__})") from None
-    if not isinstance(state, dict) or state.get("kind") != PRETRAINED_KIND:
-        raise ModelFileError(f"{path}: not a pretrained checkpoint (written by 'md-orderml pretrain')")
-    backbone = build_backbone(float(state["cutoff"]), state["architecture"])
-    backbone.load_state_dict(state["backbone"])
-    return backbone, state
 
 
 def pretrain(config: PretrainConfig, out_dir, output, resume: bool = False, progress: bool = True,

@@ -102,7 +102,7 @@ def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
 def _load_pretrained_weights(backbone: torch.nn.Module, config: TrainConfig) -> None:
     """Copy the weights of ``config.init_backbone`` into ``backbone`` (same cutoff and architecture)."""
     from md_orderml.errors import InputError
-    from md_orderml.ssl.pretrain import load_pretrained_backbone
+    from md_orderml.nn.pretrained import load_pretrained_backbone
 
     pretrained, state = load_pretrained_backbone(config.init_backbone)
     settings = [{k: v for k, v in b.config.items() if k != "chunk"} for b in (pretrained, backbone)]

@@ -113,3 +113,23 @@ def test_cycle_finder_finds_a_planted_circle():
                                      "training", "ssl"])
 def test_every_subpackage_has_an_init(package):
     assert (PACKAGE / package.replace(".", "/") / "__init__.py").is_file()
+
+
+def package_of(name: str) -> str:
+    """The first-level subpackage (or top-level module) of the package that ``name`` belongs to."""
+    parts = name.split(".")
+    return ".".join(parts[:2])
+
+
+def test_no_circles_between_subpackages():
+    """Rooms import downwards only: e.g. ssl uses training, so training never uses ssl."""
+    graph = {}
+    for name, targets in GRAPH.items():
+        if name == "md_orderml":
+            continue  # the package's own __init__ only re-exports
+        graph.setdefault(package_of(name), set()).update(
+            package_of(t) for t in targets if t != "md_orderml" and package_of(t) != package_of(name))
+    for targets in list(graph.values()):
+        for t in targets:
+            graph.setdefault(t, set())
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))

@@ -181,7 +181,7 @@ def test_nearest_bond_prediction_rotates_with_input_and_its_loss_decreases(cryst
 def test_supervised_training_starts_from_a_pretrained_backbone(tmp_path):
     from md_orderml.cli import main
     from md_orderml.errors import InputError
-    from md_orderml.ssl.pretrain import load_pretrained_backbone
+    from md_orderml.nn.pretrained import load_pretrained_backbone
     from md_orderml.training import TrainConfig, Trainer
 
     pre = tmp_path / "pretrained.pt"
