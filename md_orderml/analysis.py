@@ -85,6 +85,22 @@ def frame_length_scale(frame: Frame, dimensions: int = 3) -> float:
     return scale
 
 
+def model_failure_message(err: BaseException, n_particles: int) -> str:
+    """One line for what a model file's forward raised (TorchScript wraps errors in many lines).
+
+    Memory exhaustion becomes "out of memory on N particles"; a ``ValueError`` raised in the
+    model (e.g. a radius spanning 10^7 periodic images) its own message; anything else its
+    first line.
+    """
+    text = str(err)
+    if isinstance(err, MemoryError) or any(s in text for s in ("can't allocate memory", "out of memory",
+                                                               "not enough memory", "std::bad_alloc")):
+        return f"the model ran out of memory on {n_particles} particles: use a machine with more memory or fewer particles"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    raised = [line.split("Error: ", 1)[1] for line in lines if line.startswith(("ValueError: ", "RuntimeError: "))]
+    return f"the model failed on {n_particles} particles: {(raised or lines or [type(err).__name__])[-1]}"
+
+
 def planar_frame(frame: Frame) -> Frame:
     """A 3D-labelled frame of a 2D system (e.g. a LAMMPS dump of a ``dimension 2`` run) as a 2D frame.
 
@@ -245,16 +261,29 @@ class OrderML:
         dev = self.device
         # TorchScript's optimising executor re-specialises for every new particle count
         # (a 1 s stall per call in engines, where N changes every step): run it plain.
-        with torch.inference_mode(), torch.jit.optimized_execution(False):
-            out = self.model.module(
-                torch.as_tensor(positions, dtype=torch.float64, device=dev),
-                torch.as_tensor(model_types, dtype=torch.int64, device=dev),
-                torch.as_tensor(np.asarray(cell, dtype=np.float64), device=dev),
-                torch.as_tensor(np.asarray(pbc, dtype=bool), device=dev),
-                torch.as_tensor(np.asarray(owned, dtype=bool), device=dev),
-                float(length_scale),
-            )
+        try:
+            with torch.inference_mode(), torch.jit.optimized_execution(False):
+                out = self.model.module(
+                    torch.as_tensor(positions, dtype=torch.float64, device=dev),
+                    torch.as_tensor(model_types, dtype=torch.int64, device=dev),
+                    torch.as_tensor(np.asarray(cell, dtype=np.float64), device=dev),
+                    torch.as_tensor(np.asarray(pbc, dtype=bool), device=dev),
+                    torch.as_tensor(np.asarray(owned, dtype=bool), device=dev),
+                    float(length_scale),
+                )
+        except (RuntimeError, MemoryError) as err:  # allocator failures and the model's ValueErrors: one line
+            raise InputError(model_failure_message(err, len(positions))) from None
         return {k: v.cpu().numpy() for k, v in out.items()}
+
+    def _largest_local_scale(self, frame: Frame, pbc, hint: float) -> float:
+        """Largest local length unit of a frame (local-unit models; 0 when no direction is periodic)."""
+        if not any(pbc):
+            return 0.0
+        with torch.inference_mode(), torch.jit.optimized_execution(False):
+            return float(self.model.module.local_scales(
+                torch.as_tensor(frame.positions, dtype=torch.float64, device=self.device),
+                torch.as_tensor(frame.box.matrix, dtype=torch.float64, device=self.device),
+                torch.tensor(pbc, device=self.device), hint).max())
 
     def compute(self, system, pbc=None) -> "OrderML":
         """Label every particle of a system.
@@ -289,14 +318,17 @@ class OrderML:
             raise InputError(f"{frame.source}: 2D frames are not supported by this 3D model")
         if dims == 2 and not frame.box.is2D:
             frame = planar_frame(frame)
-        scale = frame_length_scale(frame, dims)
-        frame.validate(min_box_width=2.0 * self.cutoff * scale)
-        types = self.model_types(frame.type_names, frame.types, frame.source)
         periodic = frame.box.periodic
-        self._outputs = self.compute_arrays(
-            frame.positions, types, frame.box.matrix, (periodic[0], periodic[1], periodic[2] and dims == 3),
-            np.ones(frame.N, dtype=bool), scale,
-        )
+        pbc = (periodic[0], periodic[1], periodic[2] and dims == 3)
+        if self.model.length_unit == "local":  # each particle's own unit: vacuum, clusters, slabs are fine
+            scale = length_scale_of(frame.box.volume, frame.N, dims)  # a hint, not the unit
+            frame.validate(min_box_width=2.0 * self.cutoff * self._largest_local_scale(frame, pbc, scale))
+        else:
+            scale = frame_length_scale(frame, dims)
+            frame.validate(min_box_width=2.0 * self.cutoff * scale)
+        types = self.model_types(frame.type_names, frame.types, frame.source)
+        self._outputs = self.compute_arrays(frame.positions, types, frame.box.matrix, pbc,
+                                            np.ones(frame.N, dtype=bool), scale)
         return self
 
     def _require_outputs(self, name: str) -> None:

@@ -45,7 +45,13 @@ def rebuild_labeler(model) -> tuple:
         backbone = build_backbone(float(metadata["cutoff"]), metadata.get("architecture"))
     except (TypeError, ValueError) as err:
         raise ModelFileError(f"{loaded.path}: cannot rebuild the architecture its metadata names ({err})") from None
-    labeler = StructureLabeler(backbone, len(metadata["class_names"]), head_hidden=hidden)
+    names = list(metadata["class_names"])
+    local = metadata.get("length_unit", "global") == "local"
+    relabel = metadata.get("local_length_scale", {}).get("relabel", "liquid")
+    if local and relabel not in names:
+        raise ModelFileError(f"{loaded.path}: a local length unit without its vapour class {relabel!r}")
+    labeler = StructureLabeler(backbone, len(names), head_hidden=hidden, length_unit="local" if local else "global",
+                               vapour_class=names.index(relabel) if local else -1)
     result = labeler.load_state_dict(state, strict=False)
     derived = {name for name, _ in labeler.named_buffers()}  # buffers rebuilt from the architecture
     unexpected = set(result.unexpected_keys) - derived

@@ -8,11 +8,14 @@ import json
 
 #: Named training settings. ``default`` made md_orderml/models/default.pt, starting from
 #: the backbone of ``md-orderml pretrain --preset default -o runs/pretrained.pt``:
-#: ``md-orderml train --preset default --init-backbone runs/pretrained.pt -o md_orderml/models/default.pt``
+#: ``md-orderml train --preset default --init-backbone runs/pretrained.pt -o md_orderml/models/default.pt``.
+#: ``default-local``: the same settings in the local length unit (md_orderml.local_scale).
 PRESETS = {
     "default": dict(epochs=40, per_class=90, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.5,
-                    cutoff=1.6, lr=3e-3, seed=0, threads=1, isolated_crystal_radius=1.2, isolated_crystal_neighbours=2),
+                    cutoff=1.6, lr=3e-3, seed=0, threads=1, isolated_crystal_radius=1.2, isolated_crystal_neighbours=2,
+                    length_unit="global"),
 }
+PRESETS["default-local"] = dict(PRESETS["default"], length_unit="local")
 
 
 def add_parser(sub) -> None:
@@ -32,7 +35,11 @@ def add_parser(sub) -> None:
     p.add_argument("--per-class", type=int, default=d.per_class, help="training structures per class")
     p.add_argument("--val-per-class", type=int, default=d.val_per_class)
     p.add_argument("--noise-max", type=float, default=d.noise_max, help="largest noise, fraction of nn distance")
-    p.add_argument("--cutoff", type=float, default=d.cutoff, help="cutoff in units of (V/N)^(1/3)")
+    p.add_argument("--cutoff", type=float, default=d.cutoff, help="cutoff in the length unit")
+    p.add_argument("--length-unit", choices=("global", "local"), default=d.length_unit,
+                   help="global: lengths in units of (V/N)^(1/3) of the whole system (default); local: in each "
+                        "particle's own unit (6th-neighbour distance / 2^(1/6), capped for vapour: labels "
+                        "independent of vacuum and other phases)")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -68,7 +75,7 @@ def run(args) -> int:
         noise_max=args.noise_max, cutoff=args.cutoff, lr=args.lr, batch_size=args.batch_size,
         seed=args.seed, thermal_fraction=args.thermal_fraction, init_backbone=args.init_backbone,
         isolated_crystal_radius=args.isolated_crystal_radius,
-        isolated_crystal_neighbours=args.isolated_crystal_neighbours,
+        isolated_crystal_neighbours=args.isolated_crystal_neighbours, length_unit=args.length_unit,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})

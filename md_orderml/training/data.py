@@ -1,9 +1,12 @@
 """Labelled graphs for training: generated structures turned into bond graphs.
 
 A :class:`GraphSample` holds one periodic configuration as the model sees it:
-dimensionless bond vectors (positions divided by ``(V / N) ** (1 / 3)``, times a small
-random jitter so the model tolerates local density differences), bonds within the
-model cutoff, and a class index per particle.
+dimensionless bond vectors, bonds within the model cutoff, and a class index per
+particle. Global length unit: positions divided by ``(V / N) ** (1 / 3)``, times a small
+random jitter so the model tolerates local density differences. Local length unit: the
+graph of :func:`md_orderml.local_scale.spatially_sorted_local_graph`, the very function
+the exported model's forward runs (each particle's bonds in its own unit, so the jitter
+has no effect: uniform rescaling is an exact invariance).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Dict, Iterator, List, Sequence
 import numpy as np
 import torch
 
+from md_orderml.local_scale import spatially_sorted_local_graph
 from md_orderml.neighbors import radius_graph
 
 DEFAULT_CLASSES = ("fcc", "bcc", "hcp", "sc", "cd", "hd", "liquid")
@@ -44,7 +48,7 @@ class GraphSample:
 
 
 def structure_to_graph(structure, label_index: int, cutoff: float, jitter: float = 1.0,
-                       type_agnostic: bool = True) -> GraphSample:
+                       type_agnostic: bool = True, length_unit: str = "global") -> GraphSample:
     """Turn a :class:`~md_orderml.structures.Structure` into a :class:`GraphSample`.
 
     Args:
@@ -53,6 +57,8 @@ def structure_to_graph(structure, label_index: int, cutoff: float, jitter: float
         cutoff: Dimensionless model cutoff.
         jitter: Factor applied to the length scale (1 = exact ``(V/N)^(1/3)``).
         type_agnostic: Give every particle type 0.
+        length_unit: ``"global"`` or ``"local"`` (the model's; local: the exported
+            forward's own graph function, particles in its spatial order).
 
     Returns:
         The graph.
@@ -61,12 +67,17 @@ def structure_to_graph(structure, label_index: int, cutoff: float, jitter: float
     cell = np.asarray(structure.cell, dtype=np.float64)
     n = len(positions)
     scale = (abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0) * jitter
-    pos = torch.as_tensor(positions / scale, dtype=torch.float32)
-    box = torch.as_tensor(cell / scale, dtype=torch.float32)
-    edge_index, edge_vec = radius_graph(pos, box, torch.ones(3, dtype=torch.bool), cutoff)
-    types = np.zeros(n) if type_agnostic else np.asarray(structure.types)
+    types = torch.as_tensor(np.zeros(n) if type_agnostic else np.asarray(structure.types), dtype=torch.int64)
+    if length_unit == "local":  # every particle has the same label, so the spatial order needs no undoing
+        _, types, edge_index, edge_vec, _, _ = spatially_sorted_local_graph(
+            torch.as_tensor(positions), types, torch.as_tensor(cell), torch.ones(3, dtype=torch.bool), scale,
+            cutoff, torch.float32)
+    else:
+        pos = torch.as_tensor(positions / scale, dtype=torch.float32)
+        box = torch.as_tensor(cell / scale, dtype=torch.float32)
+        edge_index, edge_vec = radius_graph(pos, box, torch.ones(3, dtype=torch.bool), cutoff)
     return GraphSample(
-        types=torch.as_tensor(types, dtype=torch.int64),
+        types=types,
         edge_index=edge_index,
         edge_vec=edge_vec.float(),
         labels=torch.full((n,), label_index, dtype=torch.int64),
@@ -133,6 +144,7 @@ def generate_samples(
     jitter: float = 0.05,
     progress: bool = False,
     thermal_fraction: float = 0.0,
+    length_unit: str = "global",
 ) -> List[GraphSample]:
     """Generate a labelled data set from the structure library.
 
@@ -152,6 +164,7 @@ def generate_samples(
         progress: Show a progress bar.
         thermal_fraction: Fraction of structures of classes with real-potential
             frames taken from those frames.
+        length_unit: The model's length unit, ``"global"`` or ``"local"``.
 
     Returns:
         The list of samples.
@@ -175,7 +188,7 @@ def generate_samples(
             made += [(make_crystal(name, float(nz), rng), float(nz)) for nz in noises]
         for structure, noise in made:
             factor = float(rng.uniform(1.0 - jitter, 1.0 + jitter))
-            sample = structure_to_graph(structure, k, cutoff, jitter=factor)
+            sample = structure_to_graph(structure, k, cutoff, jitter=factor, length_unit=length_unit)
             sample.noise = noise
             samples.append(sample)
     return samples

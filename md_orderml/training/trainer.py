@@ -56,6 +56,10 @@ class TrainConfig:
             (:meth:`md_orderml.nn.labeler.StructureLabeler.set_isolated_crystal_rule`);
             0 switches the rule off. Training itself is unaffected.
         isolated_crystal_neighbours: See ``isolated_crystal_radius``.
+        length_unit: ``"global"`` (lengths in units of ``(V / N) ** (1 / 3)`` of the whole
+            system, as the default model) or ``"local"`` (each particle's own unit,
+            :mod:`md_orderml.local_scale`; needs a ``liquid`` class for capped vapour
+            particles). The cutoff is in that unit.
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -73,6 +77,7 @@ class TrainConfig:
     init_backbone: Optional[str] = None
     isolated_crystal_radius: float = 0.0
     isolated_crystal_neighbours: int = 2
+    length_unit: str = "global"
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
@@ -126,7 +131,7 @@ class Trainer(CheckpointedRun):
         backbone = build_backbone(config.cutoff, config.architecture)
         if config.init_backbone:
             _load_pretrained_weights(backbone, config)
-        model = StructureLabeler(backbone, len(config.class_names))
+        model = StructureLabeler(backbone, len(config.class_names), **labeler_length_unit(config))
         # set (and check) the export-time rule now, before any data is generated
         apply_isolated_crystal_rule(model, config.class_names, config.isolated_crystal_radius,
                                     config.isolated_crystal_neighbours)
@@ -225,12 +230,30 @@ class Trainer(CheckpointedRun):
         metadata = build_metadata(
             cfg.class_names, cfg.cutoff, n_layers,
             {"family": "equivariant-density", **self.model.backbone.config}, training,
-            receptive_field=cfg.cutoff * n_layers + cfg.isolated_crystal_radius,
+            receptive_field=self.model.receptive_field(), length_unit=cfg.length_unit,
         )
         if rule:
             metadata[ISOLATED_CRYSTAL_RULE] = rule
         self.model.eval()
         return save_model(self.model.cpu(), json.loads(json.dumps(metadata)), path)
+
+
+def labeler_length_unit(config: TrainConfig) -> Dict:
+    """The :class:`StructureLabeler` arguments of the run's length unit.
+
+    Returns:
+        ``{"length_unit": ..., "vapour_class": ...}`` (the ``liquid`` class in local units).
+
+    Raises:
+        InputError: An unknown unit; a local unit without a ``liquid`` class.
+    """
+    unit = str(config.length_unit)
+    names = list(config.class_names)
+    if unit not in ("global", "local"):
+        raise InputError(f"unknown length unit {unit!r}: 'global' or 'local'")
+    if unit == "local" and "liquid" not in names:
+        raise InputError(f"a local length unit labels capped vapour particles 'liquid', which is not a class {names}")
+    return {"length_unit": unit, "vapour_class": names.index("liquid") if unit == "local" else -1}
 
 
 def apply_isolated_crystal_rule(model: StructureLabeler, class_names: Sequence[str], radius: float,
@@ -282,8 +305,10 @@ def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
     if resume and trainer.load_checkpoint() and progress:
         print(f"resumed from {trainer.checkpoint_path} at epoch {trainer.epoch}", flush=True)
     train_set = generate_samples(config.class_names, config.per_class, config.cutoff, config.noise_max,
-                                 config.seed, progress=progress, thermal_fraction=config.thermal_fraction)
+                                 config.seed, progress=progress, thermal_fraction=config.thermal_fraction,
+                                 length_unit=config.length_unit)
     val_set = generate_samples(config.class_names, config.val_per_class, config.cutoff, config.noise_max,
-                               config.seed + 7919, progress=progress, thermal_fraction=config.thermal_fraction)
+                               config.seed + 7919, progress=progress, thermal_fraction=config.thermal_fraction,
+                               length_unit=config.length_unit)
     trainer.fit(train_set, val_set, progress=progress)
     return trainer.export(model_path)
