@@ -89,6 +89,14 @@ class StructureLabeler(nn.Module):
     is the probability of the label given. The rule needs the labels of neighbours, so it
     adds ``radius`` to the model's receptive field.
 
+    Optionally (:meth:`set_unknown_rule`, :mod:`md_orderml.nn.unknown`) a particle whose
+    embedding is far from the mean of its most probable class is labelled ``unknown``,
+    label ``n_classes``, the last class name of the model file. ``unknown`` has no logit:
+    ``probabilities`` are the network's over the ``n_classes`` classes plus a last column
+    0 for ``unknown``, and ``confidence``, the probability of the label given, is 0 for
+    unknown particles. Order: most probable class, unknown rule, vapour (local unit),
+    isolated-crystal rule (unknown counts as no crystal).
+
     With ``length_unit="local"`` each particle's lengths are measured in its own local
     unit (:mod:`md_orderml.local_scale`: the 6th-neighbour distance over ``2 ** (1 / 6)``,
     capped at 3 median 6th-neighbour distances; bonds in the centre's unit), so labels
@@ -287,7 +295,7 @@ class StructureLabeler(nn.Module):
         Returns:
             Dictionary with ``label`` (M,) int64, ``probabilities`` (M, C) float32,
             ``confidence`` (M,) float32 and ``embedding`` (M, D) float32 for the
-            M owned particles, in input order.
+            M owned particles, in input order; C = ``n_classes``, plus 1 with the unknown rule.
         """
         dtype = self.head[0].weight.dtype
         if self.local_unit:
