@@ -2,8 +2,7 @@
 
 A local-length-unit model (``StructureLabeler(length_unit="local")``: the shipped default
 model's weights in the local unit, or an untrained model of the default architecture
-when they cannot be rebuilt; the cost is the same) labels, each case in a fresh
-subprocess (one torch thread; a warm-up call, then the fastest of ``--repeats`` calls):
+when they cannot be rebuilt; the cost is the same) labels, on one torch thread:
 
 * ``bulk``: N particles of a noisy fcc crystal, periodic (4 x 17^3 = 19,652);
 * ``cluster``: the N lattice sites nearest a point, as a cluster, in a non-periodic box of
@@ -11,9 +10,12 @@ subprocess (one torch thread; a warm-up call, then the fastest of ``--repeats`` 
 * ``vacuum``: the same cluster in a periodic box of that size (mostly empty space);
 * ``bulk-global``: the bulk case with the same weights in the global unit (reference).
 
-Peak memory is the subprocess's peak resident set size during the calls (``VmHWM`` after
-resetting it through ``/proc/self/clear_refs``; elsewhere ``resource.getrusage``, the
-peak since the start), also given above the resident size before the first call. Prints a table and ends with::
+Time: one subprocess labels every case once per round (a warm-up round, then
+``--repeats`` rounds, cases interleaved so that a busy spell of a shared machine hits all
+alike) and keeps each case's fastest call. Memory: a fresh subprocess per case (two
+calls); its peak resident set size during the calls (``VmHWM`` after resetting it through
+``/proc/self/clear_refs``; elsewhere ``resource.getrusage``, the peak since the start),
+also given above the resident size before the first call. Prints a table and ends with::
 
     RESULT time_ratio=<cluster/bulk> memory_ratio=<cluster/bulk peak RSS> peak_mb=<cluster peak RSS>
 
@@ -120,54 +122,88 @@ def peak_resident_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_case(case: str, model_path: str, cells: int, volume_factor: float, repeats: int) -> dict:
-    """Label one case in this process; its times, peak memory and label counts."""
+CASES = ("bulk", "cluster", "vacuum", "bulk-global")
+
+
+def label_once(labeler, case: str, cells: int, volume_factor: float) -> dict:
+    """One labelling of a case; seconds and outputs."""
+    positions, cell, pbc, hint = configuration(case, cells, volume_factor)
+    n = len(positions)
+    start = time.perf_counter()
+    out = labeler.compute_arrays(positions, np.zeros(n, dtype=np.int64), cell, pbc, np.ones(n, dtype=bool), hint)
+    return {"seconds": time.perf_counter() - start, "out": out}
+
+
+def memory_of_case(case: str, models: dict, cells: int, volume_factor: float) -> dict:
+    """Label one case twice in this (fresh) process; peak memory and label counts."""
     import torch
 
     from md_orderml.analysis import OrderML
 
     torch.set_num_threads(1)
-    positions, cell, pbc, hint = configuration(case, cells, volume_factor)
-    n = len(positions)
-    labeler = OrderML(model_path)
+    labeler = OrderML(models["global" if case == "bulk-global" else "local"])
     before = resident_mb(reset_peak=True)
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        out = labeler.compute_arrays(positions, np.zeros(n, dtype=np.int64), cell, pbc, np.ones(n, dtype=bool), hint)
-        times.append(time.perf_counter() - start)
+    for _ in range(2):
+        out = label_once(labeler, case, cells, volume_factor)["out"]
     peak = peak_resident_mb()
     counts = np.bincount(out["label"], minlength=len(labeler.class_names))
-    return {"case": case, "n": n, "seconds": min(times[1:]), "peak_mb": peak, "above_mb": peak - before,
+    return {"case": case, "n": len(out["label"]), "peak_mb": peak, "above_mb": peak - before,
             "labels": {name: int(c) for name, c in zip(labeler.class_names, counts) if c}}
+
+
+def times_of_cases(models: dict, cells: int, volume_factor: float, repeats: int) -> dict:
+    """Fastest of ``repeats`` calls per case, cases interleaved round by round (after a warm-up round)."""
+    import torch
+
+    from md_orderml.analysis import OrderML
+
+    torch.set_num_threads(1)
+    labelers = {unit: OrderML(path) for unit, path in models.items()}
+    best = {case: float("inf") for case in CASES}
+    for round_ in range(repeats + 1):
+        for case in CASES:
+            seconds = label_once(labelers["global" if case == "bulk-global" else "local"], case, cells,
+                                 volume_factor)["seconds"]
+            if round_ > 0:
+                best[case] = min(best[case], seconds)
+    return best
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=17, help="fcc cells per edge of the bulk crystal (N = 4 cells^3)")
     parser.add_argument("--volume-factor", type=float, default=1000.0, help="box volume / cluster volume")
-    parser.add_argument("--repeats", type=int, default=3, help="timed calls per case (after one warm-up)")
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds over the cases (after a warm-up)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # a case name (memory) or "timing"
+    parser.add_argument("--models", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.case:  # the child: one case
-        print(json.dumps(run_case(args.case, args.model, args.cells, args.volume_factor, args.repeats)))
+    if args.child:
+        models = json.loads(args.models)
+        if args.child == "timing":
+            print(json.dumps(times_of_cases(models, args.cells, args.volume_factor, args.repeats)))
+        else:
+            print(json.dumps(memory_of_case(args.child, models, args.cells, args.volume_factor)))
         return 0
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    results = {}
+
+    def child(name: str) -> dict:
+        done = subprocess.run([sys.executable, __file__, "--child", name, "--models", json.dumps(models), "--cells",
+                               str(args.cells), "--volume-factor", str(args.volume_factor), "--repeats",
+                               str(args.repeats)], env=env, capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
     with tempfile.TemporaryDirectory() as tmp:
         models = {unit: os.path.join(tmp, f"{unit}.pt") for unit in ("local", "global")}
         source = build_model(models["local"], "local")
         build_model(models["global"], "global")
         print(f"model: {source}; N = {4 * args.cells ** 3}, box of {args.volume_factor:g} x the cluster volume")
-        print(f"{'case':12s} {'seconds':>8s} {'peak MB':>8s} {'above MB':>9s}  labels")
-        for case in ("bulk", "cluster", "vacuum", "bulk-global"):
-            model = models["global" if case == "bulk-global" else "local"]
-            child = subprocess.run([sys.executable, __file__, "--case", case, "--model", model, "--cells",
-                                    str(args.cells), "--volume-factor", str(args.volume_factor), "--repeats",
-                                    str(args.repeats)], env=env, capture_output=True, text=True, check=True)
-            r = results[case] = json.loads(child.stdout.strip().splitlines()[-1])
-            print(f"{case:12s} {r['seconds']:8.3f} {r['peak_mb']:8.0f} {r['above_mb']:9.0f}  {r['labels']}")
+        results = {case: child(case) for case in CASES}
+        for case, seconds in child("timing").items():
+            results[case]["seconds"] = seconds
+    print(f"{'case':12s} {'seconds':>8s} {'peak MB':>8s} {'above MB':>9s}  labels")
+    for case in CASES:
+        r = results[case]
+        print(f"{case:12s} {r['seconds']:8.3f} {r['peak_mb']:8.0f} {r['above_mb']:9.0f}  {r['labels']}")
     bulk, cluster, vacuum = results["bulk"], results["cluster"], results["vacuum"]
     print(f"periodic vacuum box: time_ratio={vacuum['seconds'] / bulk['seconds']:.3f} "
           f"memory_ratio={vacuum['peak_mb'] / bulk['peak_mb']:.3f}")
