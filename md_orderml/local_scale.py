@@ -48,7 +48,7 @@ import torch
 from torch import Tensor
 
 from md_orderml.directed_neighbors import directed_radius_graph, kth_bond_length, kth_neighbor_distances
-from md_orderml.neighbors import radius_graph_shifts
+from md_orderml.neighbors import radius_pairs
 from md_orderml.spatial_order import spatial_order
 
 __all__ = ["SCALE_RANK", "UNIT_DISTANCE", "CAP_FACTOR", "local_length_scales", "local_scales_and_graph",
@@ -117,11 +117,11 @@ def local_scales_and_graph(x64: Tensor, cell64: Tensor, pbc: List[bool], cutoff:
                            with_graph: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """Capped local scales and the bonds in the centres' units (raw lengths).
 
-    One symmetric search (:func:`~md_orderml.neighbors.radius_graph_shifts`) with the
-    radius ``1.05 * max(cutoff, UNIT_DISTANCE) * typical`` holds the scale-setting
-    neighbour and every bond of the typical particle; the others (isolated, or with a
-    longer cutoff) are resolved by :func:`~md_orderml.directed_neighbors.kth_neighbor_distances`
-    and :func:`~md_orderml.directed_neighbors.directed_radius_graph`.
+    One symmetric search (:func:`~md_orderml.neighbors.radius_pairs`) with the radius
+    ``1.05 * max(cutoff, UNIT_DISTANCE) * typical`` holds the scale-setting neighbour and
+    every bond of the typical particle; the others (isolated, or with a longer cutoff) are
+    resolved by :func:`~md_orderml.directed_neighbors.kth_neighbor_distances` and
+    :func:`~md_orderml.directed_neighbors.directed_radius_graph`.
 
     Args:
         x64, cell64, pbc: From :func:`_model_geometry`, N > 0.
@@ -148,11 +148,18 @@ def local_scales_and_graph(x64: Tensor, cell64: Tensor, pbc: List[bool], cutoff:
                 torch.ones(n, dtype=torch.bool, device=device), no_edges, no_vec)
     pbc_t = torch.tensor(pbc, dtype=torch.bool, device=device)
     search = 1.05 * max(cutoff, unit_distance) * typical
-    edge_index, shifts, vec = radius_graph_shifts(x64, cell64, pbc_t, search)
-    d2 = (vec * vec).sum(dim=1)
-    distance = torch.sqrt(kth_bond_length(edge_index, d2, n, rank))
+    near = 1.05 * unit_distance * typical  # holds the typical particle's scale-setting neighbour
+    first, second, shifts, pair_vec = radius_pairs(x64, cell64, pbc_t, search)
+    n_pairs = first.shape[0]
+    centre = torch.cat([first, second])  # every pair in both directions: bond k < n_pairs is first -> second
+    d2 = (pair_vec * pair_vec).sum(dim=1)
+    d2 = torch.cat([d2, d2])
+    close = torch.nonzero(d2 < near * near).squeeze(1)
+    close = close.index_select(0, torch.sort(centre.index_select(0, close), stable=True)[1])
+    distance = torch.sqrt(kth_bond_length(centre.index_select(0, close).unsqueeze(0), d2.index_select(0, close),
+                                          n, rank))
     distance, limit = kth_neighbor_distances(x64, cell64, pbc, rank, cap_factor, torch.arange(n, device=device),
-                                             distance, 2.0 * search, search)
+                                             distance, 2.0 * near, near)
     if not limit > 0.0:
         raise ValueError("local length scale: most particles sit at the same point (zero median "
                          "neighbour distance)")
@@ -161,11 +168,12 @@ def local_scales_and_graph(x64: Tensor, cell64: Tensor, pbc: List[bool], cutoff:
     if not with_graph:
         return scales, capped, no_edges, no_vec
     radius = cutoff * scales
-    ordinary = radius <= search  # all their bonds are in the symmetric search
-    centre = edge_index[0]
+    ordinary = radius <= search  # all their bonds are among the pairs
     keep = torch.nonzero(ordinary.index_select(0, centre) & (d2 < radius.index_select(0, centre) ** 2)).squeeze(1)
-    edge_index = edge_index.index_select(1, keep)
-    vec = vec.index_select(0, keep)
+    keep = keep.index_select(0, torch.sort(centre.index_select(0, keep), stable=True)[1])
+    pair = torch.remainder(keep, max(n_pairs, 1))
+    edge_index = torch.stack([centre.index_select(0, keep), torch.cat([second, first]).index_select(0, keep)])
+    vec = pair_vec.index_select(0, pair) * torch.where(keep < n_pairs, 1.0, -1.0).to(torch.float64).unsqueeze(1)
     others = torch.nonzero(~ordinary).squeeze(1)
     if others.shape[0] > 0:
         extra_index, extra_shifts, extra_vec = directed_radius_graph(x64, cell64, pbc, radius, others, search)

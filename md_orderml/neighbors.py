@@ -40,7 +40,7 @@ from torch import Tensor
 from md_orderml.cell_hash import build_cells, grid_shape, search_reach, shell_candidates, shell_offsets
 
 __all__ = ["radius_graph", "radius_graph_shifts", "number_of_neighbors", "fractional_coordinates",
-           "cell_indices", "sort_edges"]
+           "cell_indices", "sort_edges", "radius_pairs"]
 
 def _search_basis(cell: Tensor, pbc: List[bool]) -> Tensor:
     """Rows: periodic lattice vectors, open rows replaced by orthonormal normals.
@@ -149,6 +149,12 @@ def _empty(positions: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     )
 
 
+def _no_pairs(positions: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    none = torch.zeros(0, dtype=torch.long, device=positions.device)
+    return none, none, torch.zeros(0, 3, dtype=torch.long, device=positions.device), \
+        torch.zeros(0, 3, dtype=positions.dtype, device=positions.device)
+
+
 def radius_graph_shifts(
     positions: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, cells_per_cutoff: int = 0
 ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -169,6 +175,36 @@ def radius_graph_shifts(
         edge_vec (E, 3) ``= x[j] - x[i] + shifts @ cell`` with ``|edge_vec| < cutoff``.
         Sorted by centre, then neighbour, then shift. No ``(i, i)`` pair with zero shift.
     """
+    i_o, j_o, shift, half_vec = radius_pairs(positions, cell, pbc, cutoff, cells_per_cutoff)
+    if i_o.size(0) == 0:
+        return _empty(positions)
+    # --- mirror and sort by centre, neighbour, image ---
+    perm, src, dst, shift = sort_edges(torch.cat([i_o, j_o]), torch.cat([j_o, i_o]), torch.cat([shift, -shift]),
+                                       positions.size(0))
+    edge_vec = torch.cat([half_vec, -half_vec]).index_select(0, perm)
+    return torch.stack([src, dst]), shift, edge_vec
+
+
+def radius_pairs(
+    positions: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, cells_per_cutoff: int = 0
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Each pair closer than ``cutoff`` once (half list, unsorted), with its image shift.
+
+    Args:
+        positions: Cartesian positions, shape (N, 3), float32 or float64.
+        cell: Lattice vectors as rows, shape (3, 3), any orientation. Rows of open
+            directions are ignored (may be zero).
+        pbc: Periodicity of each lattice direction, shape (3,), bool.
+        cutoff: The cutoff radius, > 0.
+        cells_per_cutoff: Cell width ``>= cutoff / k`` with k = 1, 2 or 3; 0 picks k
+            from the density (only speed depends on it).
+
+    Returns:
+        ``(i, j, shifts, vec)``: per pair (P of them) the particles ``i`` (P,) and ``j``
+        (P,), int64, the lattice image ``shifts`` (P, 3), int64, and ``vec`` (P, 3)
+        ``= x[j] - x[i] + shifts @ cell``, ``|vec| < cutoff``; the mirrored ``(j, i, -shift)``
+        is not listed, nor ``(i, i)`` with zero shift.
+    """
     if positions.dim() != 2 or positions.size(1) != 3:
         raise ValueError("radius_graph: positions must have shape (N, 3)")
     if not (cutoff > 0.0) or math.isinf(cutoff):
@@ -177,7 +213,7 @@ def radius_graph_shifts(
     dtype = positions.dtype
     n = positions.size(0)
     if n == 0:
-        return _empty(positions)
+        return _no_pairs(positions)
     pbc_list: List[bool] = [bool(pbc[0]), bool(pbc[1]), bool(pbc[2])]
     x = positions.detach()
 
@@ -256,7 +292,7 @@ def radius_graph_shifts(
         found_j.append(j.index_select(0, sel))
         found_img.append(img.index_select(0, pair_sel))
     if len(found_i) == 0:
-        return _empty(positions)
+        return _no_pairs(positions)
     i_s = torch.cat(found_i)
     j_s = torch.cat(found_j)
     shift = torch.cat(found_img) + wraps_s.index_select(0, j_s) - wraps_s.index_select(0, i_s)
@@ -274,14 +310,8 @@ def radius_graph_shifts(
         shift = shift.index_select(0, sel)
         half_vec = half_vec.index_select(0, sel)
     if i_s.size(0) == 0:
-        return _empty(positions)
-    i_o = order.index_select(0, i_s)
-    j_o = order.index_select(0, j_s)
-
-    # --- mirror and sort by centre, neighbour, image ---
-    perm, src, dst, shift = sort_edges(torch.cat([i_o, j_o]), torch.cat([j_o, i_o]), torch.cat([shift, -shift]), n)
-    edge_vec = torch.cat([half_vec, -half_vec]).index_select(0, perm)
-    return torch.stack([src, dst]), shift, edge_vec
+        return _no_pairs(positions)
+    return order.index_select(0, i_s), order.index_select(0, j_s), shift, half_vec
 
 
 def sort_edges(src: Tensor, dst: Tensor, shift: Tensor, n: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
