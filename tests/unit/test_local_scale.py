@@ -322,3 +322,29 @@ def test_train_local_unit_exports_a_local_model(tmp_path):
     assert loaded.module.local_unit and loaded.module.vapour_class == meta["class_names"].index("liquid")
     out = run(loaded.module, s.positions, s.cell)
     assert out[keys.LABEL].shape == (len(s.positions),)
+
+
+def test_owned_with_ghosts_within_ghost_reach_equals_periodic(scripted):
+    """What an MPI rank sees: half the box plus ghosts out to ``ghost_reach``, no periodicity."""
+    s = structures.crystal("bcc", noise=0.06, min_width=9.0, seed=4)
+    ref = run(scripted, s.positions, s.cell)
+    reach = scripted.ghost_reach(torch.as_tensor(s.positions), torch.as_tensor(s.cell), torch.tensor(ALL), 1.0)
+    assert reach == pytest.approx(3.2 * scales_of(s.positions, s.cell)[0].max())
+    frac = s.positions @ np.linalg.inv(s.cell)
+    frac -= np.floor(frac)
+    shifts = np.array(list(itertools.product((-1, 0, 1), repeat=3)))
+    images = (frac[None] + shifts[:, None]).reshape(-1, 3)
+    index = np.tile(np.arange(len(frac)), len(shifts))
+    original = np.repeat((shifts == 0).all(1), len(frac))
+    width = 1.0 / np.linalg.norm(np.linalg.inv(s.cell)[:, 0])  # perpendicular width along a1
+    lo, hi = -1.02 * reach / width, 0.5 + 1.02 * reach / width
+    keep = (images[:, 0] > lo) & (images[:, 0] < hi)
+    owned = original[keep] & (frac[index[keep], 0] < 0.5)
+    out = run(scripted, images[keep] @ s.cell, np.zeros((3, 3)), OPEN, owned)
+    np.testing.assert_array_equal(out[keys.LABEL], ref[keys.LABEL][index[keep][owned]])
+    np.testing.assert_allclose(out[keys.PROBABILITIES], ref[keys.PROBABILITIES][index[keep][owned]], atol=2e-5)
+    # a ghost layer much thinner than the reach changes the labels near the domain faces
+    thin = (images[:, 0] > -0.3 * reach / width) & (images[:, 0] < 0.5 + 0.3 * reach / width)
+    owned_thin = original[thin] & (frac[index[thin], 0] < 0.5)
+    out = run(scripted, images[thin] @ s.cell, np.zeros((3, 3)), OPEN, owned_thin)
+    assert np.abs(out[keys.PROBABILITIES] - ref[keys.PROBABILITIES][index[thin][owned_thin]]).max() > 1e-4
