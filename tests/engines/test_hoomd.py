@@ -195,7 +195,8 @@ def test_table_prints_fractions(helper, device, untrained_model_path):
 def test_loggables_need_a_run_and_bad_arguments(helper, device, untrained_model_path):
     import hoomd
 
-    from md_orderml.engines.hoomd import OrderMLWriter, hoomd_ghost_reach
+    from md_orderml.engines.hoomd import OrderMLWriter
+    from md_orderml.engines.hoomd.domain import hoomd_ghost_reach
     from md_orderml.errors import InputError
 
     labels = OrderMLWriter(trigger=1, model=untrained_model_path)
