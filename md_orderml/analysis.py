@@ -97,7 +97,8 @@ def model_failure_message(err: BaseException, n_particles: int) -> str:
                                                                "not enough memory", "std::bad_alloc")):
         return f"the model ran out of memory on {n_particles} particles: use a machine with more memory or fewer particles"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    raised = [line.split("Error: ", 1)[1] for line in lines if line.startswith(("ValueError: ", "RuntimeError: "))]
+    raised = [line.split("Error: ", 1)[1] for line in lines
+              if line.startswith(("ValueError: ", "RuntimeError: ", "builtins.ValueError: "))]
     return f"the model failed on {n_particles} particles: {(raised or lines or [type(err).__name__])[-1]}"
 
 
@@ -271,7 +272,7 @@ class OrderML:
                     torch.as_tensor(np.asarray(owned, dtype=bool), device=dev),
                     float(length_scale),
                 )
-        except (RuntimeError, MemoryError) as err:  # allocator failures and the model's ValueErrors: one line
+        except (RuntimeError, MemoryError, torch.jit.Error) as err:  # allocator failures, the model's ValueErrors
             raise InputError(model_failure_message(err, len(positions))) from None
         return {k: v.cpu().numpy() for k, v in out.items()}
 

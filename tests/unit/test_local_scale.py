@@ -348,3 +348,18 @@ def test_owned_with_ghosts_within_ghost_reach_equals_periodic(scripted):
     owned_thin = original[thin] & (frac[index[thin], 0] < 0.5)
     out = run(scripted, images[thin] @ s.cell, np.zeros((3, 3)), OPEN, owned_thin)
     assert np.abs(out[keys.PROBABILITIES] - ref[keys.PROBABILITIES][index[thin][owned_thin]]).max() > 1e-4
+
+
+def test_model_failures_are_one_line_input_errors(model_path):
+    from md_orderml.analysis import OrderML, model_failure_message
+    from md_orderml.errors import InputError
+
+    labeler = OrderML(model_path)
+    pos = np.random.default_rng(0).uniform(0, 5, (50, 3))
+    pos[7] = np.nan
+    with pytest.raises(InputError) as err:
+        labeler.compute_arrays(pos, np.zeros(50, int), np.eye(3) * 5, ALL, np.ones(50, bool), 1.0)
+    assert str(err.value) == "the model failed on 50 particles: radius_graph: positions contain NaN or inf"
+    message = model_failure_message(RuntimeError("[enforce fail at alloc_cpu.cpp:116] . DefaultCPUAllocator: can't "
+                                                 "allocate memory: you tried to allocate 98304000000 bytes."), 10 ** 7)
+    assert "out of memory on 10000000 particles" in message and len(message.splitlines()) == 1
