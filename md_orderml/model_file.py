@@ -39,7 +39,8 @@ Metadata fields (format versions 1 and 2):
                            units of the largest local scale, and engines size ghosts with
                            the module's ``ghost_reach(positions, cell, pbc, length_scale)``)
 ``local_length_scale``     local unit only: the scale's rule (``rank``, ``unit_distance``,
-                           ``cap_factor``, ``bonds``), informative (the rule is in the code)
+                           ``cap_factor``, ``bonds``, ``relabel``: the class of capped
+                           particles), informative (the rule is in the code)
 ``dimensions``             3, or 2 for a model of two-dimensional systems (positions in the
                            x-y plane, length scale ``(A / N) ** (1 / 2)``, periodic in x, y only)
 ``architecture``           backbone family and settings
@@ -234,6 +235,7 @@ def build_metadata(
 
         metadata.update(length_unit="local", length_scale="local", local_length_scale={
             "rank": SCALE_RANK, "unit_distance": UNIT_DISTANCE, "cap_factor": CAP_FACTOR, "bonds": "centre",
+            "relabel": "liquid",
             "reach": "receptive_field x the largest capped local scale: module.ghost_reach(positions, cell, pbc, "
                      "length_scale)"})
     return metadata
