@@ -9,6 +9,7 @@ LABEL = "label"  #: int64 class index, shape (N_owned,)
 PROBABILITIES = "probabilities"  #: float32 class probabilities, shape (N_owned, n_classes)
 #: float32 probability of the label given, shape (N_owned,): the largest probability, except where
 #: the isolated-crystal rule relabelled a crystal-labelled particle liquid (then its liquid probability)
+#: or the unknown rule labelled it ``unknown`` (then 0: unknown has no probability of its own)
 CONFIDENCE = "confidence"
 EMBEDDING = "embedding"  #: float32 invariant per-particle embedding, shape (N_owned, n_embedding)
 VALUES = "values"  #: float32 per-particle regression outputs, shape (N_owned, n_values) (regression models)
@@ -32,6 +33,12 @@ REGRESSION_FORMAT_VERSION = 2
 #: Optional metadata record of classifiers whose crystal labels need crystalline neighbours
 #: (``radius``, ``min_neighbours``, ``crystal_classes``, ``relabel``); informative, the rule is in the code.
 ISOLATED_CRYSTAL_RULE = "isolated_crystal_rule"
+#: Optional metadata record of classifiers with the unknown rule (``md_orderml.nn.unknown``): method,
+#: quantile, calibration noise, ``thresholds`` by class name, ``relabel`` (the last class name).
+UNKNOWN_RULE = "unknown_rule"
+UNKNOWN = "unknown"  #: the class name of environments unlike the training data (always the last class)
+#: Optional metadata record: crystallography per class name (``md_orderml.prototypes.class_info``).
+CLASS_INFO = "class_info"
 
 # GSD log paths (per particle, file particle order).
 GSD_PREFIX = "log/particles/md_orderml/"
@@ -41,3 +48,4 @@ GSD_PROBABILITIES = GSD_PREFIX + PROBABILITIES
 GSD_CLASS_NAMES = "log/md_orderml/class_names"
 GSD_VALUES = GSD_PREFIX + VALUES  #: float32 (N, n_values) regression outputs
 GSD_VALUE_NAMES = "log/md_orderml/value_names"  #: JSON list of the value names
+GSD_MODEL_SHA256 = "log/md_orderml/model_sha256"  #: SHA-256 of the model file (64 hex digits)

@@ -47,12 +47,23 @@ Metadata fields (format versions 1 and 2):
 ``training``               summary of how the weights were made
 ``isolated_crystal_rule``  optional: a crystal label needs ``min_neighbours`` crystal-labelled
                            particles within ``radius`` (length units), else ``relabel``
+``unknown_rule``           optional: particles whose embedding is far from the mean of their
+                           predicted class get the last class, ``unknown`` (method, quantile,
+                           calibration noise, threshold per class; :mod:`md_orderml.nn.unknown`)
+``class_info``             optional: per class name, its crystallography (Pearson symbol,
+                           prototype, Strukturbericht, space group, role;
+                           :func:`md_orderml.prototypes.class_info`)
 =========================  ==========================================================
+
+Not in the metadata but computed by :func:`load_model`: :attr:`ModelFile.sha256`, the
+SHA-256 of the file's bytes, which the writers store next to the class names (class
+indices differ between models; go by names, and by the checksum to know the model).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -67,6 +78,10 @@ from md_orderml import keys
 from md_orderml.errors import ModelFileError
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
+#: Models shipped in the package, by the name that selects them (``load_model("classic")``):
+#: ``classic`` is the seven-class model (fcc bcc hcp sc cd hd liquid) of the releases before
+#: the prototype vocabulary (issue 21).
+SHIPPED_MODELS = {"default": DEFAULT_MODEL_PATH, "classic": DEFAULT_MODEL_PATH.parent / "classic.pt"}
 
 
 @dataclasses.dataclass
@@ -78,11 +93,13 @@ class ModelFile:
             ``StructureRegressor.forward``).
         metadata: The metadata dictionary stored in the file.
         path: Where the file was loaded from.
+        sha256: SHA-256 of the file's bytes (64 hex digits), computed once at load.
     """
 
     module: torch.jit.ScriptModule
     metadata: Dict
     path: Path
+    sha256: str = ""
 
     @property
     def task(self) -> str:
@@ -136,10 +153,20 @@ class ModelFile:
 
 
 def resolve_model_path(model: Optional[str]) -> Path:
-    """Turn ``None``/``"default"`` or a path into the path of a model file."""
-    if model is None or str(model) == "default":
+    """Turn ``None``/``"default"``, another name of :data:`SHIPPED_MODELS` (``"classic"``) or a
+    path into the path of a model file."""
+    if model is None:
         return DEFAULT_MODEL_PATH
-    return Path(model)
+    return SHIPPED_MODELS.get(str(model), Path(model))
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes, as 64 hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def task_of(metadata: Dict) -> str:
@@ -338,7 +365,8 @@ def load_model(model=None, device: str = "cpu") -> ModelFile:
     """Load a model file and check its metadata.
 
     Args:
-        model: A path, or ``None``/``"default"`` for the model shipped in the package.
+        model: A path, ``None``/``"default"`` for the default model shipped in the package,
+            or ``"classic"`` for the seven-class model (:data:`SHIPPED_MODELS`).
         device: Where to put the module (``"cpu"`` or ``"cuda"``).
 
     Returns:
@@ -355,4 +383,4 @@ def load_model(model=None, device: str = "cpu") -> ModelFile:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelFileError(f"{path}: corrupted model file, TorchScript cannot load it ({first})") from None
     module.eval()
-    return ModelFile(module=module, metadata=metadata, path=path)
+    return ModelFile(module=module, metadata=metadata, path=path, sha256=file_sha256(path))

@@ -50,7 +50,9 @@ def rebuild_labeler(model) -> tuple:
     relabel = metadata.get("local_length_scale", {}).get("relabel", "liquid")
     if local and relabel not in names:
         raise ModelFileError(f"{loaded.path}: a local length unit without its vapour class {relabel!r}")
-    labeler = StructureLabeler(backbone, len(names), head_hidden=hidden, length_unit="local" if local else "global",
+    unknown = metadata.get(keys.UNKNOWN_RULE)
+    n_classes = len(names) - 1 if unknown else len(names)  # the unknown rule's class has no logit
+    labeler = StructureLabeler(backbone, n_classes, head_hidden=hidden, length_unit="local" if local else "global",
                                vapour_class=names.index(relabel) if local else -1)
     result = labeler.load_state_dict(state, strict=False)
     derived = {name for name, _ in labeler.named_buffers()}  # buffers rebuilt from the architecture
@@ -65,6 +67,9 @@ def rebuild_labeler(model) -> tuple:
     if rule:
         labeler.set_isolated_crystal_rule(list(metadata["class_names"]), list(rule["crystal_classes"]),
                                           float(rule["radius"]), int(rule["min_neighbours"]), str(rule["relabel"]))
+    if unknown:  # its buffers are not weights: copy them from the file's module
+        source = loaded.module.unknown_rule
+        labeler.set_unknown_rule(source.means, source.whitening, source.thresholds)
     return labeler.eval(), metadata
 
 

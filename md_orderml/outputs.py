@@ -49,17 +49,21 @@ class OutputSpec:
         task: ``keys.CLASSIFICATION`` or ``keys.REGRESSION``.
         class_names: Name of each class index, length C (empty for regression).
         value_names: Name of each column of ``values``, length S (empty for classification).
+        model_sha256: SHA-256 of the model file (64 hex digits; "" when unknown), which the
+            writers store next to the names; not compared by ``==``.
     """
 
     task: str
     class_names: Tuple[str, ...] = ()
     value_names: Tuple[str, ...] = ()
+    model_sha256: str = dataclasses.field(default="", compare=False)
 
     def __post_init__(self):
         if self.task not in keys.TASKS:
             raise InputError(f"unknown model task {self.task!r}; expected one of {keys.TASKS}")
         object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
         object.__setattr__(self, "value_names", tuple(str(n) for n in self.value_names))
+        object.__setattr__(self, "model_sha256", str(self.model_sha256 or ""))
 
     # ------------------------------------------------------------------ construction
 
@@ -83,10 +87,13 @@ class OutputSpec:
     def of(cls, model) -> "OutputSpec":
         """The outputs of ``model``: an :class:`OutputSpec` (returned as is), or anything with
         ``task``, ``class_names`` and ``value_names`` (a :class:`~md_orderml.model_file.ModelFile`,
-        an :class:`~md_orderml.analysis.OrderML`)."""
+        an :class:`~md_orderml.analysis.OrderML`), with the model file's ``sha256`` when known."""
         if isinstance(model, OutputSpec):
             return model
-        return cls(model.task, tuple(model.class_names), tuple(model.value_names))
+        sha256 = getattr(model, "sha256", None)
+        if sha256 is None:  # an OrderML (or an engine object) holding a ModelFile as ``model``
+            sha256 = getattr(getattr(model, "model", None), "sha256", "")
+        return cls(model.task, tuple(model.class_names), tuple(model.value_names), str(sha256 or ""))
 
     # ------------------------------------------------------------------ what the model gives
 

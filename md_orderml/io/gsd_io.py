@@ -3,7 +3,8 @@
 Each per-particle output ``key`` is stored as the per-particle log chunk
 ``keys.GSD_PREFIX + key`` (:data:`md_orderml.keys.GSD_LABEL`, ``GSD_CONFIDENCE``, optionally
 ``GSD_PROBABILITIES``; regression models: ``GSD_VALUES``), and the names as a JSON string
-in :data:`md_orderml.keys.GSD_CLASS_NAMES` (regression: ``GSD_VALUE_NAMES``). OVITO shows
+in :data:`md_orderml.keys.GSD_CLASS_NAMES` (regression: ``GSD_VALUE_NAMES``), and the model
+file's SHA-256 as the string :data:`md_orderml.keys.GSD_MODEL_SHA256` when known. OVITO shows
 the per-particle logs as the properties ``md_orderml_label``, ``md_orderml_confidence``,
 ``md_orderml_probabilities`` (``md_orderml_values``) and the names as the global
 attribute ``md_orderml/class_names`` (``md_orderml/value_names``).
@@ -11,6 +12,7 @@ attribute ``md_orderml/class_names`` (``md_orderml/value_names``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Dict, Iterator, List, Mapping, Tuple
 
@@ -36,7 +38,9 @@ PARTICLE_LOGS = {key: _log_key(keys.GSD_PREFIX + key)
                  for key in (keys.LABEL, keys.CONFIDENCE, keys.PROBABILITIES, keys.VALUES)}
 #: ``gsd.hoomd.Frame.log`` key of the names, per task.
 NAMES_LOGS = {keys.CLASSIFICATION: _log_key(keys.GSD_CLASS_NAMES), keys.REGRESSION: _log_key(keys.GSD_VALUE_NAMES)}
-_OUR_LOGS = tuple(PARTICLE_LOGS.values()) + tuple(NAMES_LOGS.values())
+#: ``gsd.hoomd.Frame.log`` key of the model file's SHA-256.
+SHA256_LOG = _log_key(keys.GSD_MODEL_SHA256)
+_OUR_LOGS = tuple(PARTICLE_LOGS.values()) + tuple(NAMES_LOGS.values()) + (SHA256_LOG,)
 
 
 def _open(path: str):
@@ -151,8 +155,9 @@ class GSDWriter(OutputWriter):
     :func:`gsd_frame_from`. Each frame gets one per-particle log per stored output
     (``keys.GSD_LABEL`` int32 (N,), ``keys.GSD_CONFIDENCE`` float32 (N,), optionally
     ``keys.GSD_PROBABILITIES`` float32 (N, C); regression models ``keys.GSD_VALUES``
-    float32 (N, S)) and the names as a JSON list (``keys.GSD_CLASS_NAMES`` or
-    ``keys.GSD_VALUE_NAMES``).
+    float32 (N, S)), the names as a JSON list (``keys.GSD_CLASS_NAMES`` or
+    ``keys.GSD_VALUE_NAMES``) and, when the spec knows it, the model file's SHA-256
+    (``keys.GSD_MODEL_SHA256``, a string).
 
     Args:
         path: Output ``.gsd`` file.
@@ -183,6 +188,8 @@ class GSDWriter(OutputWriter):
         for key in self.keys:
             snap.log[PARTICLE_LOGS[key]] = arrays[key]
         snap.log[NAMES_LOGS[self.spec.task]] = json.dumps(list(self.spec.summary_names))
+        if self.spec.model_sha256:
+            snap.log[SHA256_LOG] = self.spec.model_sha256
         self._traj.append(snap)
 
 
@@ -195,6 +202,14 @@ def _names(value) -> List[str]:
     return [row.tobytes().split(b"\0", 1)[0].decode("utf-8") for row in rows]
 
 
+def _string(value) -> str:
+    """A string from a GSD log: a str (:class:`GSDWriter`) or the int8 bytes ``hoomd.write.GSD``
+    writes for a ``string`` loggable."""
+    if isinstance(value, str):
+        return value
+    return np.asarray(value, dtype=np.int8).tobytes().split(b"\0", 1)[0].decode("utf-8")
+
+
 def read_gsd_outputs(snap) -> Tuple[Dict[str, np.ndarray], OutputSpec]:
     """The per-particle outputs stored in one ``gsd.hoomd.Frame`` by :class:`GSDWriter` or by
     ``md_orderml.engines.hoomd.OrderMLWriter`` through ``hoomd.write.GSD`` (same paths).
@@ -205,8 +220,8 @@ def read_gsd_outputs(snap) -> Tuple[Dict[str, np.ndarray], OutputSpec]:
     Returns:
         ``(outputs, spec)``: the arrays present by ``md_orderml.keys`` name (``label`` (N,)
         int32, ``confidence`` (N,) float32, ``probabilities`` (N, C) float32; regression:
-        ``values`` (N, S) float32), and an :class:`OutputSpec` with the task and the stored
-        names (empty when the file has none).
+        ``values`` (N, S) float32), and an :class:`OutputSpec` with the task, the stored
+        names (empty when the file has none) and the model file's SHA-256 ("" when not stored).
 
     Raises:
         InputError: The frame has no md_orderml outputs.
@@ -223,4 +238,7 @@ def read_gsd_outputs(snap) -> Tuple[Dict[str, np.ndarray], OutputSpec]:
             outputs[key] = array.reshape(n) if key in (keys.LABEL, keys.CONFIDENCE) else array.reshape(n, -1)
     names_log = NAMES_LOGS[task]
     names = _names(log[names_log]) if names_log in log else []
-    return outputs, OutputSpec.named(task, names)
+    spec = OutputSpec.named(task, names)
+    if SHA256_LOG in log:
+        spec = dataclasses.replace(spec, model_sha256=_string(log[SHA256_LOG]))
+    return outputs, spec

@@ -23,6 +23,8 @@ class SummaryCSV(OutputWriter):
     model the fraction of the N particles in each class (label -1 counts in none), for
     a regression model the mean of each value. ``frame`` is the ``index`` given to
     :meth:`write` (the frame's position in its input); ``step`` is empty when unknown.
+    When the model file is known, a last column ``model_sha256`` repeats its SHA-256 on
+    every row (a column, not a comment line, so that every CSV reader reads the table).
 
     Args:
         path: Output ``.csv`` file.
@@ -41,7 +43,8 @@ class SummaryCSV(OutputWriter):
     def _open(self, tmp_path: str) -> None:
         self._fh = open(tmp_path, "w", newline="")
         self._csv = csv.writer(self._fh)
-        self._csv.writerow(["frame", "step", "N"] + list(self.spec.summary_names))
+        self._csv.writerow(["frame", "step", "N"] + list(self.spec.summary_names)
+                           + (["model_sha256"] if self.spec.model_sha256 else []))
 
     def _close(self) -> None:
         self._fh.close()
@@ -50,4 +53,5 @@ class SummaryCSV(OutputWriter):
         fmt = SUMMARY_FORMATS[self.spec.task]
         summary = self.spec.frame_summary(arrays)
         step = "" if frame.step is None else int(frame.step)
-        self._csv.writerow([index, step, frame.N] + [format(v, fmt) for v in summary.values()])
+        self._csv.writerow([index, step, frame.N] + [format(v, fmt) for v in summary.values()]
+                           + ([self.spec.model_sha256] if self.spec.model_sha256 else []))

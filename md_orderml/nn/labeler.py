@@ -184,7 +184,7 @@ class StructureLabeler(nn.Module):
 
         Args:
             means: Class means of the embedding, shape (n_classes, D).
-            whitening: ``W`` with ``W W^T`` the inverse shared covariance, shape (D, D).
+            whitening: ``W_k`` with ``W_k W_k^T`` the inverse covariance of class k, shape (n_classes, D, D).
             thresholds: Squared-distance threshold per class, shape (n_classes,).
         """
         self.unknown_rule.set_rule(means, whitening, thresholds, self.n_classes)

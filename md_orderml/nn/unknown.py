@@ -3,14 +3,15 @@
 A classification head always picks one of its classes, also for environments it never
 saw (a crystal outside the training vocabulary, an ideal gas). The rule looks at the
 particle's invariant embedding ``e`` (D,) instead: the squared Mahalanobis distance to
-the mean ``mu_k`` of its predicted class ``k`` under one covariance ``Sigma`` shared by
-all classes (pooled within-class, fitted on the training embeddings),
+the mean ``mu_k`` of its predicted class ``k`` under the covariance ``Sigma_k`` of that
+class (fitted on the training embeddings),
 
-``d_k(e) = (e - mu_k)^T Sigma^-1 (e - mu_k) = |(e - mu_k) W|^2``,  ``W = L^-T``,  ``Sigma = L L^T``,
+``d_k(e) = (e - mu_k)^T Sigma_k^-1 (e - mu_k) = |(e - mu_k) W_k|^2``,  ``W_k = L_k^-T``,  ``Sigma_k = L_k L_k^T``,
 
 is compared with the class's threshold ``t_k``; above it, the label becomes ``unknown``
 (after Lee et al., NeurIPS 2018, "A simple unified framework for detecting
-out-of-distribution samples"). Means, whitening matrix and thresholds are buffers of the
+out-of-distribution samples"; there with one covariance shared by all classes, which is
+the special case ``W_k = W``). Means, whitening matrices and thresholds are buffers of the
 module, so the rule is inside the model file and every engine applies it. Fitting and
 calibration (thresholds from held-out in-vocabulary data) are in
 :mod:`md_orderml.training.calibration`.
@@ -36,7 +37,7 @@ class UnknownEnvironmentRule(nn.Module):
     Attributes:
         unknown_label: Label given to far particles; -1 while the rule is off.
         means: Class means of the embedding, shape (K, D).
-        whitening: ``W`` with ``W W^T = Sigma^-1``, shape (D, D).
+        whitening: ``W_k`` with ``W_k W_k^T = Sigma_k^-1`` per class, shape (K, D, D).
         thresholds: Largest squared distance ``t_k`` a class keeps, shape (K,).
     """
 
@@ -44,7 +45,7 @@ class UnknownEnvironmentRule(nn.Module):
         super().__init__()
         self.unknown_label = -1
         self.register_buffer("means", torch.zeros(n_classes, embedding_dim), persistent=False)
-        self.register_buffer("whitening", torch.eye(embedding_dim), persistent=False)
+        self.register_buffer("whitening", torch.eye(embedding_dim).repeat(n_classes, 1, 1), persistent=False)
         self.register_buffer("thresholds", torch.full((n_classes,), float("inf")), persistent=False)
 
     @torch.jit.ignore
@@ -54,7 +55,7 @@ class UnknownEnvironmentRule(nn.Module):
 
         Args:
             means: Class means, shape (K, D).
-            whitening: ``W`` with ``W W^T`` the inverse shared covariance, shape (D, D).
+            whitening: ``W_k`` with ``W_k W_k^T`` the inverse covariance of class k, shape (K, D, D).
             thresholds: Squared-distance threshold per class, shape (K,) (``inf``: never unknown).
             unknown_label: The label of ``unknown`` (K: the class after the head's).
 
@@ -92,7 +93,12 @@ class UnknownEnvironmentRule(nn.Module):
             ``d_label(e)``, shape (N,).
         """
         diff = embedding.to(self.means.dtype) - self.means.index_select(0, label)
-        return (diff @ self.whitening).pow(2).sum(dim=1)
+        distances = torch.zeros(label.shape[0], dtype=diff.dtype, device=diff.device)
+        for k in range(self.means.shape[0]):  # one matrix product per class, no (N, D, D) gather
+            rows = torch.nonzero(label == k).squeeze(1)
+            if rows.shape[0] > 0:
+                distances.index_copy_(0, rows, (diff.index_select(0, rows) @ self.whitening[k]).pow(2).sum(dim=1))
+        return distances
 
     def forward(self, embedding: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """Labels with far particles relabelled ``unknown_label`` (unchanged while off).

@@ -12,15 +12,19 @@ has no effect: uniform rescaling is an exact invariance).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from md_orderml.local_scale import spatially_sorted_local_graph
 from md_orderml.neighbors import radius_graph
+from md_orderml.prototype_table import PROTOTYPES, VOCABULARY
 
 DEFAULT_CLASSES = ("fcc", "bcc", "hcp", "sc", "cd", "hd", "liquid")
+#: Every class of the prototype vocabulary (issue 21): the six simple crystals, the
+#: vocabulary prototypes of :mod:`md_orderml.prototypes`, and the liquid.
+VOCABULARY_CLASSES = DEFAULT_CLASSES[:-1] + tuple(VOCABULARY) + ("liquid",)
 
 
 @dataclasses.dataclass
@@ -84,13 +88,15 @@ def structure_to_graph(structure, label_index: int, cutoff: float, jitter: float
     )
 
 
-def make_crystal(kind: str, noise: float, rng: np.random.Generator):
+def make_crystal(kind: str, noise: float, rng: np.random.Generator, perturb: float = 0.0):
     """Generate one training crystal of ``kind`` with a random size and orientation.
 
     Args:
-        kind: One of :data:`md_orderml.structures.CRYSTALS`.
+        kind: One of :data:`md_orderml.structures.CRYSTALS` or a prototype of :mod:`md_orderml.prototypes`.
         noise: Gaussian noise per coordinate as a fraction of the nn distance.
         rng: Random generator (its next integer seeds the structure).
+        perturb: Prototypes: relative random change of the free Wyckoff parameters and c/a
+            (see :func:`md_orderml.prototypes.prototype_crystal`); 0 for the simple crystals.
 
     Returns:
         A :class:`~md_orderml.structures.Structure`.
@@ -99,7 +105,7 @@ def make_crystal(kind: str, noise: float, rng: np.random.Generator):
 
     return structures.crystal(
         kind, nn_distance=1.0, min_width=float(rng.uniform(4.5, 6.0)), noise=noise,
-        rotation="random", seed=int(rng.integers(2**31)),
+        rotation="random", seed=int(rng.integers(2**31)), perturb=perturb,
     )
 
 
@@ -145,6 +151,8 @@ def generate_samples(
     progress: bool = False,
     thermal_fraction: float = 0.0,
     length_unit: str = "global",
+    prototype_perturb: float = 0.02,
+    noise_levels: Optional[Sequence[float]] = None,
 ) -> List[GraphSample]:
     """Generate a labelled data set from the structure library.
 
@@ -165,6 +173,10 @@ def generate_samples(
         thermal_fraction: Fraction of structures of classes with real-potential
             frames taken from those frames.
         length_unit: The model's length unit, ``"global"`` or ``"local"``.
+        prototype_perturb: ``perturb`` of the prototype crystals (:func:`make_crystal`);
+            the simple crystals are never perturbed.
+        noise_levels: Instead of uniform noise in ``[0, noise_max]``: the crystals of each
+            class take these noise levels in turn (``noise_max`` is then unused).
 
     Returns:
         The list of samples.
@@ -184,8 +196,10 @@ def generate_samples(
         if name == "liquid":
             made += [(s, 0.0) for s in make_liquids(per_class - n_thermal, rng)]
         else:
-            noises = rng.uniform(0.0, noise_max, size=per_class - n_thermal)
-            made += [(make_crystal(name, float(nz), rng), float(nz)) for nz in noises]
+            noises = rng.uniform(0.0, noise_max, size=per_class - n_thermal) if noise_levels is None \
+                else np.resize(np.asarray(noise_levels, dtype=float), per_class - n_thermal)
+            perturb = prototype_perturb if name in PROTOTYPES else 0.0
+            made += [(make_crystal(name, float(nz), rng, perturb), float(nz)) for nz in noises]
         for structure, noise in made:
             factor = float(rng.uniform(1.0 - jitter, 1.0 + jitter))
             sample = structure_to_graph(structure, k, cutoff, jitter=factor, length_unit=length_unit)

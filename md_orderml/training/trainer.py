@@ -12,17 +12,18 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from md_orderml.errors import InputError
-from md_orderml.keys import ISOLATED_CRYSTAL_RULE
+from md_orderml.keys import CLASS_INFO, ISOLATED_CRYSTAL_RULE, UNKNOWN, UNKNOWN_RULE
 from md_orderml.model_file import build_metadata, save_model
 from md_orderml.nn.backbone import DEFAULT_CONFIG
 from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
+from md_orderml.prototype_table import PROTOTYPES
 from md_orderml.structures import CRYSTALS
 from md_orderml.training.checkpoints import CheckpointedRun, restore_training_state
 from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
@@ -60,6 +61,15 @@ class TrainConfig:
             system, as the default model) or ``"local"`` (each particle's own unit,
             :mod:`md_orderml.local_scale`; needs a ``liquid`` class for capped vapour
             particles). The cutoff is in that unit.
+        prototype_perturb: Relative perturbation of the prototype crystals' free Wyckoff
+            parameters and c/a (:func:`md_orderml.training.data.make_crystal`).
+        unknown_quantile: Exported model only: > 0 switches on the unknown rule
+            (:mod:`md_orderml.nn.unknown`, fitted by :mod:`md_orderml.training.calibration`):
+            the fraction of held-out in-vocabulary particles per class that keep their
+            label, e.g. 0.99; the model file gets the class ``unknown`` after these.
+        calibration_per_class: Held-out structures per class that calibrate the unknown rule.
+        calibration_noise_max: Largest crystal noise the rule must accept
+            (:func:`~md_orderml.training.calibration.calibration_samples`).
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -78,6 +88,28 @@ class TrainConfig:
     isolated_crystal_radius: float = 0.0
     isolated_crystal_neighbours: int = 2
     length_unit: str = "global"
+    prototype_perturb: float = 0.02
+    unknown_quantile: float = 0.0
+    calibration_per_class: int = 9
+    calibration_noise_max: float = 0.07
+
+
+#: Seed offsets of the validation and calibration sets from the run's seed.
+VALIDATION_SEED, CALIBRATION_SEED = 7919, 104729
+
+
+def run_samples(config: TrainConfig, per_class: int, noise_max: float, seed: int,
+                progress: bool = False) -> List[GraphSample]:
+    """``per_class`` labelled graphs of every class of a run, crystal noise up to ``noise_max``
+    (:func:`~md_orderml.training.data.generate_samples` with :func:`sample_settings`)."""
+    return generate_samples(config.class_names, per_class, config.cutoff, noise_max, seed, progress=progress,
+                            **sample_settings(config))
+
+
+def sample_settings(config: TrainConfig) -> Dict:
+    """The run's keyword arguments of :func:`~md_orderml.training.data.generate_samples` beyond classes and sizes."""
+    return {"thermal_fraction": config.thermal_fraction, "length_unit": config.length_unit,
+            "prototype_perturb": config.prototype_perturb}
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
@@ -127,6 +159,10 @@ class Trainer(CheckpointedRun):
     """
 
     def __init__(self, config: TrainConfig, out_dir, device: str = "cpu"):
+        if UNKNOWN in config.class_names:
+            raise InputError(f"{UNKNOWN!r} is not trained: leave it out of the classes {list(config.class_names)} "
+                             "and switch the unknown rule on (--unknown-quantile 0.99)")
+        self.unknown_record: Optional[Dict] = None
         torch.manual_seed(config.seed)
         backbone = build_backbone(config.cutoff, config.architecture)
         if config.init_backbone:
@@ -225,17 +261,63 @@ class Trainer(CheckpointedRun):
         }
         training.update(extra_training or {})
         n_layers = int(self.model.backbone.config["n_layers"])
-        rule = apply_isolated_crystal_rule(self.model, cfg.class_names, cfg.isolated_crystal_radius,
+        if cfg.unknown_quantile > 0 and self.unknown_record is None:
+            self.fit_unknown_rule(progress=False)
+        names = list(cfg.class_names) + ([UNKNOWN] if cfg.unknown_quantile > 0 else [])
+        rule = apply_isolated_crystal_rule(self.model, names, cfg.isolated_crystal_radius,
                                            cfg.isolated_crystal_neighbours)
         metadata = build_metadata(
-            cfg.class_names, cfg.cutoff, n_layers,
+            names, cfg.cutoff, n_layers,
             {"family": "equivariant-density", **self.model.backbone.config}, training,
             receptive_field=self.model.receptive_field(), length_unit=cfg.length_unit,
         )
         if rule:
             metadata[ISOLATED_CRYSTAL_RULE] = rule
+        if cfg.unknown_quantile > 0:
+            metadata[UNKNOWN_RULE] = self.unknown_record
+        metadata[CLASS_INFO] = class_info_of(names)
         self.model.eval()
         return save_model(self.model.cpu(), json.loads(json.dumps(metadata)), path)
+
+    def fit_unknown_rule(self, train_set: Optional[Sequence[GraphSample]] = None, progress: bool = True) -> Dict:
+        """Fit the unknown rule on the training graphs and calibrate it on held-out ones (:meth:`export` does it
+        when needed, regenerating the training graphs from the settings).
+
+        Args:
+            train_set: The run's training graphs (None: generated again, as :func:`train` made them).
+            progress: Show progress bars.
+
+        Returns:
+            The rule's metadata record (:func:`md_orderml.training.calibration.fit_unknown_rule`).
+        """
+        from md_orderml.training.calibration import calibration_samples, fit_unknown_rule
+
+        cfg = self.config
+        if train_set is None:
+            train_set = run_samples(cfg, cfg.per_class, cfg.noise_max, cfg.seed, progress)
+        calibration = calibration_samples(cfg.class_names, cfg.calibration_per_class, cfg.calibration_noise_max,
+                                          cfg.cutoff, cfg.seed + CALIBRATION_SEED, progress, **sample_settings(cfg))
+        self.unknown_record = fit_unknown_rule(self.model, cfg.class_names, train_set, calibration,
+                                               cfg.unknown_quantile, cfg.calibration_noise_max, device=self.device)
+        return self.unknown_record
+
+
+def class_info_of(class_names: Sequence[str]) -> Dict:
+    """The ``class_info`` metadata record: :func:`md_orderml.prototypes.class_info` by class name
+    (``unknown``: role ``"unknown"``; names the library does not know are left out)."""
+    from md_orderml.prototypes import class_info
+
+    out = {}
+    for name in class_names:
+        if name == UNKNOWN:
+            out[name] = {"name": name, "role": UNKNOWN, "description": "environments unlike the training data "
+                         "(the unknown rule)"}
+            continue
+        try:
+            out[name] = class_info(name)
+        except InputError:
+            pass
+    return out
 
 
 def labeler_length_unit(config: TrainConfig) -> Dict:
@@ -262,7 +344,8 @@ def apply_isolated_crystal_rule(model: StructureLabeler, class_names: Sequence[s
 
     Args:
         model: The labeler to export.
-        class_names: Its class names; the crystals are those in :data:`md_orderml.structures.CRYSTALS`.
+        class_names: Its class names; the crystals are those in :data:`md_orderml.structures.CRYSTALS`
+            and the prototypes of :mod:`md_orderml.prototypes`.
         radius: Dimensionless neighbour radius; 0 switches the rule off.
         min_neighbours: Crystal-labelled neighbours a crystal label needs.
 
@@ -273,7 +356,7 @@ def apply_isolated_crystal_rule(model: StructureLabeler, class_names: Sequence[s
         InputError: No ``liquid`` class, a radius beyond the cutoff or fewer than 1 neighbour.
     """
     names = list(class_names)
-    crystals = [n for n in names if n in CRYSTALS]
+    crystals = [n for n in names if n in CRYSTALS or n in PROTOTYPES]
     if radius <= 0.0:
         model.isolation_radius = 0.0
         return None
@@ -304,11 +387,9 @@ def train(config: TrainConfig, out_dir, model_path, resume: bool = False,
     trainer = Trainer(config, out_dir, device)
     if resume and trainer.load_checkpoint() and progress:
         print(f"resumed from {trainer.checkpoint_path} at epoch {trainer.epoch}", flush=True)
-    train_set = generate_samples(config.class_names, config.per_class, config.cutoff, config.noise_max,
-                                 config.seed, progress=progress, thermal_fraction=config.thermal_fraction,
-                                 length_unit=config.length_unit)
-    val_set = generate_samples(config.class_names, config.val_per_class, config.cutoff, config.noise_max,
-                               config.seed + 7919, progress=progress, thermal_fraction=config.thermal_fraction,
-                               length_unit=config.length_unit)
+    train_set = run_samples(config, config.per_class, config.noise_max, config.seed, progress)
+    val_set = run_samples(config, config.val_per_class, config.noise_max, config.seed + VALIDATION_SEED, progress)
     trainer.fit(train_set, val_set, progress=progress)
+    if config.unknown_quantile > 0:
+        trainer.fit_unknown_rule(train_set, progress=progress)
     return trainer.export(model_path)

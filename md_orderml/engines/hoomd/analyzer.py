@@ -7,7 +7,7 @@
 
     labels = OrderMLWriter(trigger=hoomd.trigger.Periodic(1000), model="default")
     sim.operations.writers.append(labels)
-    logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
+    logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "string", "strings"])
     logger.add(labels)
     sim.operations.writers.append(hoomd.write.GSD("traj.gsd", trigger=1000, logger=logger))
 
@@ -18,7 +18,9 @@ tag order on rank 0, None elsewhere), ``confidence`` (particle, float32),
 ``probabilities`` (particle, (N_global, C), not default), ``fractions`` and ``counts``
 (sequence, (C,) in class order, all ranks; GSD ``log/md_orderml/fractions``),
 ``fraction_<class>`` (scalar, for ``hoomd.write.Table``), ``count_<class>`` (scalar, not
-default), ``class_names`` (strings), ``labelled_step`` (scalar, not default).
+default), ``class_names`` (strings), ``labelled_step`` (scalar, not default), and for
+both tasks ``model_sha256`` (string, the model file's SHA-256; GSD
+``log/md_orderml/model_sha256``).
 
 Regression models (``task: "regression"``, e.g. ``md-orderml research train-propensity``) have
 instead: ``values`` (particle, (N_global, S) float32 in tag order on rank 0; GSD path
@@ -370,6 +372,11 @@ class _OrderMLAction(hoomd.custom.Action):
     def class_names(self):
         """list[str]: the C class names, index = label."""
         return self._model.class_names
+
+    @log(category="string")
+    def model_sha256(self):
+        """str: SHA-256 of the model file (64 hex digits)."""
+        return self._model.sha256
 
     @property
     def receptive_field(self) -> float:

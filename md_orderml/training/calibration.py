@@ -1,0 +1,251 @@
+"""Fitting and calibrating the ``unknown`` rule (:mod:`md_orderml.nn.unknown`) after training.
+
+Two data sets, both generated like the training data (:func:`md_orderml.training.data.generate_samples`):
+
+* **fit**: the training graphs. Class means ``mu_k`` of the embedding (true classes)
+  and the covariance of each class, ``Sigma_k = (n_k S_k + D S) / (n_k + D)``: the class's
+  own ``S_k`` shrunk towards the pooled within-class covariance ``S`` with ``D`` pseudo-
+  particles (D = embedding width; this matters only for classes with few particles),
+  plus a ridge ``ridge * trace(Sigma_k) / D`` on its diagonal. ``covariance="shared"``
+  uses ``S`` for every class instead (Lee et al.'s form). A class's own covariance keeps
+  a perfect lattice near its class: the noise that spreads a crystal's embeddings is
+  different in every class, and one shared covariance mistook e.g. noiseless hexagonal
+  diamond for an unknown environment.
+* **calibration** (:func:`calibration_samples`): held-out structures of every class
+  (seed of their own), crystals at the noise levels of :func:`calibration_noise_levels`
+  (0, half and all of ``noise_max``, 7 % of the nearest-neighbour distance by default)
+  with the training's length-scale jitter, one perfect lattice per class at the exact
+  length scale, liquids (and thermal frames) as in training. The distance is not
+  monotonic in the noise: it grows with large noise, but a perfect lattice, the end of
+  the range the training noise covers, can be farther from its class mean than a
+  slightly noisy one (a neighbour shell of the perfect lattice close to the cutoff: the
+  perfect hexagonal diamond of the seven-class model moves from squared distance 50 to
+  234 between 0.98 and 1.0 times its length scale). So the threshold ``t_k`` of class ``k`` is
+  the largest, over the noise levels, ``quantile`` (0.99: at most 1 % become
+  ``unknown``) of the squared distances ``d_k`` of the calibration particles the head
+  assigns to ``k`` at that level (levels with fewer than
+  :data:`MIN_CALIBRATION_PARTICLES` such particles are left out; a class with none
+  falls back to the particles of true class ``k``). The liquid class takes the larger
+  :data:`LIQUID_QUANTILE`: liquids span state points and potentials beyond the training
+  liquids (LJ liquids at densities 0.70-0.80, below the training's 0.80-1.08, had 2-5 %
+  of their particles above the 0.99 quantile with the seven-class model's embedding,
+  about 1 % above the 0.999 one, while an ideal gas stayed above it).
+
+The record returned by :func:`fit_unknown_rule` goes into the model file's metadata as
+``unknown_rule`` (:data:`md_orderml.keys.UNKNOWN_RULE`).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from md_orderml import keys
+from md_orderml.nn.labeler import StructureLabeler
+from md_orderml.training.data import GraphSample, collate, generate_samples
+
+#: Fewest calibration particles assigned to a class for its own quantile.
+MIN_CALIBRATION_PARTICLES = 50
+#: Default relative ridge added to the shared covariance (times its mean variance).
+DEFAULT_RIDGE = 1e-3
+#: Quantile of the liquid class: 1 in 1000 held-out liquid particles become ``unknown``.
+LIQUID_QUANTILE = 0.999
+
+
+def calibration_noise_levels(noise_max: float) -> Tuple[float, ...]:
+    """The crystal noise levels of the calibration set: ``(0, noise_max / 2, noise_max)``."""
+    return (0.0, 0.5 * float(noise_max), float(noise_max))
+
+
+def calibration_samples(class_names: Sequence[str], per_class: int, noise_max: float, cutoff: float, seed: int,
+                        progress: bool = False, **settings) -> List[GraphSample]:
+    """The calibration set (see the module docstring).
+
+    Args:
+        class_names: The classes, in the model's order.
+        per_class: Structures per class at the noise levels (the levels in turn).
+        noise_max: The largest noise level.
+        cutoff: The model's cutoff.
+        seed: Seed of the set (not the training's).
+        progress: Show progress bars.
+        **settings: More arguments of :func:`~md_orderml.training.data.generate_samples`
+            (thermal fraction, length unit, prototype perturbation).
+
+    Returns:
+        ``per_class + 1`` graphs per class; ``noise`` of each is its crystal noise (0 for liquids).
+    """
+    levels = calibration_noise_levels(noise_max)
+    noisy = generate_samples(class_names, per_class, cutoff, noise_max, seed, progress=progress,
+                             noise_levels=levels, **settings)
+    perfect = generate_samples(class_names, 1, cutoff, 0.0, seed + 1, jitter=0.0, progress=progress,
+                               noise_levels=(0.0,), **settings)
+    return noisy + perfect
+
+
+def particle_noise(samples: Sequence[GraphSample]) -> np.ndarray:
+    """The noise level of each particle's structure, shape (N,) for the N particles of ``samples``."""
+    return np.repeat([float(s.noise) for s in samples], [s.n for s in samples])
+
+
+def embeddings_and_predictions(model: StructureLabeler, samples: Sequence[GraphSample], device: str = "cpu",
+                               batch: int = 16) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The embedding, the head's class and the true class of every particle of ``samples``.
+
+    Args:
+        model: The trained labeler.
+        samples: Labelled graphs, N particles in all.
+        device: Where to run the model.
+        batch: Graphs per forward pass.
+
+    Returns:
+        ``(embedding (N, D) float64, predicted (N,) int64, true (N,) int64)``.
+    """
+    embeddings, predicted, true = [], [], []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(samples), batch):
+            merged = collate(samples[start:start + batch])
+            logits, embedding = model.graph_forward(merged["types"].to(device), merged["edge_index"].to(device),
+                                                    merged["edge_vec"].to(device))
+            embeddings.append(embedding.double().cpu().numpy())
+            predicted.append(logits.argmax(dim=1).cpu().numpy())
+            true.append(merged["labels"].numpy())
+    return np.concatenate(embeddings), np.concatenate(predicted), np.concatenate(true)
+
+
+def fit_class_gaussians(embedding: np.ndarray, labels: np.ndarray, n_classes: int, ridge: float = DEFAULT_RIDGE,
+                        covariance: str = "per_class") -> Tuple[np.ndarray, np.ndarray]:
+    """Class means and the whitening matrices of the class covariances (see the module docstring).
+
+    Args:
+        embedding: Embeddings, shape (N, D).
+        labels: True class of each row, shape (N,), in [0, K).
+        n_classes: K.
+        ridge: Relative ridge: ``ridge * trace(Sigma_k) / D`` is added to the diagonal.
+        covariance: ``"per_class"`` or ``"shared"`` (the pooled within-class covariance for all).
+
+    Returns:
+        ``(means (K, D), whitening (K, D, D))``, ``whitening[k] @ whitening[k].T`` the inverse
+        of the regularised ``Sigma_k`` (``W_k = L_k^-T`` of its Cholesky factor ``L_k``).
+
+    Raises:
+        ValueError: A class without rows, or an unknown ``covariance``.
+    """
+    if covariance not in ("per_class", "shared"):
+        raise ValueError(f"covariance must be 'per_class' or 'shared', got {covariance!r}")
+    counts = np.bincount(labels, minlength=n_classes)
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0).tolist()
+        raise ValueError(f"no training particles of classes {missing} to fit the unknown rule")
+    d = embedding.shape[1]
+    means = np.zeros((n_classes, d))
+    np.add.at(means, labels, embedding)
+    means /= counts[:, None]
+    centred = embedding - means[labels]
+    scatter = np.stack([centred[labels == k].T @ centred[labels == k] for k in range(n_classes)])
+    pooled = scatter.sum(axis=0) / max(1, len(embedding) - n_classes)
+    whitening = np.zeros((n_classes, d, d))
+    for k in range(n_classes):
+        sigma = pooled if covariance == "shared" else (scatter[k] + d * pooled) / (counts[k] + d)
+        sigma = sigma + np.eye(d) * ridge * np.trace(sigma) / d
+        whitening[k] = np.linalg.inv(np.linalg.cholesky(sigma)).T
+    return means, whitening
+
+
+def squared_distances(embedding: np.ndarray, label: np.ndarray, means: np.ndarray,
+                      whitening: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of each row to the mean of its class, shape (N,).
+
+    Args:
+        embedding: Embeddings, shape (N, D).
+        label: Class of each row, shape (N,).
+        means: Class means, shape (K, D).
+        whitening: Per-class whitening matrices, shape (K, D, D).
+    """
+    out = np.zeros(len(label))
+    for k in np.unique(label):
+        rows = label == k
+        out[rows] = (((embedding[rows] - means[k]) @ whitening[k]) ** 2).sum(axis=1)
+    return out
+
+
+def calibrate_thresholds(distances: np.ndarray, predicted: np.ndarray, true: np.ndarray, noise: np.ndarray,
+                         quantiles: np.ndarray) -> np.ndarray:
+    """Per-class thresholds: the largest over noise levels of the ``quantile`` of the distances of the
+    particles assigned to each class (see the module docstring).
+
+    Args:
+        distances: Squared distance of each calibration particle to its predicted class, shape (N,).
+        predicted: The head's class, shape (N,).
+        true: The true class, shape (N,).
+        noise: The noise level of each particle's structure, shape (N,).
+        quantiles: The quantile of each class, in (0, 1], e.g. 0.99, shape (K,).
+
+    Returns:
+        Thresholds, shape (K,) (``inf`` for a class without any calibration particle).
+    """
+    thresholds = np.full(len(quantiles), np.inf)
+    for k, quantile in enumerate(quantiles):
+        assigned = predicted == k
+        levels = [distances[assigned & (noise == level)] for level in np.unique(noise[assigned])]
+        values = [np.quantile(d, quantile) for d in levels if len(d) >= MIN_CALIBRATION_PARTICLES]
+        if not values:
+            chosen = distances[assigned | (true == k)]
+            values = [np.quantile(chosen, quantile)] if len(chosen) else []
+        if values:
+            thresholds[k] = float(max(values))
+    return thresholds
+
+
+def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_samples: Sequence[GraphSample],
+                     calibration_samples: Sequence[GraphSample], quantile: float, noise_max: float,
+                     ridge: float = DEFAULT_RIDGE, covariance: str = "per_class", liquid_quantile: float = LIQUID_QUANTILE,
+                     device: str = "cpu") -> Dict:
+    """Fit the rule on ``fit_samples``, calibrate it on ``calibration_samples`` and switch it on.
+
+    Args:
+        model: The trained labeler (its head predicts ``class_names``).
+        class_names: The head's K class names (without ``unknown``).
+        fit_samples: Training graphs (means and covariance).
+        calibration_samples: Held-out graphs of every class (thresholds).
+        quantile: Fraction of calibration particles per class that keep their label, e.g. 0.99.
+        noise_max: Crystal noise of the calibration set (recorded).
+        ridge: Relative ridge of the covariances.
+        covariance: ``"per_class"`` or ``"shared"`` (:func:`fit_class_gaussians`).
+        liquid_quantile: The quantile of the class ``liquid`` (the others: ``quantile``).
+        device: Where to run the model.
+
+    Returns:
+        The metadata record: ``method``, ``covariance``, ``ridge``, ``quantile``,
+        ``liquid_quantile``, ``thresholds`` by class name, ``calibration`` (largest noise, particles, unknown
+        fraction per true class and per noise level); ``relabel`` is ``"unknown"``. Thresholds of classes
+        without calibration particles are ``None`` (never unknown).
+    """
+    names = list(class_names)
+    if not (0.0 < quantile <= 1.0 and 0.0 < liquid_quantile <= 1.0):
+        raise ValueError(f"the unknown rule's quantiles must be in (0, 1], got {quantile}, {liquid_quantile}")
+    quantiles = np.array([liquid_quantile if n == "liquid" else quantile for n in names])
+    embedding, _, true = embeddings_and_predictions(model, fit_samples, device)
+    means, whitening = fit_class_gaussians(embedding, true, len(names), ridge, covariance)
+    embedding, predicted, true = embeddings_and_predictions(model, calibration_samples, device)
+    distances = squared_distances(embedding, predicted, means, whitening)
+    noise = particle_noise(calibration_samples)
+    thresholds = calibrate_thresholds(distances, predicted, true, noise, quantiles)
+    unknown = distances > thresholds[predicted]
+    fraction = {n: float(unknown[true == k].mean()) for k, n in enumerate(names) if (true == k).any()}
+    by_level = {f"{level:g}": float(unknown[noise == level].mean()) for level in np.unique(noise)}
+    model.set_unknown_rule(torch.as_tensor(means, dtype=torch.float32), torch.as_tensor(whitening, dtype=torch.float32),
+                           torch.as_tensor(thresholds, dtype=torch.float32))
+    return {
+        "method": "mahalanobis",
+        "covariance": covariance,
+        "ridge": float(ridge),
+        "quantile": float(quantile),
+        "liquid_quantile": float(liquid_quantile),
+        "thresholds": {n: (float(t) if np.isfinite(t) else None) for n, t in zip(names, thresholds)},
+        "calibration": {"noise_max": float(noise_max), "particles": int(len(true)), "unknown_fraction": fraction,
+                        "unknown_fraction_by_noise": by_level},
+        "relabel": keys.UNKNOWN,
+    }
