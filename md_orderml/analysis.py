@@ -19,7 +19,7 @@ same class: ``compute(system).values`` is (N, S) with columns ``value_names``.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Callable, Dict, Mapping, Optional
 
 import numpy as np
 import torch
@@ -206,13 +206,16 @@ class OrderML:
         """Dimensionless cutoff; multiply by the length scale for the absolute one."""
         return self.model.cutoff
 
-    def model_types(self, type_names, types: np.ndarray, where: str = "frame") -> np.ndarray:
+    def model_types(self, type_names, types: np.ndarray, where: str = "frame",
+                    particle_name: Optional[Callable[[int], str]] = None) -> np.ndarray:
         """Map per-particle type ids of a frame to the model's type indices.
 
         Args:
             type_names: The frame's type names.
             types: Type id per particle, shape (N,).
             where: Source description for error messages.
+            particle_name: How messages name particle ``i`` (default ``"particle i"``;
+                :meth:`Frame.particle_name <md_orderml.frame.Frame.particle_name>` adds its id).
 
         Returns:
             Model type index per particle, shape (N,), int64.
@@ -232,7 +235,8 @@ class OrderML:
         if (mapped < 0).any():
             i = int(np.argmax(mapped < 0))
             raise InputError(
-                f"{where}: particle {i} has type {type_names[types[i]]!r} unknown to the model "
+                f"{where}: {particle_name(i) if particle_name else f'particle {i}'} has type "
+                f"{type_names[types[i]]!r} unknown to the model "
                 f"(model types {known}); give a type map"
             )
         return mapped
@@ -286,7 +290,7 @@ class OrderML:
                 torch.as_tensor(frame.box.matrix, dtype=torch.float64, device=self.device),
                 torch.tensor(pbc, device=self.device), hint).max())
 
-    def compute(self, system, pbc=None) -> "OrderML":
+    def compute(self, system, pbc=None, owned: Optional[np.ndarray] = None) -> "OrderML":
         """Label every particle of a system.
 
         Fully periodic systems use the length scale ``(V / N) ** (1 / 3)`` of the box.
@@ -302,6 +306,9 @@ class OrderML:
                 ASE ``Atoms`` or an OVITO ``DataCollection``; positions (N, 3).
             pbc: Which lattice directions are periodic (one or three bools); ``None``
                 keeps the system's own flags (all periodic for ``(box, positions)``).
+            owned: Which particles to label, shape (N,) bool; the others still serve as
+                neighbours, and the outputs (and fractions, means) hold the M labelled
+                particles in system order. ``None`` labels all.
 
         Returns:
             self, with :attr:`labels`, :attr:`confidence`, :attr:`probabilities`,
@@ -327,9 +334,13 @@ class OrderML:
         else:
             scale = frame_length_scale(frame, dims)
             frame.validate(min_box_width=2.0 * self.cutoff * scale)
-        types = self.model_types(frame.type_names, frame.types, frame.source)
+        types = self.model_types(frame.type_names, frame.types, frame.where, frame.particle_name)
+        if owned is None:
+            owned = np.ones(frame.N, dtype=bool)
+        elif np.shape(owned) != (frame.N,):
+            raise InputError(f"{frame.source}: owned has shape {np.shape(owned)}, expected ({frame.N},)")
         self._outputs = self.compute_arrays(frame.positions, types, frame.box.matrix, pbc,
-                                            np.ones(frame.N, dtype=bool), scale)
+                                            np.asarray(owned, dtype=bool), scale)
         return self
 
     def _require_outputs(self, name: str) -> None:

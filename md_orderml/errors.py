@@ -11,3 +11,11 @@ class InputError(OrderMLError, ValueError):
 
 class ModelFileError(OrderMLError, ValueError):
     """A model file that is missing, corrupted, foreign (not md_orderml's) or too new."""
+
+
+class ReportedElsewhere(OrderMLError):
+    """An error that another MPI rank reports (this rank only exits with its status, silently).
+
+    ``md-orderml`` prints the error once, on rank 0; the other ranks raise this so that
+    every rank ends with the same exit status without repeating the message.
+    """

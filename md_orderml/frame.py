@@ -200,6 +200,21 @@ class Frame:
         """Number of particles."""
         return int(self.positions.shape[0])
 
+    @property
+    def where(self) -> str:
+        """:attr:`source` with the time step when known, for error messages:
+        ``"traj.dump, frame 1 (timestep 1000)"``."""
+        return self.source if self.step is None else f"{self.source} (timestep {int(self.step)})"
+
+    def particle_name(self, i: int) -> str:
+        """How error messages name particle ``i`` (0-based index in the frame): ``"particle 4
+        (id 5)"`` when the reader knows the particles' ids (a LAMMPS dump's ``id`` column),
+        else ``"particle 4"``."""
+        ids = getattr(self.native, "ids", None)
+        if ids is not None and len(ids) == self.N:
+            return f"particle {i} (id {int(ids[i])})"
+        return f"particle {i}"
+
     def validate(self, min_box_width: float = 0.0) -> "Frame":
         """Check the frame and raise :class:`InputError` with a one-line reason.
 
@@ -210,7 +225,7 @@ class Frame:
         Returns:
             This frame.
         """
-        where = self.source
+        where = self.where
         if self.positions.ndim != 2 or self.positions.shape[1] != 3:
             raise InputError(f"{where}: positions must have shape (N, 3), got {self.positions.shape}")
         if self.N == 0:
@@ -218,14 +233,14 @@ class Frame:
         bad = ~np.isfinite(self.positions).all(axis=1)
         if bad.any():
             i = int(np.argmax(bad))
-            raise InputError(f"{where}: particle {i} has a non-finite position {self.positions[i].tolist()}")
+            raise InputError(f"{where}: {self.particle_name(i)} has a non-finite position {self.positions[i].tolist()}")
         if self.types.shape != (self.N,):
             raise InputError(f"{where}: {self.types.shape[0]} type ids for {self.N} particles")
         bad_type = (self.types < 0) | (self.types >= len(self.type_names))
         if bad_type.any():
             i = int(np.argmax(bad_type))
             raise InputError(
-                f"{where}: particle {i} has type id {int(self.types[i])} but only "
+                f"{where}: {self.particle_name(i)} has type id {int(self.types[i])} but only "
                 f"{len(self.type_names)} type names {self.type_names} are known"
             )
         periodic = np.asarray(self.box.periodic)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from md_orderml.threads import add_threads_option
+
 
 def add_parser(sub) -> None:
     """Register the ``export`` subcommand."""
@@ -10,11 +12,15 @@ def add_parser(sub) -> None:
     p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train', or a classification "
                    "model file (or 'default') to re-export")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
+    add_threads_option(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``md-orderml export``."""
+    from md_orderml.threads import set_threads
+
+    set_threads(args.threads)
     from md_orderml.errors import ModelFileError
     from md_orderml.model_reexport import reexport_model_file
     from md_orderml.training import Trainer

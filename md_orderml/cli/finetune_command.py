@@ -4,14 +4,23 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    """Register the ``finetune`` subcommand."""
-    from md_orderml.ssl.finetune import FinetuneConfig
+    """Register the ``finetune`` subcommand (its options, whose defaults need torch, when it is used)."""
+    from md_orderml.cli.parser import deferred_options
 
-    d = FinetuneConfig()
     p = sub.add_parser("finetune", help="fine-tune a pretrained backbone on N labelled environments, export a model",
                        description="Label N environments of a generated task, train a head on the (frozen) pretrained "
                                    "backbone or fine-tune everything, report balanced test accuracy and export a "
                                    "normal model file (outputs include the embedding).")
+    p.set_defaults(run=run)
+    deferred_options(p, add_options)
+
+
+def add_options(p) -> None:
+    """Add the options of ``finetune`` to its parser ``p`` (defaults from :class:`~md_orderml.ssl.finetune.FinetuneConfig`)."""
+    from md_orderml.ssl.finetune import FinetuneConfig
+    from md_orderml.threads import add_threads_option
+
+    d = FinetuneConfig()
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.add_argument("--pretrained", help="checkpoint from 'md-orderml pretrain' (omit: a fresh backbone, from scratch)")
     p.add_argument("--labels", type=int, default=100, help="number of labelled environments (particles)")
@@ -25,9 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="runs/finetune", help="where the fine-tuned checkpoint goes")
-    p.add_argument("--threads", type=int, default=0)
+    add_threads_option(p)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(run=run)
 
 
 def run(args) -> int:
@@ -35,6 +43,9 @@ def run(args) -> int:
     import dataclasses
     from pathlib import Path
 
+    from md_orderml.threads import set_threads
+
+    set_threads(args.threads)
     import numpy as np
     import torch
 
@@ -44,8 +55,6 @@ def run(args) -> int:
     from md_orderml.nn.pretrained import load_pretrained_backbone
     from md_orderml.ssl.tasks import task_samples
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.pretrained:
         backbone, state = load_pretrained_backbone(args.pretrained)
         origin = {"pretrained": str(args.pretrained), "pretraining": summary(state.get("history", []))}

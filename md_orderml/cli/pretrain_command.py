@@ -15,10 +15,9 @@ PRESETS = {
 
 
 def add_parser(sub) -> None:
-    """Register the ``pretrain`` subcommand."""
-    from md_orderml.ssl.pretrain import PretrainConfig
+    """Register the ``pretrain`` subcommand (its options, whose defaults need torch, when it is used)."""
+    from md_orderml.cli.parser import deferred_options
 
-    d = PretrainConfig()
     p = sub.add_parser("pretrain", help="self-supervised pretraining of the backbone (pretext tasks)",
                        description="Pretrain the equivariant backbone on unlabelled noisy crystals, LJ liquids and "
                                    "optional trajectory frames with pretext tasks (denoising, noisy-bond and shift "
@@ -26,6 +25,16 @@ def add_parser(sub) -> None:
                                    "prediction, point-group classification of generated symmetric clouds). Writes a "
                                    "pretrained checkpoint for 'md-orderml finetune' and 'md-orderml train "
                                    "--init-backbone'.")
+    p.set_defaults(run=run)
+    deferred_options(p, add_options)
+
+
+def add_options(p) -> None:
+    """Add the options of ``pretrain`` to its parser ``p`` (defaults from :class:`~md_orderml.ssl.pretrain.PretrainConfig`)."""
+    from md_orderml.ssl.pretrain import PretrainConfig
+    from md_orderml.threads import add_threads_option
+
+    d = PretrainConfig()
     p.add_argument("-o", "--output", required=True, help="pretrained checkpoint to write (.pt)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="named settings (e.g. 'default': 300 configurations x "
                    "20 epochs, contrast + point groups + nearest bond); the options it sets are ignored")
@@ -46,25 +55,23 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--architecture", metavar="JSON", help="backbone settings overriding the defaults")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    add_threads_option(p)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``md-orderml pretrain``."""
-    import torch
-
-    from md_orderml.ssl.data import trajectory_samples
-    from md_orderml.ssl.pretext import TASKS, PretextConfig
-    from md_orderml.ssl.pretrain import PretrainConfig, pretrain
-    from md_orderml.errors import InputError
+    from md_orderml.threads import set_threads
 
     if args.preset:
         for key, value in PRESETS[args.preset].items():
             setattr(args, key, value)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    from md_orderml.errors import InputError
+    from md_orderml.ssl.data import trajectory_samples
+    from md_orderml.ssl.pretext import TASKS, PretextConfig
+    from md_orderml.ssl.pretrain import PretrainConfig, pretrain
+
     weights = {k: float(v) for k, v in json.loads(args.weights).items()}
     if set(weights) - set(TASKS) or not any(v > 0 for v in weights.values()):
         raise InputError(f"--weights: tasks are {', '.join(TASKS)} and at least one weight must be > 0")

@@ -19,13 +19,22 @@ PRESETS["default-local"] = dict(PRESETS["default"], length_unit="local")
 
 
 def add_parser(sub) -> None:
-    """Register the ``train`` subcommand."""
-    from md_orderml.training import TrainConfig
+    """Register the ``train`` subcommand (its options, whose defaults need torch, when it is used)."""
+    from md_orderml.cli.parser import deferred_options
 
-    d = TrainConfig()
     p = sub.add_parser("train", help="train a structure classifier on generated structures",
                        description="Train on the structure library (noisy crystals and LJ liquids) and export a model file. "
                                    "Checkpoints go to --run-dir after every epoch; --resume continues.")
+    p.set_defaults(run=run)
+    deferred_options(p, add_options)
+
+
+def add_options(p) -> None:
+    """Add the options of ``train`` to its parser ``p`` (defaults from :class:`~md_orderml.training.TrainConfig`)."""
+    from md_orderml.threads import add_threads_option
+    from md_orderml.training import TrainConfig
+
+    d = TrainConfig()
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="settings of a named model (e.g. 'default', "
                    "the shipped default model); explicit options are ignored")
@@ -54,22 +63,20 @@ def add_parser(sub) -> None:
     p.add_argument("--isolated-crystal-neighbours", type=int, default=d.isolated_crystal_neighbours,
                    help="crystal-labelled neighbours a crystal label needs (default %(default)s)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    add_threads_option(p)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``md-orderml train``."""
-    import torch
-
-    from md_orderml.training import TrainConfig, train
+    from md_orderml.threads import set_threads
 
     if args.preset:
         for key, value in PRESETS[args.preset].items():
             setattr(args, key, value)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    from md_orderml.training import TrainConfig, train
+
     config = TrainConfig(
         epochs=args.epochs, per_class=args.per_class, val_per_class=args.val_per_class,
         noise_max=args.noise_max, cutoff=args.cutoff, lr=args.lr, batch_size=args.batch_size,

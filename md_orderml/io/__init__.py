@@ -82,7 +82,7 @@ def detect_format(path, fmt: Optional[str] = None, for_writing: bool = False) ->
         try:
             with opener(path, "rb") as fh:
                 head = fh.read(256)
-        except OSError as err:
+        except (OSError, EOFError) as err:
             raise InputError(f"{path}: cannot read ({err})") from err
         if head.startswith(_GSD_MAGIC):
             return "gsd"

@@ -36,6 +36,65 @@ def open_text(path: str) -> TextIO:
     return open(path, "r")
 
 
+#: First bytes of every GSD file.
+GSD_MAGIC = (0x65DF65DF65DF65DF).to_bytes(8, "little")
+
+
+class ReadGuard:
+    """Turns the errors of reading a damaged or misnamed file into one-line :class:`InputError` s.
+
+    A context manager around a reader's loop; keep :attr:`where` current (``"traj.dump,
+    frame 3"``). Binary data under a text format (``UnicodeDecodeError``: a GSD file
+    named ``.dump``, ``--format xyz`` on a GSD), truncated or corrupt gzip data
+    (``EOFError``, ``zlib.error``, ``gzip.BadGzipFile``) and other ``OSError`` s become
+    ``"<where>: <reason>"``.
+
+    Args:
+        path: The file being read.
+        what: What the reader expected, e.g. ``"a LAMMPS text dump"``.
+    """
+
+    def __init__(self, path: str, what: str):
+        self.path, self.what, self.where = path, what, path
+
+    def __enter__(self) -> "ReadGuard":
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or not issubclass(exc_type, Exception) or issubclass(exc_type, InputError):
+            return False
+        reason = read_error_reason(self.path, self.what, exc)
+        if reason is None:
+            return False
+        raise InputError(f"{self.where}: {reason}") from None
+
+
+def read_error_reason(path: str, what: str, err: BaseException) -> Optional[str]:
+    """Why reading ``path`` as ``what`` failed, in words; None for errors that are not about the file."""
+    import zlib
+
+    if isinstance(err, UnicodeDecodeError):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as fh:
+                head = fh.read(len(GSD_MAGIC))
+        except (OSError, EOFError, zlib.error):
+            head = b""
+        if head == GSD_MAGIC:
+            return f"this is a GSD file, not {what}: name it .gsd or pass --format gsd"
+        return (f"binary data (byte {err.start} of a text block is {err.object[err.start:err.start + 1]!r}), "
+                f"not {what}; wrong extension or --format?")
+    if isinstance(err, EOFError):
+        return "the compressed (.gz) data ends early: the file is truncated"
+    if isinstance(err, gzip.BadGzipFile):
+        return f"not gzip data although the name ends in .gz ({err})"
+    if isinstance(err, zlib.error):
+        return f"corrupt compressed (.gz) data ({err})"
+    if isinstance(err, OSError):
+        return f"cannot read the file ({err.strerror or err})"
+    return None
+
+
 class FrameSelection:
     """Frames ``start:stop:stride`` of a trajectory; call it with a frame index.
 

@@ -19,7 +19,7 @@ from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
 from md_orderml.io._common import (
-    ALL_FRAMES, FrameSelection, bounding_box_lines, box_from_vectors, open_text, unchanged_native,
+    ALL_FRAMES, FrameSelection, ReadGuard, bounding_box_lines, box_from_vectors, open_text, unchanged_native,
 )
 from md_orderml.io.writer import TextOutputWriter, text_cells
 
@@ -96,7 +96,8 @@ def _read_header(lines: _Lines, where: str, previous: Optional[str]):
             raise InputError(f"{where}: the file ends before 'ITEM: ATOMS' (truncated?)")
         head = line.strip()
         if not head.startswith("ITEM:"):
-            raise InputError(f"{where} (line {lines.lineno}): expected an 'ITEM:' line, found {head[:60]!r}")
+            hint = " (an XYZ file? name it .xyz or pass --format xyz)" if head.split()[:1] and head.split()[0].isdigit() else ""
+            raise InputError(f"{where} (line {lines.lineno}): expected an 'ITEM:' line, found {head[:60]!r}{hint}")
         if head.startswith("ITEM: ATOMS"):
             return items, head[len("ITEM: ATOMS"):].split()
         body = []
@@ -236,12 +237,12 @@ def iter_dump(path: str, keep: FrameSelection = ALL_FRAMES,
     Raises:
         InputError: Missing file, truncated or garbled snapshot, unknown columns.
     """
-    with open_text(path) as fh:
+    with open_text(path) as fh, ReadGuard(path, "a LAMMPS text dump") as guard:
         lines = _Lines(fh)
         for index in itertools.count():
             if keep.done(index):
                 return
-            where = f"{path}, frame {index}"
+            where = guard.where = f"{path}, frame {index}"
             header = _read_header(lines, where, f"{path}, frame {index - 1}" if index else None)
             if header is None:
                 return
@@ -281,7 +282,7 @@ def count_dump(path: str) -> int:
     _common.check_exists(path)
     opener = gzip.open if path.endswith(".gz") else open
     count, tail, overlap = 0, b"", len(TIMESTEP_MARK) - 1
-    with opener(path, "rb") as fh:
+    with opener(path, "rb") as fh, ReadGuard(path, "a LAMMPS text dump"):
         while True:
             chunk = fh.read(1 << 22)
             if not chunk:

@@ -19,7 +19,7 @@ from md_orderml import keys
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
-from md_orderml.io._common import ALL_FRAMES, FrameSelection, box_from_vectors, open_text, unchanged_native
+from md_orderml.io._common import ALL_FRAMES, FrameSelection, ReadGuard, box_from_vectors, open_text, unchanged_native
 from md_orderml.io.writer import TextOutputWriter, text_cells
 
 _PAIR = re.compile(r'\s*([^\s="]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s"]+))?')
@@ -180,12 +180,12 @@ def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = 
     Raises:
         InputError: Missing file, truncated or garbled frame, missing lattice.
     """
-    with open_text(path) as fh:
+    with open_text(path) as fh, ReadGuard(path, "an (extended) XYZ file") as guard:
         lineno = 0
         for index in itertools.count():
             if keep.done(index):
                 return
-            where = f"{path}, frame {index}"
+            where = guard.where = f"{path}, frame {index}"
             line = fh.readline()
             lineno += 1
             while line and not line.strip():
@@ -198,6 +198,8 @@ def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = 
                     raise ValueError
             except ValueError:
                 hint = f" (more particle lines in frame {index - 1} than its count?)" if index else ""
+                if line.startswith("ITEM:"):
+                    hint = " (a LAMMPS dump: name it .dump or pass --format lammps-dump)"
                 raise InputError(f"{where} (line {lineno}): expected the number of particles, "
                                  f"found {line.strip()[:60]!r}{hint}") from None
             comment = fh.readline()
@@ -218,7 +220,7 @@ def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = 
 def count_xyz(path: str) -> int:
     """Number of frames in an XYZ file (reads only the count lines, skips the rest)."""
     count = 0
-    with open_text(path) as fh:
+    with open_text(path) as fh, ReadGuard(path, "an (extended) XYZ file"):
         for line in fh:
             if not line.strip():
                 continue

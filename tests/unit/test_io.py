@@ -454,7 +454,7 @@ def test_missing_file_and_empty_frame(tmp_path):
     path = tmp_path / "empty.dump"
     path.write_text(DUMP_HEAD.format(n=0) + "ITEM: ATOMS id type x y z\n")
     (frame,) = read_all(path)
-    with pytest.raises(InputError, match=r"empty\.dump, frame 0: the frame has no particles"):
+    with pytest.raises(InputError, match=r"empty\.dump, frame 0 \(timestep 0\): the frame has no particles"):
         frame.validate()
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 
+from md_orderml.threads import add_threads_option
+
 
 def add_parser(sub) -> None:
     """Register the ``lammps`` subcommand."""
@@ -26,7 +28,7 @@ def add_parser(sub) -> None:
                     "k-1 (k = 1..S). "
                     "The index variable orderml_every holds --every. Under mpirun the work is split like LAMMPS's.")
     p.add_argument("script", help="LAMMPS input script")
-    p.add_argument("--model", default="default", help="model file, or 'default' (the shipped model)")
+    p.add_argument("--model", default="default", help="model file, or 'default' or 'classic' (the shipped models)")
     p.add_argument("--every", type=int, default=1000, help="label every N steps (default 1000)")
     p.add_argument("--group", default="all", help="LAMMPS group to label (default all)")
     p.add_argument("--var", nargs="+", action="append", default=[], metavar=("NAME", "VALUE"),
@@ -36,6 +38,7 @@ def add_parser(sub) -> None:
     p.add_argument("--skin", type=float, help="neighbour skin (default: from the script's neighbor command, "
                                               "else LAMMPS's default for the unit style)")
     p.add_argument("--log", default="log.lammps", help="LAMMPS log file ('none' for no log)")
+    add_threads_option(p)
     p.add_argument("--quiet", action="store_true", help="no LAMMPS screen output")
     p.set_defaults(run=run)
 
@@ -47,6 +50,7 @@ def run(args) -> int:
     from md_orderml.errors import InputError
     from md_orderml.labelling import mpi_world
     from md_orderml.mpi import import_lammps
+    from md_orderml.threads import ranks_on_node, set_threads
 
     if args.every <= 0:
         raise InputError(f"--every {args.every} must be a positive number of steps")
@@ -67,12 +71,13 @@ def run(args) -> int:
         cmdargs += ["-screen", "none"]
     lammps = import_lammps()
     comm = mpi_world()
+    threads = set_threads(args.threads, share=ranks_on_node(comm))  # LAMMPS resets OpenMP; the fix sets it again
     lmp = lammps.lammps(cmdargs=cmdargs, comm=comm)
 
     def attach(lmp_, skin):
         return OrderMLFix(lmp_, args.model, every=args.every, group=args.group, type_map=type_map,
                           device=args.device, skin=args.skin if args.skin is not None else skin,
-                          on_error="abort")
+                          on_error="abort", threads=threads)
 
     try:
         fix = ScriptRunner(lmp, args.script, attach, comm).run()

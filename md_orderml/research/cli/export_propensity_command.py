@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from md_orderml.threads import add_threads_option
+
 
 def add_parser(sub) -> None:
     """Register the ``export-propensity`` subcommand."""
@@ -9,11 +11,15 @@ def add_parser(sub) -> None:
                        "as a regression model file")
     p.add_argument("checkpoint", help="checkpoint written by 'md-orderml research train-propensity --checkpoint'")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
+    add_threads_option(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     """Run ``md-orderml research export-propensity``."""
+    from md_orderml.threads import set_threads
+
+    set_threads(args.threads)
     from md_orderml.errors import ModelFileError
     from md_orderml.research.glassy.propensity_model import export_checkpoint, is_propensity_checkpoint
 

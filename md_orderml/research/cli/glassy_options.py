@@ -11,6 +11,8 @@ import dataclasses
 import json
 from typing import Dict, Tuple
 
+from md_orderml.threads import add_threads_option
+
 
 def add_shared_options(p, defaults_name: str) -> None:
     """Add ``--architecture``, ``--seed``, ``--cache-dir``, ``--threads`` and ``--quiet`` to parser ``p``.
@@ -22,7 +24,7 @@ def add_shared_options(p, defaults_name: str) -> None:
     p.add_argument("--architecture", metavar="JSON", help=f"backbone settings overriding the {defaults_name} defaults")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", help="data cache directory (default ~/.cache/md_orderml/glassy)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    add_threads_option(p, default=1)
     p.add_argument("--quiet", action="store_true")
 
 
@@ -41,11 +43,10 @@ def data_and_architecture(args, quick, default, architecture: Dict) -> Tuple[obj
     Raises:
         InputError: ``--data`` or ``--architecture`` is not valid JSON or names an unknown setting.
     """
-    import torch
-
     from md_orderml.errors import InputError
+    from md_orderml.threads import set_threads
 
-    torch.set_num_threads(max(1, args.threads))
+    set_threads(args.threads)
     try:
         data = json.loads(args.data) if args.data else {}
         if not isinstance(data, dict):
