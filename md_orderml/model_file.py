@@ -62,15 +62,17 @@ indices differ between models; go by names, and by the checksum to know the mode
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import re
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional
 
 import torch
 
@@ -268,6 +270,21 @@ def build_metadata(
     return metadata
 
 
+@contextlib.contextmanager
+def quiet_torchscript() -> Iterator[None]:
+    """A context that hides torch's TorchScript deprecation warnings inside md_orderml's own calls.
+
+    ``FutureWarning`` s and ``DeprecationWarning`` s naming TorchScript or ``torch.jit``
+    (torch >= 2.14 prints them on every script, save and load) are ignored within the
+    block; other warnings and the global filters are untouched (``warnings.catch_warnings``).
+    ARCHITECTURE.md says what replaces TorchScript when it goes.
+    """
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", message=r".*(torchscript|torch\.jit)", category=category)
+        yield
+
+
 def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
     """Compile ``module`` with TorchScript and save it with ``metadata`` inside.
 
@@ -289,11 +306,13 @@ def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
         scripted = module
     else:
         module = module.cpu().eval()
-        scripted = e3nn_jit.script(module, in_place=False)
+        with quiet_torchscript():
+            scripted = e3nn_jit.script(module, in_place=False)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.jit.save(scripted, tmp, _extra_files={keys.METADATA_FILE: json.dumps(metadata, indent=1)})
+        with quiet_torchscript():
+            torch.jit.save(scripted, tmp, _extra_files={keys.METADATA_FILE: json.dumps(metadata, indent=1)})
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; model files are meant to be shared
@@ -378,7 +397,8 @@ def load_model(model=None, device: str = "cpu") -> ModelFile:
     path = resolve_model_path(model)
     metadata = read_metadata(path)
     try:
-        module = torch.jit.load(str(path), map_location=device)
+        with quiet_torchscript():
+            module = torch.jit.load(str(path), map_location=device)
     except Exception as err:  # torch raises RuntimeError with multi-line text
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelFileError(f"{path}: corrupted model file, TorchScript cannot load it ({first})") from None
