@@ -39,6 +39,24 @@ def untrained_model_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def local_unit_model_path(tmp_path_factory) -> Path:
+    """A randomly initialised model file in the local length unit (md_orderml.local_scale)."""
+    import torch
+
+    from md_orderml.model_file import build_metadata, save_model
+    from md_orderml.nn.backbone import EquivariantBackbone
+    from md_orderml.nn.labeler import StructureLabeler
+
+    torch.manual_seed(1)
+    model = StructureLabeler(EquivariantBackbone(1.6, {"features": 32, "channels": 8}), len(CLASSES),
+                             length_unit="local", vapour_class=CLASSES.index("liquid")).eval()
+    path = tmp_path_factory.mktemp("models") / "untrained_local.pt"
+    save_model(model, build_metadata(CLASSES, 1.6, 2, {"family": "test"}, {"kind": "untrained"},
+                                     receptive_field=model.receptive_field(), length_unit="local"), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def default_model_path() -> Path:
     """The shipped default model (tests that need trained physics use this)."""
     if not DEFAULT_MODEL_PATH.is_file():

@@ -86,3 +86,46 @@ def gather_halo(comm, positions: np.ndarray, types: np.ndarray, box: Box, reach:
         return positions, types
     keep = halo_mask(box.fractional(positions), box.fractional(other_positions), reach / box.widths, periodic)
     return np.concatenate([positions, other_positions[keep]]), np.concatenate([types, other_types[keep]])
+
+
+def reach_unit(model, positions: np.ndarray, cell: np.ndarray, pbc, length_scale: float, comm=None) -> float:
+    """The length by which a model's dimensionless receptive field and cutoff are multiplied, for what ranks hold.
+
+    Global-unit model files measure lengths in ``length_scale`` ((V/N)^(1/3) of the whole
+    system): that is returned as it is. Local-unit files (:mod:`md_orderml.local_scale`)
+    measure each particle in its own unit; their exported ``ghost_reach`` gives the reach of
+    the held configuration, and the unit returned is that reach over the receptive field,
+    the maximum over the ranks of ``comm``. Called on owned particles only with ``pbc``
+    all False (a rank's view), particles at a domain face see fewer neighbours: their unit
+    can only grow there, so the estimate errs towards more ghosts, never fewer.
+
+    Args:
+        model: A :class:`~md_orderml.model_file.ModelFile`.
+        positions: Particles this rank holds, shape (N, 3).
+        cell: Lattice vectors as rows, shape (3, 3).
+        pbc: Periodic flags of the call, shape (3,).
+        length_scale: ``(V / N) ** (1 / 3)`` of the whole system (the global unit, a hint for local files).
+        comm: mpi4py communicator (collective when given), or None.
+
+    Returns:
+        The unit, in the units of ``positions``; identical on every rank.
+    """
+    unit = float(length_scale)
+    if model.length_unit == "local":
+        import torch
+
+        with torch.inference_mode():
+            reach = model.module.ghost_reach(torch.as_tensor(np.asarray(positions, dtype=np.float64)),
+                                             torch.as_tensor(np.asarray(cell, dtype=np.float64)),
+                                             torch.as_tensor(np.asarray(pbc, dtype=bool)), unit)
+        unit = float(reach) / float(model.module.receptive_field()) if len(positions) else 0.0
+        if comm is not None:
+            unit = comm.allreduce(unit, op=_mpi_max())
+    return unit
+
+
+def _mpi_max():
+    """``MPI.MAX`` of mpi4py (imported only when ranks reduce)."""
+    from mpi4py import MPI
+
+    return MPI.MAX

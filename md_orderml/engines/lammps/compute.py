@@ -55,6 +55,7 @@ import numpy as np
 
 from md_orderml import keys
 from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
+from md_orderml.engines.halo import reach_unit
 from md_orderml.engines.lammps.util import (
     NOT_LABELLED, atom_properties, communication_cutoff, gathered_inputs, ghost_inputs, lammps_box, one_line,
 )
@@ -150,7 +151,7 @@ class OrderMLFix:
         self.gathered_steps = 0  # labellings done without ghosts (periodic box)
         self._warned = False
         self._fingerprint = None
-        self._check_box()
+        self._check_box(self.reach_unit())
         props = " ".join(name for name, _, _ in self.atom_properties)
         lmp.command(f"fix {self.props_id} all property/atom {props} ghost no")
         # Napply = every: the (always zero) external forces are added on labelling steps
@@ -220,6 +221,24 @@ class OrderMLFix:
         volume = box.Lx * box.Ly if self.dims == 2 else box.volume
         return length_scale_of(volume, int(self.lmp.get_natoms()), self.dims)
 
+    def reach_unit(self) -> float:
+        """The length unit of the model's receptive field and cutoff on this configuration (same on every rank).
+
+        ``(V / N) ** (1/3)`` for global-unit model files; for local-unit files the largest
+        local unit of the atoms (:func:`md_orderml.engines.halo.reach_unit`), from every rank's
+        owned atoms (periodic box when serial). 0 while the box has no atoms.
+        """
+        if self.lmp.get_natoms() == 0:
+            return 0.0
+        scale = self.length_scale()
+        if self.classifier.model.length_unit != "local":
+            return scale
+        nlocal = self.lmp.extract_setting("nlocal")
+        x = np.array(self.lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]) if nlocal else np.zeros((0, 3))
+        if self.comm is None:
+            return reach_unit(self.classifier.model, x, lammps_box(self.lmp).matrix, self._periodic(), scale)
+        return reach_unit(self.classifier.model, x, np.zeros((3, 3)), np.zeros(3, bool), scale, self.comm)
+
     def _periodic(self) -> np.ndarray:
         """Periodic flags of the model call, shape (3,): LAMMPS's, z never in 2D."""
         periodic = np.array(self.lmp.extract_box()[5], dtype=bool)
@@ -253,12 +272,13 @@ class OrderMLFix:
         """
         if not self.use_ghosts or self.lmp.get_natoms() == 0:
             return None
-        self._check_box()
+        unit = self.reach_unit()
+        self._check_box(unit)
         if self.lmp.extract_setting("comm_mode") != 0:
             if self.mode == "ghost":
                 raise InputError("comm_modify mode multi is not supported with mode='ghost'; use mode='auto' or 'gather'")
             return None
-        need = self.receptive_field * self.length_scale() * (1.0 + self.margin) + self.skin
+        need = self.receptive_field * unit * (1.0 + self.margin) + self.skin
         current = communication_cutoff(self.lmp, self.comm)
         cutoff = max(current, need)
         if cutoff > current:
@@ -287,13 +307,13 @@ class OrderMLFix:
         names = [str(t) for t in range(ntypes + 1)]
         self.classifier.model_types(names, np.arange(1, ntypes + 1), "LAMMPS atom types")
 
-    def _check_box(self) -> None:
+    def _check_box(self, unit: float) -> None:
         natoms = int(self.lmp.get_natoms())
         if natoms == 0:
             return
         box = lammps_box(self.lmp)
         periodic = self._periodic()
-        need = 2.0 * self.classifier.cutoff * self.length_scale()
+        need = 2.0 * self.classifier.cutoff * unit
         for d, width in enumerate(box.widths):
             if periodic[d] and width < need:
                 raise InputError(f"the periodic box is too small for the model: width {width:.6g} along "
@@ -303,10 +323,10 @@ class OrderMLFix:
         for k, value in enumerate(vector, start=1):
             self.lmp.fix_external_set_vector(self.fix_id, k, float(value))
 
-    def _ghosts_suffice(self, scale: float) -> bool:
+    def _ghosts_suffice(self, unit: float) -> bool:
         if not self.use_ghosts or self.ghost_cutoff is None:
             return False
-        need = self.receptive_field * scale
+        need = self.receptive_field * unit
         if self.lmp.extract_setting("neigh_ago") != 0:
             if not self.lmp.extract_setting("neigh_dist_check"):
                 return False
@@ -321,16 +341,17 @@ class OrderMLFix:
         local = np.zeros(self.n_out + 2)
         try:
             scale = self.length_scale()
-            ghosts = self._ghosts_suffice(scale)
+            unit = self.reach_unit()
+            ghosts = self._ghosts_suffice(unit)
             if not ghosts and self.mode == "ghost":
                 raise InputError(f"step {step}: ghost cutoff {self.ghost_cutoff} does not cover the receptive field "
-                                 f"{self.receptive_field * scale:.6g} + skin {self.skin:.6g}; call update_ghost_cutoff() "
+                                 f"{self.receptive_field * unit:.6g} + skin {self.skin:.6g}; call update_ghost_cutoff() "
                                  "between runs or use mode='auto'")
-            self._check_box()
+            self._check_box(unit)
         except Exception as exc:  # global checks: every rank takes the same branch
-            err, ghosts = exc, True
+            err, ghosts, unit = exc, True, scale
         try:
-            reach = self.receptive_field * scale
+            reach = self.receptive_field * unit
             inputs = (ghost_inputs(self.lmp, nlocal, reach) if ghosts
                       else gathered_inputs(self.lmp, nlocal, reach, self._periodic(), self.comm))
             if err is None:
