@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export a training checkpoint as a TorchScript model file, or "
                        "re-export a classification model file with the current code (same weights)")
     p.add_argument("checkpoint", help="checkpoint.pt written by 'md-orderml train', or a classification "
-                   "model file (or 'default') to re-export")
+                   "model file (or 'default', 'classic') to re-export")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     add_threads_option(p)
     p.set_defaults(run=run)
@@ -22,10 +22,11 @@ def run(args) -> int:
 
     set_threads(args.threads)
     from md_orderml.errors import ModelFileError
+    from md_orderml.model_file import SHIPPED_MODELS
     from md_orderml.model_reexport import reexport_model_file
     from md_orderml.training import Trainer
 
-    if args.checkpoint == "default" or is_model_file(args.checkpoint):
+    if args.checkpoint in SHIPPED_MODELS or is_model_file(args.checkpoint):
         print(f"wrote {reexport_model_file(args.checkpoint, args.output)}")
         return 0
     try:

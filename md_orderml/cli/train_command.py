@@ -6,16 +6,23 @@ import dataclasses
 import json
 
 
-#: Named training settings. ``default`` made md_orderml/models/default.pt, starting from
-#: the backbone of ``md-orderml pretrain --preset default -o runs/pretrained.pt``:
-#: ``md-orderml train --preset default --init-backbone runs/pretrained.pt -o md_orderml/models/default.pt``.
-#: ``default-local``: the same settings in the local length unit (md_orderml.local_scale).
+#: Named training settings (``--preset``; explicit options are then ignored).
+#:
+#: * ``classic``: the settings that made md_orderml/models/classic.pt, the seven-class model
+#:   (fcc bcc hcp sc cd hd liquid) in the global length unit, the default before issues 20-21.
+#: * ``default``: the shipped md_orderml/models/default.pt: every class of the prototype vocabulary
+#:   (``--classes vocabulary``), lengths in each particle's local unit (md_orderml.local_scale), and
+#:   the ``unknown`` rule calibrated at noise up to 7 %:
+#:   ``md-orderml train --preset default -o md_orderml/models/default.pt --run-dir runs/default``.
 PRESETS = {
-    "default": dict(epochs=40, per_class=90, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.5,
+    "classic": dict(epochs=40, per_class=90, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.5,
                     cutoff=1.6, lr=3e-3, seed=0, threads=1, isolated_crystal_radius=1.2, isolated_crystal_neighbours=2,
-                    length_unit="global"),
+                    length_unit="global", classes="default"),
 }
-PRESETS["default-local"] = dict(PRESETS["default"], length_unit="local")
+PRESETS["default"] = dict(PRESETS["classic"], classes="vocabulary", length_unit="local", unknown_quantile=0.99,
+                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02)
+#: Named class lists of ``--classes`` (resolved in :func:`class_list`).
+CLASS_LISTS = ("default", "vocabulary")
 
 
 def add_parser(sub) -> None:
@@ -40,6 +47,21 @@ def add_options(p) -> None:
                    "the shipped default model); explicit options are ignored")
     p.add_argument("--run-dir", default="runs/train", help="checkpoint directory (default runs/train)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--classes", default="default",
+                   help="classes to learn, comma-separated (crystals of the structure library and prototypes, "
+                        "'liquid'), or 'default' (fcc,bcc,hcp,sc,cd,hd,liquid) or 'vocabulary' (those and every "
+                        "vocabulary prototype: a15,c14,c15,beta_mn,sigma,clathrate_i,sh,beta_sn)")
+    p.add_argument("--unknown-quantile", type=float, default=d.unknown_quantile,
+                   help="exported model: > 0 adds the class 'unknown' for environments far from the training data "
+                        "(Mahalanobis distance of the embedding); the fraction of held-out particles per class "
+                        "that keep their label, e.g. 0.99; 0 = off (default)")
+    p.add_argument("--calibration-per-class", type=int, default=d.calibration_per_class,
+                   help="held-out structures per class calibrating the unknown rule (default %(default)s)")
+    p.add_argument("--calibration-noise-max", type=float, default=d.calibration_noise_max,
+                   help="largest crystal noise of those structures (default %(default)s)")
+    p.add_argument("--prototype-perturb", type=float, default=d.prototype_perturb,
+                   help="relative perturbation of the prototypes' free Wyckoff parameters and c/a "
+                        "(default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--per-class", type=int, default=d.per_class, help="training structures per class")
     p.add_argument("--val-per-class", type=int, default=d.val_per_class)
@@ -83,6 +105,9 @@ def run(args) -> int:
         seed=args.seed, thermal_fraction=args.thermal_fraction, init_backbone=args.init_backbone,
         isolated_crystal_radius=args.isolated_crystal_radius,
         isolated_crystal_neighbours=args.isolated_crystal_neighbours, length_unit=args.length_unit,
+        class_names=class_list(args.classes), unknown_quantile=args.unknown_quantile,
+        calibration_per_class=args.calibration_per_class, calibration_noise_max=args.calibration_noise_max,
+        prototype_perturb=args.prototype_perturb,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})
@@ -90,3 +115,19 @@ def run(args) -> int:
                  progress=not args.quiet)
     print(f"wrote {path}")
     return 0
+
+
+def class_list(classes: str) -> tuple:
+    """The class names of ``--classes``: a comma-separated list, or a name of :data:`CLASS_LISTS`.
+
+    Raises:
+        InputError: An empty list.
+    """
+    from md_orderml.errors import InputError
+    from md_orderml.training.data import DEFAULT_CLASSES, VOCABULARY_CLASSES
+
+    named = {"default": DEFAULT_CLASSES, "vocabulary": VOCABULARY_CLASSES}
+    names = named.get(classes.strip()) or tuple(n.strip() for n in classes.split(",") if n.strip())
+    if not names:
+        raise InputError(f"--classes {classes!r} names no class")
+    return names

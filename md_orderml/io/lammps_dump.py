@@ -4,12 +4,23 @@ Boxes: orthogonal (``ITEM: BOX BOUNDS pp pp pp``), restricted triclinic whose th
 lines hold the *bounding box* and the tilts (``ITEM: BOX BOUNDS xy xz yz pp pp pp``),
 and general triclinic (``ITEM: BOX BOUNDS abc origin``, rotated into restricted form).
 Coordinates come from ``x y z``, ``xu yu zu``, ``xs ys zs`` or ``xsu ysu zsu``.
+
+The writer adds one header section before ``ITEM: ATOMS`` (:data:`HEADER_ITEM`)::
+
+    ITEM: MD_ORDERML
+    class_names fcc bcc ... unknown        (regression models: value_names ...)
+    model_sha256 <64 hex digits>           (when the model file is known)
+
+OVITO, ASE and this reader skip sections they do not know; readers that expect exactly
+TIMESTEP, NUMBER OF ATOMS, BOX BOUNDS and ATOMS in fixed lines (LAMMPS ``read_dump`` and
+``rerun``, MDAnalysis) do not: label a copy, or read the labels with one of the former.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from typing import Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -27,6 +38,8 @@ from md_orderml.io.writer import TextOutputWriter, text_cells
 COORDINATE_SETS = ((("x", "y", "z"), False), (("xu", "yu", "zu"), False),
                    (("xs", "ys", "zs"), True), (("xsu", "ysu", "zsu"), True))
 TIMESTEP_MARK = b"ITEM: TIMESTEP"
+#: The header section the writer adds: the class (value) names and the model file's SHA-256.
+HEADER_ITEM = "ITEM: MD_ORDERML"
 LEGACY_COLUMNS = ("id", "type", "xs", "ys", "zs", "ix", "iy", "iz")
 
 
@@ -55,6 +68,15 @@ class DumpRecord:
     def lines(self) -> List[str]:
         """The atom lines, without newlines."""
         return self.text.splitlines()
+
+    @property
+    def md_orderml_header(self) -> dict:
+        """The writer's :data:`HEADER_ITEM` section as ``{key: [words]}``, e.g.
+        ``{"class_names": ["fcc", "liquid"], "model_sha256": ["9f2c..."]}`` (empty when absent)."""
+        for head, body in self.items:
+            if head == HEADER_ITEM:
+                return {line.split()[0]: line.split()[1:] for line in body if line.split()}
+        return {}
 
     def column(self, name: str) -> np.ndarray:
         """One column as float64 (str when not numeric), shape (N,)."""
@@ -318,7 +340,9 @@ class DumpWriter(TextOutputWriter):
     ``id type [element] x y z`` table. Columns are appended per stored output
     (:data:`DUMP_COLUMNS`): ``orderml_label orderml_conf`` and, with probabilities,
     ``orderml_p0 ... orderml_p{C-1}``; regression models ``orderml_<value name>`` per
-    value. Old ``orderml_*`` columns are replaced.
+    value. Old ``orderml_*`` columns are replaced. Before ``ITEM: ATOMS`` goes the
+    :data:`HEADER_ITEM` section with the class (value) names and the model file's
+    SHA-256 (see the module docstring); an old one is replaced.
 
     Args:
         path: Output dump file.
@@ -332,8 +356,9 @@ class DumpWriter(TextOutputWriter):
         if record is not None:
             header = []
             for head, body in record.items:
-                header.append(head)
-                header.extend(body)
+                if head != HEADER_ITEM:
+                    header.append(head)
+                    header.extend(body)
             columns, rows = list(record.columns), record.lines
             old = [j for j, c in enumerate(columns) if c.startswith(_common.COLUMN_PREFIX)]
             if old:
@@ -348,6 +373,10 @@ class DumpWriter(TextOutputWriter):
     def _write(self, frame: Frame, arrays: Mapping[str, np.ndarray], index: int) -> None:
         header, columns, rows = self._table(frame)
         extra = [name for key in self.keys for name, _ in self.spec.expand(key, DUMP_COLUMNS[key])]
+        names = " ".join(re.sub(r"\s", "_", str(n)) for n in self.spec.summary_names)
+        header += [HEADER_ITEM, f"{self.spec.names_kind} {names}"]
+        if self.spec.model_sha256:
+            header.append(f"model_sha256 {self.spec.model_sha256}")
         out = header + ["ITEM: ATOMS " + " ".join(columns + extra)]
         out += [f"{row} {cells}" for row, cells in zip(rows, text_cells(arrays, self.keys))]
         self._fh.write("\n".join(out) + "\n")

@@ -247,6 +247,8 @@ XYZ_PROPERTIES = {keys.LABEL: ("orderml_label", "I"), keys.CONFIDENCE: ("orderml
                   keys.PROBABILITIES: ("orderml_probabilities", "R"), keys.VALUES: ("orderml_{name}", "R")}
 #: Comment key listing the names (space-separated), per task.
 XYZ_NAMES_KEYS = {keys.CLASSIFICATION: "orderml_classes", keys.REGRESSION: "orderml_values"}
+#: Comment key of the model file's SHA-256 (written when known).
+XYZ_SHA256_KEY = "orderml_model_sha256"
 
 
 class XyzWriter(TextOutputWriter):
@@ -258,7 +260,8 @@ class XyzWriter(TextOutputWriter):
     and, with probabilities, ``orderml_probabilities:R:C``, with the key
     ``orderml_classes`` listing the class names; regression models
     ``orderml_<value name>:R:1`` per value, with the key ``orderml_values``. Whitespace in
-    names becomes ``_``.
+    names becomes ``_``. When the model file is known, the key ``orderml_model_sha256``
+    holds its SHA-256.
 
     Args:
         path: Output ``.xyz`` file.
@@ -270,7 +273,7 @@ class XyzWriter(TextOutputWriter):
         """``(comment pairs, properties, rows)`` of a frame without md_orderml properties and keys."""
         record = unchanged_native(frame, XyzRecord)
         if record is not None:
-            skip = {"properties"} | set(XYZ_NAMES_KEYS.values())
+            skip = {"properties", XYZ_SHA256_KEY} | set(XYZ_NAMES_KEYS.values())
             pairs = [(k, v) for k, v in record.pairs if k.lower() not in skip]
             props, rows, drop, col = [], record.text.splitlines(), [], 0
             for name, kind, count in record.properties:
@@ -303,6 +306,8 @@ class XyzWriter(TextOutputWriter):
         names = " ".join(re.sub(r"\s", "_", n) for n in self.spec.summary_names)
         pairs += [("Properties", ":".join(f"{n}:{k}:{c}" for n, k, c in props)),
                   (XYZ_NAMES_KEYS[self.spec.task], f'"{names}"')]
+        if self.spec.model_sha256:
+            pairs.append((XYZ_SHA256_KEY, f'"{self.spec.model_sha256}"'))
         out = [str(frame.N), " ".join(_fmt_pair(k, v) for k, v in pairs)]
         out += [f"{row} {cells}" for row, cells in zip(rows, text_cells(arrays, self.keys))]
         self._fh.write("\n".join(out) + "\n")

@@ -196,14 +196,16 @@ def test_dump_copy_through_any_column_order(tmp_path):
     write_labelled(out, [frame])
     lines = out.read_text().splitlines()
     assert lines[:10] == text.splitlines()[:10]
-    assert lines[10] == ("ITEM: ATOMS vx z type id y x orderml_label orderml_conf "
+    assert lines[10:12] == ["ITEM: MD_ORDERML", "class_names fluid fcc bcc"]  # the spec knows no model file
+    assert lines[12] == ("ITEM: ATOMS vx z type id y x orderml_label orderml_conf "
                          "orderml_p0 orderml_p1 orderml_p2")
-    assert lines[11].startswith("0.1 1.5 2 7 0.5 1.0 ")
+    assert lines[13].startswith("0.1 1.5 2 7 0.5 1.0 ")
     # relabelling replaces the orderml columns instead of adding a second set
     again = tmp_path / "again.dump"
     write_labelled(again, read_all(out), probabilities=False)
     (back,) = read_all(again)
     assert back.native.columns == ["vx", "z", "type", "id", "y", "x", "orderml_label", "orderml_conf"]
+    assert again.read_text().count("ITEM: MD_ORDERML") == 1
     np.testing.assert_array_equal(back.native.column("orderml_label"), make_labels(3)[0])
 
 
