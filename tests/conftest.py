@@ -1,6 +1,7 @@
 """Shared fixtures: model files (an untrained one for mechanics, the shipped default for physics)."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,20 +73,73 @@ def mpirun() -> str:
     return str(candidate) if candidate.exists() else "mpirun"
 
 
-NO_HOOMD = "HOOMD-blue is not installed (conda install -c conda-forge hoomd)"
+#: Where HOOMD-blue 4.8.2 (MD, HPMC, MPI; built by hand) is installed; MD_ORDERML_HOOMD_PREFIX overrides.
+HOOMD_PREFIX = Path(os.environ.get("MD_ORDERML_HOOMD_PREFIX") or Path.home() / ".cache" / "md-orderml-hoomd" / "4.8.2")
+#: Every skip for lack of HOOMD-blue says this (and fails instead where :func:`hoomd_required`).
+NO_HOOMD_PHRASE = "HOOMD-blue is not installed"
+NO_HOOMD = f"{NO_HOOMD_PHRASE} (conda install -c conda-forge hoomd)"
+HOOMD_IMPORT_ERRORS = {}  #: component -> why it did not import
 
 
-def hoomd_available() -> bool:
-    """Whether ``hoomd`` and ``hoomd.md`` import (MPICH loaded first for MPI builds)."""
+def _use_hoomd_prefix() -> None:
+    """Put :data:`HOOMD_PREFIX` first on ``sys.path`` and ``PYTHONPATH`` (for the MPI helpers) when it exists."""
+    if not HOOMD_PREFIX.is_dir():
+        return
+    prefix = str(HOOMD_PREFIX)
+    if prefix not in sys.path:
+        sys.path.insert(0, prefix)
+    parts = [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]
+    if prefix not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([prefix, *parts])
+
+
+_use_hoomd_prefix()
+
+
+def hoomd_required() -> str:
+    """Why a skip for lack of HOOMD-blue is a failure here, or "" where it is not.
+
+    It is where :data:`HOOMD_PREFIX` exists or ``MD_ORDERML_REQUIRE_HOOMD=1``
+    (``MD_ORDERML_REQUIRE_HOOMD=0`` turns it off).
+    """
+    flag = os.environ.get("MD_ORDERML_REQUIRE_HOOMD", "")
+    if flag == "0":
+        return ""
+    if flag == "1":
+        return "MD_ORDERML_REQUIRE_HOOMD=1"
+    return f"the HOOMD-blue build {HOOMD_PREFIX} exists" if HOOMD_PREFIX.is_dir() else ""
+
+
+def hoomd_available(*components: str) -> bool:
+    """Whether ``hoomd`` and its ``components`` (default ``md``; e.g. ``hpmc``) import (MPICH loaded first)."""
+    import importlib
+
     from md_orderml.mpi import load_mpi
 
     load_mpi()
-    try:
-        import hoomd  # noqa: F401
-        import hoomd.md  # noqa: F401
-    except ImportError:
-        return False
+    for component in ("",) + (components or ("md",)):
+        name = f"hoomd.{component}" if component else "hoomd"
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            HOOMD_IMPORT_ERRORS[name] = f"{type(err).__name__}: {err}"
+            return False
     return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Where HOOMD-blue must be there (:func:`hoomd_required`), a test skipped for lack of it fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or getattr(report, "wasxfail", None) is not None:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    why = hoomd_required()
+    if why and NO_HOOMD_PHRASE in reason:
+        errors = "; ".join(f"{name}: {error}" for name, error in HOOMD_IMPORT_ERRORS.items()) or "no import error seen"
+        report.outcome = "failed"
+        report.longrepr = f"skipped for lack of HOOMD-blue, but {why} ({errors}); PYTHONPATH={os.environ.get('PYTHONPATH', '')}"
 
 
 def ka_simulation(positions, types, length, seed: int = 3):

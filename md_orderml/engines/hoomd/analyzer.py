@@ -37,13 +37,19 @@ this one) computes the labels at once, so writer order does not matter; on other
 the loggables hold the labels of the last trigger step (``labelled_step``). Reading is
 collective under MPI (every rank reads, as HOOMD's writers do).
 
+MD and HPMC alike: the writer reads only the state, so it works with any integrator
+(``hoomd.md.Integrator``, ``hoomd.hpmc.integrate.*``); under HPMC a timestep is a sweep,
+so the trigger counts sweeps. Loggables are declared with ``hoomd.logging.log``
+(:mod:`~md_orderml.engines.hoomd.loggables`).
+
 Ghosts (MPI): labels need all particles within the receptive field
 ``R = receptive_field * (V / N_global) ** (1/3)`` of each owned particle. HOOMD sizes its
-ghost layer from neighbour lists only (:func:`hoomd_ghost_reach`). ``ghosts="auto"`` uses
-HOOMD's ghosts when they reach ``R``, else all-gathers positions with mpi4py on trigger
-steps and keeps, per rank, the particles within ``R`` of its own (exact). ``"hoomd"``
-raises instead; ``"gather"`` always gathers. ``nlist.r_cut[(a, b)] = R`` on the pair
-force's neighbour list makes HOOMD's ghosts suffice (pair forces then cost more).
+ghost layer from MD neighbour lists or HPMC shapes (:func:`hoomd_ghost_reach`).
+``ghosts="auto"`` uses HOOMD's ghosts when they reach ``R``, else all-gathers positions
+with mpi4py on trigger steps and keeps, per rank, the particles within ``R`` of its own
+(exact). ``"hoomd"`` raises instead; ``"gather"`` always gathers. ``nlist.r_cut[(a, b)] = R``
+on the pair force's neighbour list (MD), or a stand-alone ``hoomd.md.nlist.Cell(buffer=0,
+default_r_cut=R)`` in ``sim.operations.computes`` (HPMC), makes HOOMD's ghosts suffice.
 
 GPU: with ``hoomd.device.GPU`` the model runs on CUDA and reads positions and types
 zero-copy from ``state.gpu_local_snapshot`` (``__cuda_array_interface__``).
@@ -52,9 +58,7 @@ See hoomd_plugin/README.md for a full guide.
 
 from __future__ import annotations
 
-import copy
 import os
-import re
 import time
 import warnings
 import weakref
@@ -68,7 +72,6 @@ load_mpi()  # HOOMD built with MPI links libmpi.so.12 (the mpich wheel)
 try:
     import hoomd
     from hoomd.logging import log
-    from hoomd.logging import _LoggerQuantity  # HOOMD 4 internal: per-instance loggables
 except ImportError as _err:  # pragma: no cover - depends on the environment
     raise ImportError("md_orderml.engines.hoomd needs HOOMD-blue >= 4 "
                       "(conda install -c conda-forge hoomd)") from _err
@@ -78,6 +81,7 @@ from md_orderml import keys
 from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
 from md_orderml.engines.halo import gather_halo
 from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
+from md_orderml.engines.hoomd.loggables import NAMESPACE, TASK_NAMES, action_class
 from md_orderml.errors import InputError
 from md_orderml.frame import Box
 from md_orderml.model_file import ModelFile, load_model
@@ -85,70 +89,29 @@ from md_orderml.outputs import OutputSpec
 
 __all__ = ["GHOST_MODES", "NAMESPACE", "OrderMLWriter", "cuda_tensor", "hoomd_ghost_reach"]
 
-#: Logger namespace of every quantity (GSD: ``log/particles/md_orderml/label``).
-NAMESPACE = ("md_orderml",)
-#: Loggables that only models of one task have (an instance drops the other task's).
-TASK_LOGGABLES = {keys.CLASSIFICATION: ("label", "confidence", "probabilities", "counts", "fractions", "class_names"),
-                  keys.REGRESSION: ("values", "value_means", "value_names")}
 GHOST_MODES = ("auto", "hoomd", "gather")
 #: Deprecated names: old name -> new name (warn on use, removed in the next release).
 DEPRECATED = {"OrderMLLabels": "OrderMLWriter"}
 
 
-class _LoggedAs(_LoggerQuantity):
-    """A loggable read from attribute ``name`` but logged under ``log_name`` (Logger namespace, GSD path).
-
-    Lets the ``fractions`` loggable keep its (C,) sequence and GSD path
-    ``log/md_orderml/fractions`` while the ``fractions`` attribute is a dict by class name.
-    """
-
-    def __init__(self, log_name: str, name: str, cls, category: str, default: bool = True):
-        super().__init__(name, cls, category, default)
-        self.log_name = log_name
-
-    def yield_names(self, user_name=None):
-        for namespace in super().yield_names(user_name):
-            yield namespace[:-1] + (self.log_name,)
-
-
 class _OrderMLAction(hoomd.custom.Action):
-    """The work behind :class:`OrderMLWriter` (see there for the arguments)."""
+    """The work behind :class:`OrderMLWriter` (see there for the arguments); the task's loggables
+    and the model's scalars come from :func:`~md_orderml.engines.hoomd.loggables.action_class`."""
 
-    def __init__(self, model, device: Optional[str], type_map: Optional[Mapping[str, str]], ghosts: str,
-                 mpi_comm=None):
+    def __init__(self, model: ModelFile, device: Optional[str], type_map: Optional[Mapping[str, str]],
+                 ghosts: str, mpi_comm=None):
         super().__init__()
         if ghosts not in GHOST_MODES:
             raise InputError(f"ghosts={ghosts!r} must be one of {GHOST_MODES}")
-        self._model = model if isinstance(model, ModelFile) else load_model(model, device="cpu")
+        self._model = model
         self._device, self._type_map, self._ghosts, self._given_comm = device, dict(type_map or {}), ghosts, mpi_comm
         self._spec = OutputSpec.of(self._model)
-        self._scalars = {}
-        for k, name in enumerate(self._model.value_names):
-            self._scalars[f"mean_{name}"] = ("mean", k)
-        for k, name in enumerate(self._model.class_names):
-            safe = re.sub(r"\W", "_", str(name))
-            self._scalars[f"fraction_{safe}"] = ("fraction", k)
-            self._scalars[f"count_{safe}"] = ("count", k)
-        self._export_dict = self._instance_export_dict()
         self._simulation = self._classifier = self._comm = self._operation = None
         self._clear()
         self.route: Optional[str] = None  #: How the last labels were made: "serial", "hoomd" or "gather".
         self.gathered_steps = 0  #: Number of labellings that gathered positions.
         self.compute_seconds = 0.0  #: Wall time spent labelling on this rank.
-
-    def _instance_export_dict(self) -> dict:
-        out = {}
-        other_tasks = [names for task, names in TASK_LOGGABLES.items() if task != self._spec.task]
-        for name, quantity in type(self)._export_dict.items():
-            if not any(name in names for names in other_tasks):
-                out[name] = copy.deepcopy(quantity)
-        if "fractions" in TASK_LOGGABLES[self._spec.task]:
-            out["fractions"] = _LoggedAs("fractions", "fraction_sequence", type(self), "sequence")
-        for name, (kind, _k) in self._scalars.items():
-            out[name] = _LoggerQuantity(name, type(self), "scalar", default=kind in ("fraction", "mean"))
-        for quantity in out.values():
-            quantity.namespace = NAMESPACE
-        return out
+        self.gather_seconds = 0.0  #: Of which gathering positions (MPI all-gather and halo selection).
 
     def _clear(self) -> None:
         self._step: Optional[int] = None
@@ -215,7 +178,8 @@ class _OrderMLAction(hoomd.custom.Action):
             raise InputError(
                 f"HOOMD's ghost layer is complete up to {have}, but the model's receptive field is {reach:.4g}; "
                 f"set the pair force's neighbour list base cutoff, nlist.r_cut[(a, b)] = {reach:.4g} for all "
-                "type pairs (pair forces get slower), or use ghosts='auto' or 'gather'")
+                "type pairs (pair forces get slower; under HPMC add hoomd.md.nlist.Cell(buffer=0, "
+                f"default_r_cut={reach:.4g}) to sim.operations.computes), or use ghosts='auto' or 'gather'")
         if self._rank == 0 and self.gathered_steps == 0:
             warnings.warn(f"md_orderml: HOOMD's ghosts do not reach the receptive field {reach:.4g}; labelling "
                           "from gathered positions (exact; see md_orderml.engines.hoomd)", stacklevel=3)
@@ -247,7 +211,9 @@ class _OrderMLAction(hoomd.custom.Action):
             split = [int(k) == 1 for k in state.domain_decomposition]
             pbc = (split[0], split[1], split[2] and not flat)
         if route == "gather":
+            gather_start = time.perf_counter()
             pos, typeid = gather_halo(self._comm, pos, typeid, box, self._model.receptive_field * scale)
+            self.gather_seconds += time.perf_counter() - gather_start
         if self._gpu and route != "gather":
             with state.gpu_local_snapshot as snap:  # zero-copy views, used inside the block
                 p = snap.particles
@@ -305,73 +271,11 @@ class _OrderMLAction(hoomd.custom.Action):
         self._refresh()
         return self._arrays.get(key) if self._rank == 0 else None
 
-    @log(category="particle", requires_run=True)
-    def label(self):
-        """(N_global,) int32: class index per particle in tag order (rank 0; None elsewhere)."""
-        return self._particle(keys.LABEL)
-
-    @log(category="particle", requires_run=True)
-    def confidence(self):
-        """(N_global,) float32: probability of each particle's label (rank 0; None elsewhere)."""
-        return self._particle(keys.CONFIDENCE)
-
-    @log(category="particle", requires_run=True, default=False)
-    def probabilities(self):
-        """(N_global, C) float32: class probabilities per particle (rank 0; None elsewhere)."""
-        return self._particle(keys.PROBABILITIES)
-
-    @log(category="sequence", requires_run=True)
-    def counts(self):
-        """(C,) int64: number of particles in each class (all ranks)."""
-        return self._summary_totals("fractions")[:-1].astype(np.int64)
-
-    @property
-    def fraction_sequence(self) -> np.ndarray:
-        """(C,) float64: fraction of particles in each class, in class order (all ranks);
-        logged as ``fractions`` (GSD ``log/md_orderml/fractions``)."""
-        if not self._attached:
-            raise hoomd.error.DataAccessError("fractions")
-        return np.array(list(self.fractions.values()), dtype=np.float64)
-
-    @property
-    def fractions(self) -> Dict[str, float]:
-        """Fraction of particles in each class, by class name (all ranks)."""
-        if not self._attached:
-            raise hoomd.error.DataAccessError("fractions")
-        return self._spec.summary(self._summary_totals("fractions"))
-
-    @log(category="particle", requires_run=True)
-    def values(self):
-        """(N_global, S) float32: regression values per particle in tag order (rank 0; None elsewhere)."""
-        return self._particle(keys.VALUES)
-
-    @log(category="sequence", requires_run=True)
-    def value_means(self):
-        """(S,) float64: mean of each regression value over all particles (all ranks)."""
-        return np.array(list(self.means.values()), dtype=np.float64)
-
-    @property
-    def means(self) -> Dict[str, float]:
-        """Mean of each regression value over all particles, by value name (all ranks)."""
-        if not self._attached:
-            raise hoomd.error.DataAccessError("means")
-        return self._spec.summary(self._summary_totals("means"))
-
-    @log(category="strings")
-    def value_names(self):
-        """list[str]: the S value names of a regression model."""
-        return self._model.value_names
-
     @log(category="scalar", requires_run=True, default=False)
     def labelled_step(self):
         """int: the step the current labels were computed on."""
         self._refresh()
         return self._step
-
-    @log(category="strings")
-    def class_names(self):
-        """list[str]: the C class names, index = label."""
-        return self._model.class_names
 
     @log(category="string")
     def model_sha256(self):
@@ -384,15 +288,10 @@ class _OrderMLAction(hoomd.custom.Action):
         return self._model.receptive_field
 
     def __getattr__(self, name: str):
-        scalars = self.__dict__.get("_scalars", {})
-        if name not in scalars:
-            raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
-        if not self._attached:
-            raise hoomd.error.DataAccessError(name)
-        kind, k = scalars[name]
-        if kind == "count":
-            return int(self.counts[k])
-        return float((self.value_means if kind == "mean" else self.fraction_sequence)[k])
+        model = self.__dict__.get("_model")
+        if model is not None and name in TASK_NAMES:  # the other task's quantity: say why in one line
+            raise InputError(wrong_task_message(model, name))
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
 
 class OrderMLWriter(hoomd.write.CustomWriter):
@@ -424,10 +323,10 @@ class OrderMLWriter(hoomd.write.CustomWriter):
 
     def __init__(self, trigger, model="default", *, device: Optional[str] = None,
                  type_map: Optional[Mapping[str, str]] = None, ghosts: str = "auto", mpi_comm=None):
-        action = _OrderMLAction(model, device, type_map, ghosts, mpi_comm)
-        super().__init__(trigger=trigger, action=action)
+        model = model if isinstance(model, ModelFile) else load_model(model, device="cpu")
+        action = action_class(_OrderMLAction, model)(model, device, type_map, ghosts, mpi_comm)
+        super().__init__(trigger=trigger, action=action)  # its loggables become the writer's
         action._operation = weakref.ref(self)
-        self._export_dict = action._export_dict
 
 
 def __getattr__(name):
