@@ -3,7 +3,8 @@
 OVITO's polyhedral template matching (PTM), adaptive common neighbour analysis
 (a-CNA) and diamond identification, mapped onto md_orderml's class names. ``ovito``
 is an optional extra (``pip install md_orderml[baselines]``) imported here only.
-Particles a method does not recognise get the name ``"other"``.
+Particles a method does not recognise get the name ``"other"``. The frame's
+:attr:`Box.periodic <md_orderml.frame.Box>` flags are OVITO's ``pbc`` (open directions are not wrapped).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _pipeline(frame: Frame, modifier):
     matrix = np.zeros((3, 4))
     matrix[:, :3] = frame.box.matrix.T
     matrix[:, 3] = frame.box.corner
-    data.create_cell(matrix, pbc=(True, True, not frame.box.is2D))
+    periodic = frame.box.periodic
+    data.create_cell(matrix, pbc=(periodic[0], periodic[1], periodic[2] and not frame.box.is2D))
     particles = data.create_particles(count=frame.N)
     particles.create_property("Position", data=frame.box.wrap(frame.positions))
     pipeline = Pipeline(source=StaticSource(data=data))

@@ -304,6 +304,7 @@ def label_trajectory(
     progress: bool = True,
     comm=None,
     subset: Optional[Subset] = None,
+    pbc: Optional[Tuple[bool, bool, bool]] = None,
 ) -> Optional[LabelRun]:
     """Label every selected frame of a trajectory.
 
@@ -323,6 +324,9 @@ def label_trajectory(
         progress: Show a progress bar (rank 0).
         comm: An mpi4py communicator to split frames over (None = serial).
         subset: Label only these particles of each frame (:class:`Subset`); None = all.
+        pbc: Which directions (x, y, z) are periodic, instead of what the file says (see
+            :func:`md_orderml.io.open_trajectory`); None = the file's flags. The outputs
+            record the flags used (dump ``BOX BOUNDS``, XYZ ``pbc=``).
 
     Returns:
         A :class:`LabelRun` on rank 0 (None on other ranks).
@@ -356,7 +360,7 @@ def label_trajectory(
             raise
     elif setup_error is not None:
         raise setup_error
-    selection = dict(start=start, stop=stop, stride=stride)
+    selection = dict(start=start, stop=stop, stride=stride, pbc=pbc)
     if rank != 0:
         _worker(classifier, spec, keys, path, fmt, comm, selection, subset)
         _worker_outcome(comm)

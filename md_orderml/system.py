@@ -82,6 +82,54 @@ def positions_array(positions: Any, where: str) -> np.ndarray:
     return array
 
 
+def open_cell(cell: Any, periodic: Sequence[bool], positions: np.ndarray,
+              origin: Any = (0.0, 0.0, 0.0)) -> Tuple[np.ndarray, np.ndarray]:
+    """A cell with extent along open directions that have none: a cluster without a cell, a slab with ``c = 0``.
+
+    An open direction whose lattice vector is zero gets one that spans the particles: with
+    no lattice vector at all, the particles' axis-aligned bounding box; with the other two
+    given, their normal, as long as the particles' extent along it. Either is widened by
+    half a mean particle spacing on each side (so a flat or one-particle system has
+    extent). Local-unit models label such systems whatever the open extent; global-unit
+    models refuse them (see :func:`md_orderml.analysis.frame_length_scale`).
+
+    Args:
+        cell: Lattice vectors as rows, shape (3, 3).
+        periodic: Periodicity of each lattice direction, three bools.
+        positions: Cartesian positions, shape (N, 3).
+        origin: Corner of the cell, shape (3,).
+
+    Returns:
+        ``(cell, origin)``: shapes (3, 3) and (3,); unchanged when no open row is zero or
+        when a row cannot be filled (one lattice vector only), which
+        :func:`box_from_cell` then reports.
+    """
+    cell = np.array(cell, dtype=np.float64).reshape(3, 3)
+    origin = np.array(origin, dtype=np.float64).reshape(3)
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    zero = [not np.linalg.norm(cell[d]) > 0 for d in range(3)]
+    fill = [d for d in range(3) if zero[d] and not periodic[d]]
+    if not fill or len(positions) == 0 or not np.isfinite(positions).all() or sum(zero) == 2:
+        return cell, origin
+    extent = np.ptp(positions, axis=0)
+    size = max(float(extent.max()), 1.0 if not extent.max() > 0 else 0.0)
+    spacing = float(np.prod(np.maximum(extent, size / len(positions) ** (1 / 3))) / len(positions)) ** (1 / 3)
+    pad = 0.5 * spacing
+    if sum(zero) == 3:
+        if not all(not p for p in periodic):
+            return cell, origin
+        lo = positions.min(axis=0) - pad
+        return np.diag(extent + 2.0 * pad), lo
+    d = fill[0]
+    normal = np.cross(cell[(d + 1) % 3], cell[(d + 2) % 3])
+    if not np.linalg.norm(normal) > 0:
+        return cell, origin
+    normal /= np.linalg.norm(normal)
+    heights = (positions - origin) @ normal
+    cell[d] = normal * (float(np.ptp(heights)) + 2.0 * pad)
+    return cell, origin + normal * (float(heights.min()) - pad)
+
+
 def box_from_cell(cell: Any, periodic: Sequence[bool], origin: Any = (0.0, 0.0, 0.0), is2D: bool = False,
                   where: str = "system") -> Tuple[Box, Optional[np.ndarray]]:
     """A general cell in HOOMD's box convention, and the rotation that takes it there.
@@ -112,9 +160,8 @@ def box_from_cell(cell: Any, periodic: Sequence[bool], origin: Any = (0.0, 0.0, 
     if empty:
         d = empty[0]
         if not periodic[d]:
-            raise InputError(f"{where}: the system is open along {AXES[d]} and its cell has no extent there; the "
-                             "model's length scale (V/N)^(1/3) needs a box that the particles fill (clusters and "
-                             "surfaces in vacuum are not supported yet)")
+            raise InputError(f"{where}: the system is open along {AXES[d]} and its cell has no extent there; give "
+                             "the cell at least two lattice vectors (or none, for a cluster)")
         raise InputError(f"{where}: lattice vector {d + 1} of the periodic cell is zero")
     if abs(np.linalg.det(cell)) <= 1e-12 * np.prod(np.linalg.norm(cell, axis=1)):
         raise InputError(f"{where}: the cell is degenerate (zero volume): {cell.tolist()}")
@@ -198,8 +245,9 @@ def frame_from_hoomd(snapshot: Any, where: str) -> Frame:
 def frame_from_ase(atoms: Any, where: str) -> Frame:
     """A frame of an ASE ``Atoms``: cell (rows), ``pbc``, chemical symbols as type names (sorted)."""
     periodic = pbc_flags(list(atoms.pbc), where)
-    box, rotation = box_from_cell(np.asarray(atoms.get_cell()), periodic, where=where)
     positions = positions_array(atoms.get_positions(), where)
+    cell, origin = open_cell(np.asarray(atoms.get_cell()), periodic, positions)
+    box, rotation = box_from_cell(cell, periodic, origin=origin, where=where)
     names, types = np.unique(np.asarray(atoms.get_chemical_symbols(), dtype=str), return_inverse=True)
     return Frame(positions=positions if rotation is None else positions @ rotation, box=box,
                  types=types.reshape(-1), type_names=[str(n) for n in names] or ["A"], source=where,
@@ -216,9 +264,9 @@ def frame_from_ovito(data: Any, where: str) -> Frame:
         raise InputError(f"{where}: the OVITO data collection has no particles or no simulation cell")
     cell = np.asarray(data.cell)
     periodic = pbc_flags(list(data.cell.pbc), where)
-    box, rotation = box_from_cell(cell[:, :3].T, periodic, origin=cell[:, 3], is2D=bool(data.cell.is2D),
-                                  where=where)
     positions = positions_array(data.particles.positions, where)
+    vectors, origin = open_cell(cell[:, :3].T, periodic, positions, cell[:, 3])
+    box, rotation = box_from_cell(vectors, periodic, origin=origin, is2D=bool(data.cell.is2D), where=where)
     type_property = data.particles.particle_types
     if type_property is None:
         types, names = np.zeros(len(positions), dtype=np.int32), ["A"]

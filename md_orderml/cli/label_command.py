@@ -8,6 +8,35 @@ from md_orderml.threads import add_threads_option
 
 #: Output formats ``-o`` takes (the trajectory formats; ``--fractions`` writes the CSV).
 OUTPUT_FORMATS = ("gsd", "lammps-dump", "xyz")
+#: Words ``--pbc`` takes besides three T/F flags.
+PBC_WORDS = {"all": (True, True, True), "none": (False, False, False), "file": None}
+PBC_HELP = ("which directions are periodic, instead of what the file says (extended XYZ pbc=, the dump's BOX "
+            "BOUNDS flags; GSD: all): three flags T (periodic) or F (open) for x, y, z, e.g. TTF for a slab "
+            "open along z, or 'all', 'none' (a cluster), 'file' (the default)")
+
+
+def parse_pbc(text):
+    """``--pbc`` as three bools (x, y, z), or None for the file's own flags.
+
+    Args:
+        text: ``"TTF"`` (also ``"T,T,F"``, ``"t t f"``, ``"110"``), ``"all"``, ``"none"``,
+            ``"file"`` or None.
+
+    Raises:
+        InputError: Anything else (one line; the CLI exits 2).
+    """
+    from md_orderml.errors import InputError
+
+    if text is None:
+        return None
+    word = str(text).strip().lower()
+    if word in PBC_WORDS:
+        return PBC_WORDS[word]
+    flags = [c for c in word if c not in " ,"]
+    if len(flags) != 3 or any(c not in "tf10" for c in flags):
+        raise InputError(f"--pbc {text!r}: give three flags T (periodic) or F (open) for x, y, z, e.g. --pbc TTF, "
+                         "or one of all, none, file")
+    return tuple(c in "t1" for c in flags)
 
 
 def add_parser(sub) -> None:
@@ -35,6 +64,7 @@ def add_parser(sub) -> None:
     p.add_argument("--start", type=int, default=0, help="first frame (default 0)")
     p.add_argument("--stop", type=int, default=None, help="stop before this frame")
     p.add_argument("--stride", type=int, default=1, help="label every n-th frame")
+    p.add_argument("--pbc", metavar="FLAGS", help=PBC_HELP)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--type-map", metavar="JSON", help='map file types to model types, e.g. \'{"1": "Cu"}\'')
     add_threads_option(p)
@@ -74,6 +104,7 @@ def run(args) -> int:
     if not (args.output or args.fractions or args.plot):
         raise InputError("nothing to write: give -o OUT, --fractions CSV and/or --plot PNG")
     out_fmt = output_format(args.output, args.out_fmt) if args.output else None
+    pbc = parse_pbc(args.pbc)
     type_map = None
     if args.type_map:
         try:
@@ -95,7 +126,7 @@ def run(args) -> int:
         args.input, args.output, model=args.model, fractions_csv=args.fractions, plot=args.plot,
         probabilities=args.probabilities, fmt=args.fmt, out_fmt=out_fmt, start=args.start, stop=args.stop,
         stride=args.stride, device=args.device, type_map=type_map,
-        progress=rank0 and not args.quiet, comm=comm, subset=subset,
+        progress=rank0 and not args.quiet, comm=comm, subset=subset, pbc=pbc,
     )
     if rank0 and not args.quiet:
         ranks = "" if comm is None else f" on {comm.Get_size()} ranks"

@@ -6,6 +6,11 @@ Readers (one frame in memory at a time): HOOMD GSD, LAMMPS text dumps, (extended
         for frame in traj:
             ...
 
+Each frame's :attr:`Box.periodic <md_orderml.frame.Box>` comes from the file: extended XYZ
+``pbc="T T F"``, the LAMMPS dump's ``ITEM: BOX BOUNDS`` flags (``pp`` periodic; ``ff``, ``ss``,
+``mm``, ``fs``... open), GSD always periodic; ``open_trajectory(path, pbc=...)`` overrides it.
+The text writers write the flags back, so a round trip keeps them.
+
 Writers of per-particle outputs, one per format, for either task of a model file (output
 appears only when the ``with`` block ends without an exception)::
 
@@ -16,7 +21,7 @@ appears only when the ``with`` block ends without an exception)::
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
@@ -27,6 +32,7 @@ from md_orderml.io.summary import SummaryCSV
 from md_orderml.io.writer import OutputWriter
 from md_orderml.io.xyz import XyzRecord, XyzWriter
 from md_orderml.outputs import OutputSpec
+from md_orderml.system import pbc_flags
 
 #: Canonical format names.
 FORMATS = ("gsd", "lammps-dump", "xyz")
@@ -110,13 +116,15 @@ class Trajectory:
     """
 
     def __init__(self, path, fmt: Optional[str] = None, start: int = 0, stop: Optional[int] = None,
-                 stride: int = 1, box: Optional[Box] = None, dimensions: Optional[int] = None):
+                 stride: int = 1, box: Optional[Box] = None, dimensions: Optional[int] = None,
+                 pbc: Optional[Sequence[bool]] = None):
         self.path = os.fspath(path)
         self.fmt = detect_format(self.path, fmt)
         self.selection = FrameSelection(start, stop, stride)
         if dimensions not in (None, 2, 3):
             raise InputError(f"dimensions must be 2, 3 or None, got {dimensions!r}")
         self._box, self._dimensions = box, dimensions
+        self._pbc = None if pbc is None else pbc_flags(pbc, "pbc")
         self._iterators = []
         if not os.path.exists(self.path):
             raise InputError(f"{self.path}: no such file")
@@ -125,15 +133,15 @@ class Trajectory:
         if self.fmt == "gsd":
             from md_orderml.io.gsd_io import iter_gsd
 
-            it = iter_gsd(self.path, self.selection)
+            it = iter_gsd(self.path, self.selection, pbc=self._pbc)
         elif self.fmt == "lammps-dump":
             from md_orderml.io.lammps_dump import iter_dump
 
-            it = iter_dump(self.path, self.selection, dimensions=self._dimensions)
+            it = iter_dump(self.path, self.selection, dimensions=self._dimensions, pbc=self._pbc)
         else:
             from md_orderml.io.xyz import iter_xyz
 
-            it = iter_xyz(self.path, self.selection, box=self._box, dimensions=self._dimensions)
+            it = iter_xyz(self.path, self.selection, box=self._box, dimensions=self._dimensions, pbc=self._pbc)
         self._iterators.append(it)
         return it
 
@@ -155,8 +163,8 @@ class Trajectory:
 
 
 def open_trajectory(path, fmt: Optional[str] = None, *, start: int = 0, stop: Optional[int] = None,
-                    stride: int = 1, box: Optional[Box] = None,
-                    dimensions: Optional[int] = None) -> Trajectory:
+                    stride: int = 1, box: Optional[Box] = None, dimensions: Optional[int] = None,
+                    pbc: Optional[Sequence[bool]] = None) -> Trajectory:
     """Open a trajectory for streaming.
 
     Args:
@@ -167,6 +175,8 @@ def open_trajectory(path, fmt: Optional[str] = None, *, start: int = 0, stop: Op
             skipped text frames are not parsed, skipped GSD frames not read.
         box: Box for XYZ frames without ``Lattice=``.
         dimensions: 2 to treat dump/XYZ frames as 2D (GSD files say so themselves).
+        pbc: Which directions (x, y, z) are periodic, one or three bools, instead of what
+            the file says (XYZ ``pbc=``, dump ``BOX BOUNDS`` flags; GSD: all periodic).
 
     Returns:
         A :class:`Trajectory`; iterate it for frames (positions (N, 3), types (N,)).
@@ -174,7 +184,7 @@ def open_trajectory(path, fmt: Optional[str] = None, *, start: int = 0, stop: Op
     Raises:
         InputError: Missing file or unknown format (bad frames raise while iterating).
     """
-    return Trajectory(path, fmt, start=start, stop=stop, stride=stride, box=box, dimensions=dimensions)
+    return Trajectory(path, fmt, start=start, stop=stop, stride=stride, box=box, dimensions=dimensions, pbc=pbc)
 
 
 def count_frames(path, fmt: Optional[str] = None) -> int:

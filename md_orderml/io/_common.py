@@ -212,6 +212,38 @@ def bounding_box_lines(box: Box, bounds: str = "pp pp pp") -> list:
             f"{ylo_b!r} {yhi_b!r} {xz!r}", f"{p['zlo']!r} {p['zhi']!r} {yz!r}"]
 
 
+#: Words of an ``ITEM: BOX BOUNDS`` line that are not boundary codes.
+BOUNDS_WORDS = ("xy", "xz", "yz", "abc", "origin")
+
+
+def boundary_flags(head: str, where: str) -> Optional[Tuple[str, str, str]]:
+    """The three LAMMPS boundary codes of an ``ITEM: BOX BOUNDS`` line (``("pp", "pp", "fm")``),
+    or ``None`` when the line gives none (old dumps).
+
+    Raises:
+        InputError: Flags other than three pairs of p, f, s, m.
+    """
+    words = [w for w in head[len("ITEM: BOX BOUNDS"):].split() if w not in BOUNDS_WORDS]
+    if not words:
+        return None
+    if len(words) != 3 or any(len(w) != 2 or set(w) - set("pfsm") for w in words):
+        raise InputError(f"{where}: bad boundary flags {' '.join(words)!r} in {head!r}; "
+                         "expected three of pp, ff, ss, mm, fs, ... (LAMMPS boundary)")
+    return tuple(words)
+
+
+def periodic_of_codes(codes: Optional[Tuple[str, str, str]]) -> Tuple[bool, bool, bool]:
+    """Periodic flags of boundary codes: ``pp`` is periodic; no codes means periodic."""
+    return (True, True, True) if codes is None else tuple(code == "pp" for code in codes)
+
+
+def bounds_text(periodic, codes: Optional[Tuple[str, str, str]] = None) -> str:
+    """Boundary codes of periodic flags (``"pp pp ff"``), keeping ``codes`` where they agree."""
+    kept = codes or ("pp", "pp", "pp")
+    return " ".join(("pp" if p else "ff") if (kept[d] == "pp") != bool(p) else kept[d]
+                    for d, p in enumerate(periodic))
+
+
 def type_names_from_labels(names: Sequence[str]) -> Tuple[list, np.ndarray]:
     """Sorted unique type names and each particle's index into them, shape (N,) int32."""
     unique, inverse = np.unique(np.asarray(names, dtype=str), return_inverse=True)

@@ -8,13 +8,18 @@ file's SHA-256 as the string :data:`md_orderml.keys.GSD_MODEL_SHA256` when known
 the per-particle logs as the properties ``md_orderml_label``, ``md_orderml_confidence``,
 ``md_orderml_probabilities`` (``md_orderml_values``) and the names as the global
 attribute ``md_orderml/class_names`` (``md_orderml/value_names``).
+
+HOOMD-blue boxes are periodic in every direction, so frames read from GSD are (unless the
+reader's ``pbc=`` argument, ``md-orderml label --pbc``, says otherwise). GSD has no
+place for open directions: a frame written from an open one keeps its box, and its
+positions are wrapped into it as HOOMD's are; label it with ``--pbc`` again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Dict, Iterator, List, Mapping, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -81,13 +86,15 @@ def frame_from_gsd(snap, source: str) -> Frame:
                  step=int(snap.configuration.step), source=source, native=snap)
 
 
-def iter_gsd(path: str, keep: FrameSelection = ALL_FRAMES) -> Iterator[Frame]:
+def iter_gsd(path: str, keep: FrameSelection = ALL_FRAMES,
+             pbc: Optional[Tuple[bool, bool, bool]] = None) -> Iterator[Frame]:
     """Yield the frames of a GSD file one at a time.
 
     Args:
         path: The ``.gsd`` file.
         keep: Which frames to yield; the others are not read, and reading stops
             after the last selected one.
+        pbc: Periodic flags (x, y, z) of the frames; ``None``: periodic (HOOMD's boxes are).
 
     Yields:
         :class:`Frame` with positions (N, 3), ``types`` (N,), the GSD type names, the
@@ -108,7 +115,10 @@ def iter_gsd(path: str, keep: FrameSelection = ALL_FRAMES) -> Iterator[Frame]:
                 snap = traj[index]
             except (RuntimeError, OSError, ValueError, KeyError) as err:
                 raise InputError(f"{source}: cannot read the GSD frame ({err}); is the file truncated?") from err
-            yield frame_from_gsd(snap, source)
+            frame = frame_from_gsd(snap, source)
+            if pbc is not None:
+                frame = frame.replace(box=dataclasses.replace(frame.box, periodic=tuple(pbc)))
+            yield frame
 
 
 def gsd_frame_from(frame: Frame):

@@ -5,6 +5,13 @@ lines hold the *bounding box* and the tilts (``ITEM: BOX BOUNDS xy xz yz pp pp p
 and general triclinic (``ITEM: BOX BOUNDS abc origin``, rotated into restricted form).
 Coordinates come from ``x y z``, ``xu yu zu``, ``xs ys zs`` or ``xsu ysu zsu``.
 
+Periodicity: the boundary flags of ``ITEM: BOX BOUNDS`` (LAMMPS ``boundary``) set
+:attr:`Box.periodic <md_orderml.frame.Box>` per direction: ``pp`` is periodic; ``ff``,
+``ss``, ``mm`` and mixed pairs such as ``fs`` or ``sm`` are open. A header without flags
+(old dumps) means periodic. A reader's ``pbc=`` argument (``md-orderml label --pbc``)
+overrides them. The writer writes the frame's flags (open directions as ``ff`` unless the
+copied header already says which open style), so they survive a round trip.
+
 The writer adds one header section before ``ITEM: ATOMS`` (:data:`HEADER_ITEM`)::
 
     ITEM: MD_ORDERML
@@ -30,7 +37,8 @@ from md_orderml.errors import InputError
 from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
 from md_orderml.io._common import (
-    ALL_FRAMES, FrameSelection, ReadGuard, bounding_box_lines, box_from_vectors, open_text, unchanged_native,
+    ALL_FRAMES, BOUNDS_WORDS, FrameSelection, ReadGuard, boundary_flags, bounding_box_lines, bounds_text,
+    box_from_vectors, open_text, periodic_of_codes, unchanged_native,
 )
 from md_orderml.io.writer import TextOutputWriter, text_cells
 
@@ -139,7 +147,7 @@ def _item(items, name: str, where: str):
 
 
 def _header_numbers(items, where: str):
-    """Timestep, atom count and (box, rotation) from the header items."""
+    """Timestep, atom count and (box, rotation) from the header items (the box has the file's flags)."""
     try:
         step = int(_item(items, "TIMESTEP", where)[1][0].split()[0])
         n = int(_item(items, "NUMBER OF ATOMS", where)[1][0])
@@ -148,6 +156,7 @@ def _header_numbers(items, where: str):
     if n < 0:
         raise InputError(f"{where}: negative number of atoms {n}")
     head, body = _item(items, "BOX BOUNDS", where)
+    periodic = periodic_of_codes(boundary_flags(head, where))
     try:
         rows = [[float(v) for v in line.split()] for line in body]
     except ValueError:
@@ -158,7 +167,7 @@ def _header_numbers(items, where: str):
                 raise InputError("'BOX BOUNDS abc origin' needs 3 lines of 4 numbers")
             m = np.array(rows)
             box, rotation = box_from_vectors(m[0, :3], m[1, :3], m[2, :3], m[:, 3])
-            return step, n, box, rotation
+            return step, n, dataclasses.replace(box, periodic=periodic), rotation
         if len(rows) != 3 or any(len(r) not in (2, 3) for r in rows):
             raise InputError("'BOX BOUNDS' needs 3 lines of 2 (or 3 with tilts) numbers")
         (xlo, xhi, *t0), (ylo, yhi, *t1), (zlo, zhi, *t2) = rows
@@ -168,7 +177,8 @@ def _header_numbers(items, where: str):
         xhi -= max(0.0, xy, xz, xy + xz)
         ylo -= min(0.0, yz)
         yhi -= max(0.0, yz)
-        return step, n, Box.from_lammps(xlo, xhi, ylo, yhi, zlo, zhi, xy, xz, yz), None
+        box = Box.from_lammps(xlo, xhi, ylo, yhi, zlo, zhi, xy, xz, yz)
+        return step, n, dataclasses.replace(box, periodic=periodic), None
     except InputError as err:
         raise InputError(f"{where}: {err}") from None
 
@@ -240,8 +250,8 @@ def _positions(tokens, columns, box: Box, rotation, where, first_line) -> np.nda
                      "expected x y z, xu yu zu, xs ys zs or xsu ysu zsu")
 
 
-def iter_dump(path: str, keep: FrameSelection = ALL_FRAMES,
-              dimensions: Optional[int] = None) -> Iterator[Frame]:
+def iter_dump(path: str, keep: FrameSelection = ALL_FRAMES, dimensions: Optional[int] = None,
+              pbc: Optional[Tuple[bool, bool, bool]] = None) -> Iterator[Frame]:
     """Yield the snapshots of a LAMMPS text dump one at a time, in file particle order.
 
     Args:
@@ -250,6 +260,7 @@ def iter_dump(path: str, keep: FrameSelection = ALL_FRAMES,
             stops after the last selected one.
         dimensions: 2 to label the frames as two-dimensional (dumps do not say);
             ``None`` or 3 for 3D.
+        pbc: Periodic flags (x, y, z) instead of the ``BOX BOUNDS`` flags (``None``: the file's).
 
     Yields:
         :class:`Frame` with positions (N, 3), types (N,) and type names (``"1"``,
@@ -291,6 +302,8 @@ def iter_dump(path: str, keep: FrameSelection = ALL_FRAMES,
                    if "id" in columns else None)
             if dimensions == 2:
                 box = dataclasses.replace(box, is2D=True)
+            if pbc is not None:
+                box = dataclasses.replace(box, periodic=tuple(pbc))
             record = DumpRecord(items=items, columns=columns, text=text.rstrip("\n"), ids=ids,
                                 positions=positions, rotation=rotation)
             yield Frame(positions=positions, box=box, types=types, type_names=type_names,
@@ -312,6 +325,15 @@ def count_dump(path: str) -> int:
             data = tail + chunk
             count += data.count(TIMESTEP_MARK)
             tail = data[-overlap:]  # a mark split across chunks is found once, in the next data
+
+
+def _bounds_head(head: str, frame: Frame) -> str:
+    """A copied ``ITEM: BOX BOUNDS`` line with the frame's periodic flags (unchanged where they agree)."""
+    codes = boundary_flags(head, frame.where)
+    if periodic_of_codes(codes) == frame.box.periodic:
+        return head
+    words = [w for w in head[len("ITEM: BOX BOUNDS"):].split() if w in BOUNDS_WORDS]
+    return " ".join(["ITEM: BOX BOUNDS", *words, bounds_text(frame.box.periodic, codes)])
 
 
 def _fresh_table(frame: Frame) -> Tuple[List[str], List[str]]:
@@ -337,7 +359,8 @@ class DumpWriter(TextOutputWriter):
     """Write frames with their per-particle outputs as a LAMMPS text dump (atomically; see :class:`AtomicFile`).
 
     A frame read from a dump keeps its header and columns; other frames get a fresh
-    ``id type [element] x y z`` table. Columns are appended per stored output
+    ``id type [element] x y z`` table. ``ITEM: BOX BOUNDS`` holds the frame's periodic
+    flags (``pp`` periodic, ``ff`` open; a copied header keeps its own codes where they agree). Columns are appended per stored output
     (:data:`DUMP_COLUMNS`): ``orderml_label orderml_conf`` and, with probabilities,
     ``orderml_p0 ... orderml_p{C-1}``; regression models ``orderml_<value name>`` per
     value. Old ``orderml_*`` columns are replaced. Before ``ITEM: ATOMS`` goes the
@@ -356,6 +379,8 @@ class DumpWriter(TextOutputWriter):
         if record is not None:
             header = []
             for head, body in record.items:
+                if head.startswith("ITEM: BOX BOUNDS"):
+                    head = _bounds_head(head, frame)
                 if head != HEADER_ITEM:
                     header.append(head)
                     header.extend(body)
@@ -366,7 +391,7 @@ class DumpWriter(TextOutputWriter):
                 columns = [c for c in columns if not c.startswith(_common.COLUMN_PREFIX)]
         else:
             header = ["ITEM: TIMESTEP", str(frame.step or 0), "ITEM: NUMBER OF ATOMS", str(frame.N)]
-            header += bounding_box_lines(frame.box)
+            header += bounding_box_lines(frame.box, bounds_text(frame.box.periodic))
             columns, rows = _fresh_table(frame)
         return header, columns, rows
 

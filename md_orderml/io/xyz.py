@@ -4,6 +4,14 @@ The comment line of extended XYZ holds ``key=value`` pairs: ``Lattice="ax ay az 
 bz cx cy cz"`` (cell vectors as rows), ``Properties=species:S:1:pos:R:3:...``, and
 optionally ``Origin="ox oy oz"``, ``pbc="T T T"`` and ``step=``. Plain XYZ has no
 cell; pass ``box=`` to read it.
+
+Periodicity: ``pbc="T T F"`` (``T``/``F``, ``True``/``False`` or ``1``/``0``; one flag means
+all three) sets :attr:`Box.periodic <md_orderml.frame.Box>` per lattice direction; without
+the key the frame is periodic (or takes the flags of ``box=``). A reader's ``pbc=``
+argument (``md-orderml label --pbc``) overrides the file. A frame open in every direction
+needs no ``Lattice=`` (a cluster as ASE writes it): its box is the particles' bounding box
+(:func:`md_orderml.system.open_cell`), and an open direction whose lattice vector is zero
+gets the particles' extent. The writer writes the frame's flags, so they survive a round trip.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from md_orderml.frame import Box, Frame
 from md_orderml.io import _common
 from md_orderml.io._common import ALL_FRAMES, FrameSelection, ReadGuard, box_from_vectors, open_text, unchanged_native
 from md_orderml.io.writer import TextOutputWriter, text_cells
+from md_orderml.system import open_cell
 
 _PAIR = re.compile(r'\s*([^\s="]+)(?:\s*=\s*("(?:[^"\\]|\\.)*"|\{[^}]*\}|[^\s"]+))?')
 DEFAULT_PROPERTIES = [("species", "S", 1), ("pos", "R", 3)]
@@ -90,6 +99,27 @@ class XyzRecord:
         return None
 
 
+_FLAG_WORDS = {"t": True, "true": True, "1": True, "f": False, "false": False, "0": False}
+
+
+def parse_pbc(text: str, where: str) -> Tuple[bool, bool, bool]:
+    """An extended XYZ ``pbc=`` value (``"T T F"``; one flag means all three) as three bools.
+
+    Raises:
+        InputError: Not one or three flags T/F (True/False, 1/0).
+    """
+    words = text.replace(",", " ").split()
+    if len(words) not in (1, 3) or any(w.lower() not in _FLAG_WORDS for w in words):
+        raise InputError(f"{where}: pbc={text!r} must be three flags T or F (periodic x, y, z), e.g. pbc=\"T T F\"")
+    flags = [_FLAG_WORDS[w.lower()] for w in words]
+    return tuple(flags * 3 if len(flags) == 1 else flags)
+
+
+def pbc_text(periodic, is2D: bool = False) -> str:
+    """Three flags as an extended XYZ ``pbc=`` value (``"T T F"``); 2D frames are open along z."""
+    return " ".join("T" if p and not (is2D and d == 2) else "F" for d, p in enumerate(periodic))
+
+
 def _floats(text: str, count: int, key: str, where: str) -> np.ndarray:
     try:
         values = np.array(text.replace(",", " ").split(), dtype=np.float64)
@@ -100,8 +130,9 @@ def _floats(text: str, count: int, key: str, where: str) -> np.ndarray:
     return values
 
 
-def _frame(record: XyzRecord, n: int, where: str, first_line: int,
-           box: Optional[Box], dimensions: Optional[int], step_default: Optional[int]) -> Frame:
+def _frame(record: XyzRecord, n: int, where: str, first_line: int, box: Optional[Box],
+           dimensions: Optional[int], step_default: Optional[int],
+           pbc: Optional[Tuple[bool, bool, bool]] = None) -> Frame:
     props = record.properties
     ncol = sum(c for _, _, c in props)
     tokens = record.text.split()
@@ -132,11 +163,15 @@ def _frame(record: XyzRecord, n: int, where: str, first_line: int,
         types, names = np.zeros(n, dtype=np.int32), ["A"]
     else:
         names, types = _common.type_names_from_labels(tokens[offsets[species_name]::ncol])
+    file_pbc = record.get("pbc")
+    periodic = pbc or (parse_pbc(file_pbc, where) if file_pbc is not None
+                       else (box.periodic if box is not None and record.get("Lattice") is None else (True,) * 3))
     lattice = record.get("Lattice")
-    if lattice is not None:
-        m = _floats(lattice, 9, "Lattice", where).reshape(3, 3)
+    if lattice is not None or (box is None and not any(periodic)):
+        m = np.zeros((3, 3)) if lattice is None else _floats(lattice, 9, "Lattice", where).reshape(3, 3)
         origin_text = record.get("Origin")
         origin = np.zeros(3) if origin_text is None else _floats(origin_text, 3, "Origin", where)
+        m, origin = open_cell(m, periodic, positions, origin)
         try:
             box, rotation = box_from_vectors(m[0], m[1], m[2], origin)
         except InputError as err:
@@ -144,12 +179,12 @@ def _frame(record: XyzRecord, n: int, where: str, first_line: int,
         positions = _common.rotate_positions(positions, rotation, box.corner)
     elif box is None:
         raise InputError(f"{where}: no Lattice= in the comment line; a periodic box is needed "
-                         "(write extended XYZ, or pass box= to the reader)")
-    pbc = (record.get("pbc") or "T T T").split()
-    is2D = dimensions == 2 or (dimensions is None and len(pbc) == 3 and pbc[2][:1] in "Ff0"
-                               and n > 0 and np.ptp(positions[:, 2]) == 0)
-    if is2D != box.is2D:
-        box = dataclasses.replace(box, is2D=is2D)
+                         "(write extended XYZ, pass box= to the reader, or say pbc=\"F F F\" / --pbc none "
+                         "for a cluster)")
+    is2D = dimensions == 2 or bool(dimensions is None and tuple(periodic) == (True, True, False)
+                                    and n > 0 and np.ptp(positions[:, 2]) == 0)
+    if is2D != box.is2D or tuple(periodic) != box.periodic:
+        box = dataclasses.replace(box, is2D=is2D, periodic=tuple(periodic))
     step = record.get("step") or record.get("timestep")
     try:
         step = int(float(step)) if step is not None else step_default
@@ -161,7 +196,7 @@ def _frame(record: XyzRecord, n: int, where: str, first_line: int,
 
 
 def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = None,
-             dimensions: Optional[int] = None) -> Iterator[Frame]:
+             dimensions: Optional[int] = None, pbc: Optional[Tuple[bool, bool, bool]] = None) -> Iterator[Frame]:
     """Yield the frames of an (extended) XYZ file one at a time, in file particle order.
 
     Args:
@@ -171,6 +206,7 @@ def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = 
         box: Box for frames without ``Lattice=`` (plain XYZ).
         dimensions: 2 or 3 to force; ``None`` detects 2D from ``pbc="T T F"`` with
             all particles at the same z.
+        pbc: Periodic flags (x, y, z) instead of the file's ``pbc=`` (``None``: the file's).
 
     Yields:
         :class:`Frame` with positions (N, 3) (rotated into restricted form when the
@@ -214,7 +250,7 @@ def iter_xyz(path: str, keep: FrameSelection = ALL_FRAMES, box: Optional[Box] = 
             props = dict((k.lower(), v) for k, v in pairs).get("properties")
             properties = DEFAULT_PROPERTIES if props is None else parse_properties(unquote(props), where)
             record = XyzRecord(pairs=pairs, properties=properties, text="".join(block).rstrip("\n"))
-            yield _frame(record, n, where, first_line, box, dimensions, None)
+            yield _frame(record, n, where, first_line, box, dimensions, None, pbc)
 
 
 def count_xyz(path: str) -> int:
@@ -255,7 +291,9 @@ class XyzWriter(TextOutputWriter):
     """Write frames with their per-particle outputs as extended XYZ (atomically; see :class:`AtomicFile`).
 
     A frame read from XYZ keeps its comment keys and columns; other frames get
-    ``species pos`` columns with ``Lattice``, ``Origin``, ``pbc`` and ``step`` keys.
+    ``species pos`` columns with ``Lattice``, ``Origin``, ``pbc`` and ``step`` keys. ``pbc=``
+    always holds the frame's :attr:`Box.periodic <md_orderml.frame.Box>` flags (a copied
+    key is replaced when they differ, e.g. after ``--pbc``).
     Added properties (:data:`XYZ_PROPERTIES`): ``orderml_label:I:1``, ``orderml_conf:R:1``
     and, with probabilities, ``orderml_probabilities:R:C``, with the key
     ``orderml_classes`` listing the class names; regression models
@@ -284,9 +322,12 @@ class XyzWriter(TextOutputWriter):
                 col += count
             if drop:
                 rows = _common.drop_columns(rows, drop)
+            want, have = pbc_text(frame.box.periodic, frame.box.is2D), record.get("pbc")
+            if parse_pbc(have or "T", frame.where) != parse_pbc(want, frame.where):  # flags overridden
+                pairs = [(k, v) for k, v in pairs if k.lower() != "pbc"] + [("pbc", f'"{want}"')]
         else:
             m, lo = frame.box.matrix, frame.box.corner
-            pbc = "T T F" if frame.box.is2D else "T T T"
+            pbc = pbc_text(frame.box.periodic, frame.box.is2D)
             pairs = [("Lattice", '"' + " ".join(repr(float(v)) for v in m.ravel()) + '"'),
                      ("Origin", '"' + " ".join(repr(float(v)) for v in lo) + '"'),
                      ("pbc", f'"{pbc}"')]

@@ -147,8 +147,11 @@ def test_open_directions_that_the_model_cannot_scale_are_refused(clf):
     with pytest.raises(InputError, match="open along z, the particles span .* box that they fill") as err:
         clf.compute((vacuum, crystal.positions), pbc=(True, True, False))
     assert "\n" not in str(err.value)
-    with pytest.raises(InputError, match="open along x and its cell has no extent"):
+    with pytest.raises(InputError, match="open along x, y, z.*clusters"):  # a cluster without a cell: bounding box
         clf.compute(ase_atoms(dataclasses.replace(crystal, cell=np.zeros((3, 3))), pbc=False))
+    wire = crystal.cell * [[0.0], [0.0], [1.0]]
+    with pytest.raises(InputError, match="open along x and its cell has no extent"):
+        clf.compute(ase_atoms(dataclasses.replace(crystal, cell=wire), pbc=(False, False, True)))
 
 
 @pytest.mark.parametrize("system, pbc, message", [
