@@ -5,7 +5,9 @@
    - lengths are made dimensionless by length_scale = (V / N_total)^(1/3);
    - under MPI (or "mode ghost") each rank labels its owned atoms of the group with all
      local and ghost atoms within the receptive field as context and all boundaries open,
-     so the ghost cutoff must reach receptive_field * length_scale + neighbor skin;
+     so the ghost cutoff must reach receptive_field * length_scale + neighbor skin: init()
+     raises the user ghost cutoff (comm->cutghostuser, what 'comm_modify cutoff' sets) to
+     that plus GHOST_MARGIN of headroom for a growing box before each run builds its ghosts;
    - on one MPI rank ("mode auto") the owned atoms and the periodic box are passed instead,
      exactly what the Python compute and "md-orderml label" do. */
 
@@ -21,6 +23,7 @@
 #include "memory.h"
 #include "neighbor.h"
 #include "update.h"
+#include "utils.h"
 
 #include <algorithm>
 #include <cmath>
@@ -37,6 +40,8 @@ using namespace LAMMPS_NS;
 
 static const char *FORMAT_NAME = "md_orderml-model";
 static const int FORMAT_VERSION = 1;
+// relative headroom of the ghost cutoff for a box that grows during a run (as the Python fix)
+static const double GHOST_MARGIN = 0.1;
 
 /* ---------------------------------------------------------------------- */
 
@@ -238,6 +243,28 @@ void ComputeOrderMLAtom::init()
 {
   if (comm->mode != Comm::SINGLE && use_ghosts)
     error->all(FLERR, "Compute orderml/atom requires comm_modify mode single");
+  if (use_ghosts) raise_ghost_cutoff();
+}
+
+/* ----------------------------------------------------------------------
+   LAMMPS calls init() of every compute (Modify::init) before a run sets up its
+   communication (Verlet::setup -> Comm::setup -> Comm::get_comm_cutoff, which takes
+   max(cutghostuser, neighbor cutoff)), and again before every later run; so raising
+   cutghostuser here is what 'comm_modify cutoff' would do, for this run's box. A user's
+   larger cutoff is kept.
+------------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::raise_ghost_cutoff()
+{
+  if (atom->natoms <= 0) return;
+  const double scale = length_scale();
+  const double want = receptive_field * scale * (1.0 + GHOST_MARGIN) + neighbor->skin;
+  if (comm->cutghostuser >= want) return;
+  comm->cutghostuser = want;
+  if (comm->me == 0)
+    utils::logmesg(lmp, "Compute orderml/atom: ghost cutoff set to {:.6g} = receptive field {} x length scale "
+                        "{:.6g} x {} + neighbor skin {:.6g} (as 'comm_modify cutoff')\n",
+                   want, receptive_field, scale, 1.0 + GHOST_MARGIN, neighbor->skin);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -259,9 +286,11 @@ void ComputeOrderMLAtom::check_ghost_cutoff(double scale)
   if (reach < need) {
     const double suggest = std::ceil((1.1 * receptive_field * scale + neighbor->skin) * 100.0) / 100.0;
     error->all(FLERR, "Compute orderml/atom: ghost atoms reach {:.6g} but the model needs "
-                      "receptive field {} x length scale {:.6g} + neighbor skin {:.6g} = {:.6g}; "
-                      "add 'comm_modify cutoff {:.6g}' before the run",
-               reach, receptive_field, scale, neighbor->skin, need, suggest);
+                      "receptive field {} x length scale {:.6g} + neighbor skin {:.6g} = {:.6g} "
+                      "(the compute sets the ghost cutoff when a run starts, with {}% headroom; the box "
+                      "has grown more since): add 'comm_modify cutoff {:.6g}' before the run, or run "
+                      "in shorter segments",
+               reach, receptive_field, scale, neighbor->skin, need, 100.0 * GHOST_MARGIN, suggest);
   }
 }
 

@@ -62,6 +62,7 @@ class ComputeOrderMLAtom : public Compute {
 
   double length_scale() const;
   void check_ghost_cutoff(double scale);
+  void raise_ghost_cutoff();
   void check_periodic_box(double scale);
   void parse_metadata(const std::string &text);
   void map_types(const std::vector<std::string> &names);

@@ -207,14 +207,15 @@ def test_lmp_serial_equals_python_compute_and_label_command(plugin, tmp_path, mo
 @pytest.mark.mpi
 @pytest.mark.parametrize("np_, keywords", [(2, ""), (1, "mode ghost")], ids=["mpirun-np2", "serial-ghost"])
 def test_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywords):
-    """Ghost atoms as context (mpirun -np 2, or mode ghost), after MD steps, triclinic box."""
+    """Ghost atoms as context (mpirun -np 2, or mode ghost), after MD steps, triclinic box; no
+    'comm_modify cutoff' in the script: the compute sets the ghost cutoff itself."""
     from md_orderml.io import open_trajectory
 
     data = write_data(tmp_path / "conf.data", cells=4, triclinic=True)
-    proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=10, every=5,
-                         comm="comm_modify cutoff 5.0", keywords=keywords, name=f"np{np_}")
+    proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=10, every=5, keywords=keywords, name=f"np{np_}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "context from ghost atoms" in proc.stdout and f" on {np_} procs for 10 steps" in proc.stdout
+    assert proc.stdout.count("Compute orderml/atom: ghost cutoff set to") == 1  # rank 0, once
     frames = list(open_trajectory(dump))
     assert [f.step for f in frames] == [0, 5, 10]
     for frame, ref in zip(frames, relabel(tmp_path, dump, model)):
@@ -330,11 +331,34 @@ def test_error_unmapped_types(lmp_box, bad_models):
     lmp_box.command(f"compute ok all orderml/atom {typed} types Zr Cu")  # a full map is accepted
 
 
-def test_error_ghost_cutoff_too_small(lmp_box, untrained_model_path):
+def communication_cutoff(lmp, path: Path) -> float:
+    """The communication cutoff LAMMPS uses (``info communication``)."""
+    lmp.command(f"info out overwrite {path} communication")
+    line = next(ln for ln in path.read_text().splitlines() if ln.startswith("Communication cutoff"))
+    return float(line.split("=")[1])
+
+
+def test_ghost_cutoff_set_by_the_compute_and_kept_if_larger(lmp_box, untrained_model_path, tmp_path):
     lmp_box.command(f"compute ol all orderml/atom {untrained_model_path} mode ghost")
     lmp_box.command("thermo_style custom step c_ol[1]")
-    message = compute_error(lmp_box, "run 0")
-    assert "ghost atoms reach 2.8 but the model needs receptive field 3.2 x length scale" in message
+    lmp_box.command("run 0")  # ghosts reached 2.8 (pair 2.5 + skin 0.3): 'comm_modify cutoff' was needed
+    scale = (lmp_box.get_thermo("vol") / lmp_box.get_natoms()) ** (1 / 3)
+    assert communication_cutoff(lmp_box, tmp_path / "info.txt") == pytest.approx(3.2 * scale * 1.1 + 0.3, rel=1e-5)
+    lmp_box.command("comm_modify cutoff 9.5")  # a larger cutoff of the user's is kept
+    lmp_box.command("run 0")
+    assert communication_cutoff(lmp_box, tmp_path / "info.txt") == pytest.approx(9.5)
+
+
+def test_error_box_grown_past_the_ghost_cutoff(lmp_box, untrained_model_path):
+    """The cutoff is set when a run starts; a box that grows by more than its 10 % headroom
+    during the run stops it with the reason and the command to add."""
+    lmp_box.command(f"compute ol all orderml/atom {untrained_model_path} mode ghost")
+    lmp_box.command("fix grow all deform 1 x scale 1.3 y scale 1.3 z scale 1.3 remap x")
+    lmp_box.command("thermo_style custom step c_ol[1]")
+    lmp_box.command("thermo 10")
+    message = compute_error(lmp_box, "run 10")
+    assert "but the model needs receptive field 3.2 x length scale" in message
+    assert "the compute sets the ghost cutoff when a run starts, with 10% headroom; the box has grown more since" in message
     assert "add 'comm_modify cutoff" in message
 
 
@@ -348,13 +372,12 @@ def test_error_cuda_without_cuda(lmp_box, untrained_model_path):
 
 
 @pytest.mark.mpi
-def test_error_under_mpirun_names_comm_modify(plugin, tmp_path):
-    """The error a user meets first: mpirun without comm_modify cutoff; and a missing model."""
+def test_mpirun_without_comm_modify_and_missing_model(plugin, tmp_path):
+    """What a user meets first: mpirun without comm_modify cutoff runs; a missing model is one error."""
     data = write_data(tmp_path / "conf.data", cells=4)
     proc, _ = run_lmp(tmp_path, data, "default", np_=2)
-    assert proc.returncode != 0
-    assert "ERROR: Compute orderml/atom: ghost atoms reach 2.8" in proc.stdout
-    assert "add 'comm_modify cutoff" in proc.stdout
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ERROR" not in proc.stdout and "Compute orderml/atom: ghost cutoff set to" in proc.stdout
     proc, _ = run_lmp(tmp_path, data, tmp_path / "missing.pt")
     assert proc.returncode != 0 and f"{tmp_path / 'missing.pt'}: model file not found" in proc.stdout
 
