@@ -27,9 +27,12 @@ FORMAT_NAME = "md_orderml-model"
 #: Newest format this package reads. Classification files are still written as version 1
 #: (unchanged, so older readers and the C++ plugin load them); regression files are version 2,
 #: which older readers refuse instead of misreading (they would look for class labels).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CLASSIFICATION_FORMAT_VERSION = 1
 REGRESSION_FORMAT_VERSION = 2
+#: Classification files in the local length unit (``length_unit: "local"``): readers that size
+#: ghost layers by ``receptive_field * (V/N)^(1/3)`` (format 1 only) must refuse them.
+LOCAL_UNIT_FORMAT_VERSION = 3
 #: Optional metadata record of classifiers whose crystal labels need crystalline neighbours
 #: (``radius``, ``min_neighbours``, ``crystal_classes``, ``relabel``); informative, the rule is in the code.
 ISOLATED_CRYSTAL_RULE = "isolated_crystal_rule"

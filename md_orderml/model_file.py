@@ -11,7 +11,9 @@ Metadata fields (format versions 1 and 2):
 ``format_version``         integer; loaders refuse newer versions. Classification files
                            are version 1, regression files version 2 (so that readers
                            older than regression models refuse them instead of looking
-                           for class labels)
+                           for class labels), classification files in the local length
+                           unit version 3 (so that readers sizing ghosts by the global
+                           unit refuse them)
 ``md_orderml_version``     version of the package that wrote the file
 ``task``                   ``"classification"`` (the default when absent) or
                            ``"regression"``; other values are refused
@@ -240,7 +242,8 @@ def build_metadata(
         raise ModelFileError(f"length_unit must be 'global' or (classification) 'local', got {length_unit!r}")
     metadata = {
         "format": keys.FORMAT_NAME,
-        "format_version": keys.REGRESSION_FORMAT_VERSION if regression else keys.CLASSIFICATION_FORMAT_VERSION,
+        "format_version": (keys.REGRESSION_FORMAT_VERSION if regression else keys.LOCAL_UNIT_FORMAT_VERSION
+                           if length_unit == "local" else keys.CLASSIFICATION_FORMAT_VERSION),
         "md_orderml_version": __version__,
     }
     if regression:

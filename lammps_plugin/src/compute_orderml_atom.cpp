@@ -39,7 +39,7 @@ using namespace LAMMPS_NS;
 #endif
 
 static const char *FORMAT_NAME = "md_orderml-model";
-static const int FORMAT_VERSION = 1;
+static const int FORMAT_VERSION = 3;    // 1: classification; 3: classification, local length unit
 // relative headroom of the ghost cutoff for a box that grows during a run (as the Python fix)
 static const double GHOST_MARGIN = 0.1;
 
@@ -68,7 +68,7 @@ std::string ComputeOrderMLAtom::default_model_path()
 
 ComputeOrderMLAtom::ComputeOrderMLAtom(LAMMPS *lmp, int narg, char **arg) :
     Compute(lmp, narg, arg), outputs(new orderml::Outputs), nclasses(0), cutoff(0.0),
-    receptive_field(0.0), use_ghosts(true), nmax(0), labels(nullptr)
+    receptive_field(0.0), use_ghosts(true), local_unit(false), nmax(0), labels(nullptr)
 {
   if (narg < 4)
     error->all(FLERR, "Illegal compute orderml/atom command: compute ID group orderml/atom "
@@ -180,6 +180,10 @@ void ComputeOrderMLAtom::parse_metadata(const std::string &text)
     error->all(FLERR, "Compute orderml/atom: {}: corrupted model metadata (format_version)",
                model_path);
   int version = meta["format_version"].get<int>();
+  if (version == 2)
+    error->all(FLERR, "Compute orderml/atom: {}: a regression model file; this compute runs "
+                      "classification models (the Python fix, md-orderml lammps, runs regression "
+                      "models)", model_path);
   if (version > FORMAT_VERSION)
     error->all(FLERR, "Compute orderml/atom: {}: model file format {} is newer than this plugin "
                       "supports ({}); rebuild the plugin from a newer md_orderml", model_path,
@@ -193,6 +197,7 @@ void ComputeOrderMLAtom::parse_metadata(const std::string &text)
     for (const auto &name : meta.at("class_names")) class_names.push_back(name.get<std::string>());
     cutoff = meta.at("cutoff").get<double>();
     receptive_field = meta.at("receptive_field").get<double>();
+    local_unit = meta.contains("length_unit") && meta["length_unit"].get<std::string>() == "local";
     if (meta.contains("type_names"))
       for (const auto &name : meta["type_names"]) model_type_names.push_back(name.get<std::string>());
   } catch (const std::exception &err) {
@@ -257,7 +262,7 @@ void ComputeOrderMLAtom::init()
 void ComputeOrderMLAtom::raise_ghost_cutoff()
 {
   if (atom->natoms <= 0) return;
-  const double scale = length_scale();
+  const double scale = reach_unit();
   const double want = receptive_field * scale * (1.0 + GHOST_MARGIN) + neighbor->skin;
   if (comm->cutghostuser >= want) return;
   comm->cutghostuser = want;
@@ -272,6 +277,45 @@ void ComputeOrderMLAtom::raise_ghost_cutoff()
 double ComputeOrderMLAtom::length_scale() const
 {
   return std::cbrt(domain->xprd * domain->yprd * domain->zprd / (double) atom->natoms);
+}
+
+/* ----------------------------------------------------------------------
+   the length by which the dimensionless receptive field and cutoff reach: the global
+   length scale, or for local-unit model files the largest local unit of the atoms
+   (the model's ghost_reach over its receptive field; owned atoms of every rank, the
+   periodic box with one rank, open boundaries otherwise, where a domain face can only
+   make a unit larger), the same on every rank
+------------------------------------------------------------------------- */
+
+double ComputeOrderMLAtom::reach_unit()
+{
+  const double scale = length_scale();
+  if (!local_unit) return scale;
+  const int nlocal = atom->nlocal;
+  std::vector<double> xs((size_t) 3 * nlocal);
+  for (int i = 0; i < nlocal; ++i)
+    for (int d = 0; d < 3; ++d) xs[3 * i + d] = atom->x[i][d];
+  const double *h = domain->h;
+  double cell[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+  bool pbc[3] = {false, false, false};
+  if (!use_ghosts) {
+    const double box[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+    std::copy(box, box + 9, cell);
+    pbc[0] = domain->xperiodic != 0;
+    pbc[1] = domain->yperiodic != 0;
+    pbc[2] = domain->zperiodic != 0;
+  }
+  double unit = 0.0;
+  if (nlocal > 0) {
+    try {
+      unit = model->ghost_reach(xs.data(), nlocal, cell, pbc, scale) / receptive_field;
+    } catch (const orderml::ModelError &err) {
+      error->one(FLERR, "Compute orderml/atom: {}", err.what());
+    }
+  }
+  double all = 0.0;
+  MPI_Allreduce(&unit, &all, 1, MPI_DOUBLE, MPI_MAX, world);
+  return all;
 }
 
 /* ----------------------------------------------------------------------
@@ -340,11 +384,12 @@ void ComputeOrderMLAtom::compute_peratom()
   std::fill(local_counts.begin(), local_counts.end(), 0.0);
 
   if (atom->natoms > 0) {
-    const double scale = length_scale();
+    const double scale = length_scale();    // the model's length_scale argument
+    const double unit = reach_unit();       // what its receptive field and cutoff are multiplied by
     if (use_ghosts)
-      check_ghost_cutoff(scale);
+      check_ghost_cutoff(unit);
     else
-      check_periodic_box(scale);
+      check_periodic_box(unit);
 
     double **x = atom->x;
     const int *mask = atom->mask;
@@ -366,7 +411,7 @@ void ComputeOrderMLAtom::compute_peratom()
     }
 
     // context: local atoms (and ghosts) within the receptive field of that box
-    const double reach = use_ghosts ? receptive_field * scale * (1.0 + 1e-4) : INFINITY;
+    const double reach = use_ghosts ? receptive_field * unit * (1.0 + 1e-4) : INFINITY;
     xbuf.clear();
     tbuf.clear();
     obuf.clear();

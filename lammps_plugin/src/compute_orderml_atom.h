@@ -50,6 +50,7 @@ class ComputeOrderMLAtom : public Compute {
   double cutoff;             // dimensionless neighbour cutoff
   double receptive_field;    // dimensionless
   bool use_ghosts;           // false: one rank, owned atoms in the periodic box
+  bool local_unit;           // model file in the local length unit (metadata length_unit)
   std::vector<int64_t> type_map;    // LAMMPS type -> model type index, -1 = not mapped
   int nmax;
   double **labels;    // per-atom array (nmax, 2 + nclasses)
@@ -61,6 +62,7 @@ class ComputeOrderMLAtom : public Compute {
   std::vector<int> owner;    // local index of each owned input row
 
   double length_scale() const;
+  double reach_unit();
   void check_ghost_cutoff(double scale);
   void raise_ghost_cutoff();
   void check_periodic_box(double scale);

