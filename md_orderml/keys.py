@@ -23,6 +23,9 @@ TASKS = (CLASSIFICATION, REGRESSION)
 
 # The metadata record stored inside the TorchScript file.
 METADATA_FILE = "md_orderml_metadata.json"
+#: Plain weights record stored beside the metadata (:mod:`md_orderml.model_weights`), so the module
+#: can be rebuilt where the archive's TorchScript code does not load (another torch version).
+WEIGHTS_FILE = "md_orderml_weights.pt"
 FORMAT_NAME = "md_orderml-model"
 #: Newest format this package reads. Classification files are still written as version 1
 #: (unchanged, so older readers and the C++ plugin load them); regression files are version 2,

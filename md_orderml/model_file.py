@@ -80,6 +80,7 @@ import torch
 
 from md_orderml import keys
 from md_orderml.errors import ModelFileError
+from md_orderml.model_weights import weights_record
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
 #: Models shipped in the package, by the name that selects them (``load_model("classic")``):
@@ -291,7 +292,9 @@ def quiet_torchscript() -> Iterator[None]:
 def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
     """Compile ``module`` with TorchScript and save it with ``metadata`` inside.
 
-    The file is written to a temporary name and renamed, so a failure leaves nothing.
+    The file is written to a temporary name and renamed, so a failure leaves nothing. Beside
+    the metadata it holds a plain weights record (:mod:`md_orderml.model_weights`), from which
+    :func:`load_model` rebuilds the module where the TorchScript code does not load.
 
     Args:
         module: A ``StructureLabeler`` or ``StructureRegressor`` (eager) or an already scripted module.
@@ -315,7 +318,8 @@ def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
     os.close(fd)
     try:
         with quiet_torchscript():
-            torch.jit.save(scripted, tmp, _extra_files={keys.METADATA_FILE: json.dumps(metadata, indent=1)})
+            torch.jit.save(scripted, tmp, _extra_files={keys.METADATA_FILE: json.dumps(metadata, indent=1),
+                                                        keys.WEIGHTS_FILE: weights_record(scripted)})
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; model files are meant to be shared
@@ -383,6 +387,28 @@ def _check_metadata(metadata: Dict, path: Path) -> None:
         raise ModelFileError(f"{path}: corrupted model metadata (a classification model without class names)")
 
 
+def rebuilt_module(path: Path, metadata: Dict, device: str = "cpu"):
+    """The eager module rebuilt from a file's weights record, or None where it has none (or is no classifier).
+
+    Used when this torch cannot load the file's TorchScript code (a file written by another
+    torch version): the same weights run through today's code.
+    """
+    from md_orderml.model_weights import rebuild_labeler, stored_weights
+
+    if task_of(metadata) != keys.CLASSIFICATION:
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            tensors = stored_weights(archive.namelist(), archive.read, str(path))
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return None
+    if tensors is None:
+        return None
+    warnings.warn(f"{path}: this torch ({torch.__version__}) cannot load the file's TorchScript code; "
+                  "running its weights in md_orderml's own code (model_weights.rebuild_labeler)", stacklevel=3)
+    return rebuild_labeler(metadata, tensors, str(path)).to(device)
+
+
 def load_model(model=None, device: str = "cpu") -> ModelFile:
     """Load a model file and check its metadata.
 
@@ -404,6 +430,8 @@ def load_model(model=None, device: str = "cpu") -> ModelFile:
             module = torch.jit.load(str(path), map_location=device)
     except Exception as err:  # torch raises RuntimeError with multi-line text
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelFileError(f"{path}: corrupted model file, TorchScript cannot load it ({first})") from None
+        module = rebuilt_module(path, metadata, device)
+        if module is None:
+            raise ModelFileError(f"{path}: corrupted model file, TorchScript cannot load it ({first})") from None
     module.eval()
     return ModelFile(module=module, metadata=metadata, path=path, sha256=file_sha256(path))
