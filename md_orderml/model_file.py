@@ -243,8 +243,7 @@ def build_metadata(
         raise ModelFileError(f"length_unit must be 'global' or (classification) 'local', got {length_unit!r}")
     metadata = {
         "format": keys.FORMAT_NAME,
-        "format_version": (keys.REGRESSION_FORMAT_VERSION if regression else keys.LOCAL_UNIT_FORMAT_VERSION
-                           if length_unit == "local" else keys.CLASSIFICATION_FORMAT_VERSION),
+        "format_version": format_version_for(keys.REGRESSION if regression else keys.CLASSIFICATION, length_unit),
         "md_orderml_version": __version__,
     }
     if regression:
@@ -289,6 +288,13 @@ def quiet_torchscript() -> Iterator[None]:
         yield
 
 
+def format_version_for(task: str, length_unit: str) -> int:
+    """The format version a file of this task and length unit is written with (see the table above)."""
+    if task == keys.REGRESSION:
+        return keys.REGRESSION_FORMAT_VERSION
+    return keys.LOCAL_UNIT_FORMAT_VERSION if length_unit == "local" else keys.CLASSIFICATION_FORMAT_VERSION
+
+
 def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
     """Compile ``module`` with TorchScript and save it with ``metadata`` inside.
 
@@ -308,6 +314,8 @@ def save_model(module: torch.nn.Module, metadata: Dict, path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = dict(metadata, format_version=format_version_for(task_of(metadata),
+                                                                metadata.get("length_unit", "global")))
     if isinstance(module, torch.jit.ScriptModule):
         scripted = module
     else:
