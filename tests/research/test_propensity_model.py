@@ -233,7 +233,9 @@ def test_label_command_writes_values(model_path, ka_gsd, tmp_path):
         assert main(["label", str(out), "-o", str(target), "--model", str(model_path), "--quiet"]) == 0
     text = dump.read_text()
     assert "orderml_propensity_0p1_tau_alpha orderml_propensity_1_tau_alpha" in text
-    first = [line for line in text.splitlines()[9:9 + N]]
+    lines = text.splitlines()
+    atoms = lines.index(next(line for line in lines if line.startswith("ITEM: ATOMS"))) + 1  # after the header items
+    first = lines[atoms:atoms + N]
     cols = np.array([[float(v) for v in line.split()[-2:]] for line in first])
     np.testing.assert_allclose(cols, expected[0], rtol=1e-5, atol=1e-6)
     head = xyz.read_text().splitlines()[1]
