@@ -1,4 +1,4 @@
-"""Write ``reference_outputs.npz``: the default model's outputs on the test crystals and liquids.
+"""Write ``reference_outputs.npz``: the classic model's outputs on the test crystals and liquids.
 
 Run once before a refactor (``python tests/data/make_reference_outputs.py``) and commit the
 file; ``tests/unit/test_reference_outputs.py`` then requires labels to stay identical and
@@ -29,7 +29,7 @@ def frames():
 def main():
     from md_orderml.analysis import OrderML
 
-    model = OrderML("default")
+    model = OrderML("classic")
     record = {}
     for name, frame in frames():
         model.compute(frame)
