@@ -321,3 +321,27 @@ def test_same_labels_on_one_and_two_ranks(helper, contrast_model_path, tmp_path)
         np.testing.assert_array_equal(two[f"{case}_label"], reference, err_msg=case)
         np.testing.assert_allclose(two[f"{case}_confidence"], one["reference_confidence"], atol=CONF_TOL)
     assert "nlist.r_cut[(a, b)] = 3.2" in str(two["hoomd_error"])
+
+
+@needs_hoomd
+@pytest.mark.mpi
+def test_local_unit_model_on_one_and_two_ranks(helper, local_unit_model_path, tmp_path):
+    """A local-unit model file: the writer sizes the reach by the model's own ghost_reach; ranks 1
+    and 2 (HOOMD ghosts, gathered positions) give OrderML's labels."""
+    pytest.importorskip("mpi4py")
+    import hoomd
+
+    if not hoomd.version.mpi_enabled:
+        pytest.skip("this HOOMD-blue build has no MPI (ENABLE_MPI off)")
+    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
+    helper.main(str(local_unit_model_path), str(one))
+    proc = subprocess.run([mpirun(), "-np", "2", sys.executable, str(HELPER), str(local_unit_model_path), str(two)],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          cwd=HERE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one, two = dict(np.load(one)), dict(np.load(two))
+    reference = one["reference_label"]
+    np.testing.assert_array_equal(one["auto_wide_label"], reference)
+    for case in ("auto_wide", "gather", "auto_thin"):
+        np.testing.assert_array_equal(two[f"{case}_label"], reference, err_msg=case)
+

@@ -79,7 +79,7 @@ import torch
 
 from md_orderml import keys
 from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
-from md_orderml.engines.halo import gather_halo
+from md_orderml.engines.halo import gather_halo, reach_unit
 from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
 from md_orderml.engines.hoomd.loggables import NAMESPACE, TASK_NAMES, action_class
 from md_orderml.errors import InputError
@@ -193,11 +193,12 @@ class _OrderMLAction(hoomd.custom.Action):
         box = Box(b.Lx, b.Ly, 1.0 if flat else b.Lz, b.xy, 0.0 if flat else b.xz, 0.0 if flat else b.yz, is2D=flat)
         n_global = int(state.N_particles)
         scale = length_scale_of(box.volume, n_global, 2 if flat else 3)
+        unit = self._reach_unit(box, scale, flat)
         widths = box.widths[:2] if flat else box.widths
-        if widths.min() < 2.0 * self._model.cutoff * scale:
+        if widths.min() < 2.0 * self._model.cutoff * unit:
             raise InputError(f"the box (widths {widths}) is narrower than twice the model cutoff "
-                             f"{self._model.cutoff * scale:.4g}")
-        route = self._route(self._model.receptive_field * scale)
+                             f"{self._model.cutoff * unit:.4g}")
+        route = self._route(self._model.receptive_field * unit)
         with state.cpu_local_snapshot as snap:
             tags = np.array(snap.particles.tag, dtype=np.int64)
             if route == "gather" or not self._gpu:
@@ -212,7 +213,7 @@ class _OrderMLAction(hoomd.custom.Action):
             pbc = (split[0], split[1], split[2] and not flat)
         if route == "gather":
             gather_start = time.perf_counter()
-            pos, typeid = gather_halo(self._comm, pos, typeid, box, self._model.receptive_field * scale)
+            pos, typeid = gather_halo(self._comm, pos, typeid, box, self._model.receptive_field * unit)
             self.gather_seconds += time.perf_counter() - gather_start
         if self._gpu and route != "gather":
             with state.gpu_local_snapshot as snap:  # zero-copy views, used inside the block
@@ -226,6 +227,18 @@ class _OrderMLAction(hoomd.custom.Action):
         self.route = route
         self.gathered_steps += route == "gather"
         self.compute_seconds += time.perf_counter() - start
+
+    def _reach_unit(self, box: Box, scale: float, flat: bool) -> float:
+        """What the model's receptive field and cutoff are multiplied by: ``scale`` for global-unit
+        files, the largest local unit of the owned particles (all ranks) for local-unit files
+        (:func:`md_orderml.engines.halo.reach_unit`)."""
+        if self._model.length_unit != "local":
+            return scale
+        with self._simulation.state.cpu_local_snapshot as snap:
+            owned = np.array(snap.particles.position, dtype=np.float64)
+        if self._comm is None:
+            return reach_unit(self._model, owned, box.matrix, (True, True, not flat), scale)
+        return reach_unit(self._model, owned, np.zeros((3, 3)), (False, False, False), scale, self._comm)
 
     def _run(self, positions, model_types, box: Box, pbc, n_owned: int, scale: float) -> Dict[str, np.ndarray]:
         """Model outputs (numpy) for the first ``n_owned`` of ``positions`` (N, 3)."""
