@@ -54,11 +54,15 @@ def _keep_torch_threads():
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, default_model_path) -> Path:
-    """A private copy of the default model."""
+def model(tmp_path_factory) -> Path:
+    """A private copy of the seven-class ``classic`` model (the classes of ``CLASSES``; the shipped
+    default's local unit runs through the plugin in :func:`test_local_unit_model_file_under_mpirun`
+    and :func:`test_shipped_default_model_under_mpirun`)."""
     import shutil
 
-    return Path(shutil.copy(default_model_path, tmp_path_factory.mktemp("model") / "default_copy.pt"))
+    from md_orderml.model_file import resolve_model_path
+
+    return Path(shutil.copy(resolve_model_path("classic"), tmp_path_factory.mktemp("model") / "classic_copy.pt"))
 
 
 def clean_env() -> dict:
@@ -237,6 +241,23 @@ def test_local_unit_model_file_under_mpirun(plugin, tmp_path, local_unit_model_p
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "context from ghost atoms" in proc.stdout
     for frame, ref in zip(open_trajectory(dump), relabel(tmp_path, dump, local_unit_model_path)):
+        np.testing.assert_array_equal(frame.native.column("c_ol[1]"), ref.native.column("orderml_label"))
+        np.testing.assert_allclose(frame.native.column("c_ol[2]"), ref.native.column("orderml_conf"), atol=CONF_TOL)
+
+
+@pytest.mark.mpi
+def test_shipped_default_model_under_mpirun(plugin, tmp_path, default_model_path):
+    """The shipped default (local unit, 16 classes with unknown) in the native compute on 2 ranks
+    equals md-orderml label; the per-atom array has the label, confidence and one column per class."""
+    from md_orderml.io import open_trajectory
+    from md_orderml.model_file import read_metadata
+
+    n_classes = len(read_metadata(default_model_path)["class_names"])
+    data = write_data(tmp_path / "conf.data", cells=4, triclinic=True)
+    proc, dump = run_lmp(tmp_path, data, default_model_path, np_=2, steps=5, every=5, name="default")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"({n_classes} classes:" in proc.stdout
+    for frame, ref in zip(open_trajectory(dump), relabel(tmp_path, dump, default_model_path)):
         np.testing.assert_array_equal(frame.native.column("c_ol[1]"), ref.native.column("orderml_label"))
         np.testing.assert_allclose(frame.native.column("c_ol[2]"), ref.native.column("orderml_conf"), atol=CONF_TOL)
 

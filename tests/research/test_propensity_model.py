@@ -76,10 +76,10 @@ def test_metadata_and_loader(model_path, capsys):
     assert "regression" in out and "propensity_0p1_tau_alpha, propensity_1_tau_alpha" in out and "A, B" in out
 
 
-def test_default_model_is_still_classification_v1(default_model_path):
+def test_classic_model_is_still_classification_v1():
     from md_orderml.model_file import load_model
 
-    mf = load_model(default_model_path)
+    mf = load_model("classic")
     assert mf.task == "classification" and not mf.is_regression and mf.value_names == []
     assert mf.metadata["format_version"] == 1 and "task" not in mf.metadata
 

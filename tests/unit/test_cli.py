@@ -54,7 +54,7 @@ def test_label_gsd_end_to_end(default_model_path, crystal_liquid_gsd, tmp_path, 
             logged, spec = read_gsd_outputs(snap)
             names = np.array(spec.class_names)[logged["label"]]
             assert np.mean(names == name) > 0.98, name
-            assert logged["probabilities"].shape == (snap.particles.N, 7)
+            assert logged["probabilities"].shape == (snap.particles.N, len(spec.class_names))
     rows = [line.split(",") for line in csv.read_text().splitlines()]
     assert rows[0][:3] == ["frame", "step", "N"] and len(rows) == 4
     assert float(rows[1][3 + rows[0][3:].index("fcc")]) > 0.98

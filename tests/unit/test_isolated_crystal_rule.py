@@ -59,12 +59,12 @@ def test_rule_relabels_only_isolated_crystal_particles():
 
 @pytest.fixture(scope="module")
 def ruled_model_path(tmp_path_factory):
-    """The default model's weights with a strict rule (6 crystal neighbours), exported as the trainer does.
+    """The classic model's weights with a strict rule (6 crystal neighbours), exported as the trainer does.
 
     An untrained model labels every particle alike; the trained weights on a crystal-liquid
     frame give crystal particles at the interface with few crystal neighbours.
     """
-    shipped = load_model("default")
+    shipped = load_model("classic")
     meta = dict(shipped.metadata)
     arch = {k: v for k, v in meta["architecture"].items() if k != "family"}
     model = StructureLabeler(EquivariantBackbone(meta["cutoff"], arch), len(meta["class_names"]))
@@ -132,8 +132,9 @@ def test_default_model_carries_the_rule_and_keeps_crystals():
     clf = OrderML("default")
     meta = clf.model.metadata
     rule = meta[keys.ISOLATED_CRYSTAL_RULE]
-    assert rule["relabel"] == "liquid" and set(rule["crystal_classes"]) == set(meta["class_names"]) - {"liquid"}
+    assert rule["relabel"] == "liquid" and set(rule["crystal_classes"]) == set(meta["class_names"]) - {"liquid", "unknown"}
     assert meta["receptive_field"] == pytest.approx(meta["cutoff"] * meta["n_layers"] + rule["radius"])
+    assert clf.model.module.receptive_field() == pytest.approx(meta["receptive_field"])
     for kind in ("fcc", "bcc", "hcp", "cd"):
         s = structures.crystal(kind, noise=0.04, seed=7)
         names = np.array(meta["class_names"])[clf.compute_arrays(

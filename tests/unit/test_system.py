@@ -121,9 +121,9 @@ class RecordingModule:
         return self.module(positions, types, cell, pbc, owned, length_scale)
 
 
-def test_pbc_flags_reach_the_model(default_model_path):
+def test_pbc_flags_reach_the_model():
     crystal = structures.crystal("fcc", noise=0.04, min_width=6.0, seed=2)
-    clf = OrderML(default_model_path)
+    clf = OrderML("classic")  # a global-unit model: the recorder wraps only its forward
     recorder = clf.model.module = RecordingModule(clf.model.module)
     periodic = clf.compute((crystal.cell, crystal.positions)).embedding
     slab = clf.compute((crystal.cell, crystal.positions), pbc=(True, True, False)).embedding
@@ -138,7 +138,8 @@ def test_pbc_flags_reach_the_model(default_model_path):
     assert np.abs(slab - periodic)[surface].max() > 1.0  # the open surface changes the network's input
 
 
-def test_open_directions_that_the_model_cannot_scale_are_refused(clf):
+def test_open_directions_that_the_model_cannot_scale_are_refused():
+    clf = OrderML("classic")  # global unit: clusters and vacuum are refused (local-unit models label them)
     crystal = structures.crystal("fcc", noise=0.04, min_width=6.0, seed=2)
     with pytest.raises(InputError, match="open along x, y.*clusters") as err:
         clf.compute((crystal.cell, crystal.positions), pbc=(False, False, True))
@@ -216,11 +217,11 @@ def test_repr(clf, default_model_path):
     assert "liquid" in text
 
 
-def test_fully_periodic_length_scale_is_unchanged(default_model_path):
-    """The model gets exactly (V / N)^(1/3) of the box for periodic systems (reference outputs rely on it)."""
+def test_fully_periodic_length_scale_is_unchanged():
+    """A global-unit model gets exactly (V / N)^(1/3) of the box for periodic systems (reference outputs rely on it)."""
     crystal = structures.crystal("hcp", noise=0.03, min_width=6.0, seed=1)
     frame = crystal.to_frame()
-    clf = OrderML(default_model_path)
+    clf = OrderML("classic")
     module, scales = clf.model.module, []
 
     def recording_module(positions, types_, cell, pbc, owned, length_scale):

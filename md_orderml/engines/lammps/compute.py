@@ -159,6 +159,9 @@ class OrderMLFix:
         lmp.command(f"fix {fix_id} {group} external pf/callback {self.every} {self.every}")
         lmp.set_fix_external_callback(fix_id, self._callback)
         lmp.fix_external_set_vector_length(fix_id, self.n_out + 1)
+        # scripts go by names, not indices: ${<fix_id>_k_fcc} is the vector element of class fcc
+        for k, name in enumerate(list(self.spec.summary_names) + ["labelled"], start=1):
+            lmp.command(f"variable {fix_id}_k_{name} index {k}")
         self._publish(np.zeros(self.n_out + 1))
         self.clear_labels()
         if self.use_ghosts and lmp.get_natoms() > 0:
