@@ -139,7 +139,8 @@ def pytest_runtest_makereport(item, call):
     if why and NO_HOOMD_PHRASE in reason:
         errors = "; ".join(f"{name}: {error}" for name, error in HOOMD_IMPORT_ERRORS.items()) or "no import error seen"
         report.outcome = "failed"
-        report.longrepr = f"skipped for lack of HOOMD-blue, but {why} ({errors}); PYTHONPATH={os.environ.get('PYTHONPATH', '')}"
+        report.longrepr = (f"skipped for lack of HOOMD-blue, but {why} ({errors}); "
+                           f"PYTHONPATH={os.environ.get('PYTHONPATH', '')}")
 
 
 def ka_simulation(positions, types, length, seed: int = 3):

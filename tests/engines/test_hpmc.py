@@ -179,3 +179,50 @@ def test_hpmc_same_labels_on_one_and_two_ranks(helper, contrast_model_path, tmp_
     assert str(two["start_route"]) == "gather" and str(two["swept_route"]) == "hoomd"
     np.testing.assert_array_equal(two["start_label"], one["start_label"])  # same configuration, 1 vs 2 ranks
     np.testing.assert_allclose(two["start_confidence"], one["start_confidence"], atol=CONF_TOL)
+
+
+def _example(script):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(script[:-3], HERE.parents[1] / "examples" / script)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example
+
+
+@pytest.mark.parametrize("script, args, outputs", [
+    ("hoomd_hard_spheres.py", ["--cells", "4", "--seed-radius", "2"],
+     ["hard_spheres.gsd", "hard_spheres_fractions.png"]),
+    ("hoomd_hard_polyhedra.py", ["--shape", "cube", "--cells", "5", "--seed-radius", "2"],
+     ["cube.gsd", "cube_fractions.png"]),
+])
+def test_examples_run_small(script, args, outputs, tmp_path, default_model_path, capsys):
+    """The hard-particle examples, shrunk to seconds: melt, compress, grow, labelled; GSD and plot written."""
+    example = _example(script)
+    small = ["--melt-sweeps", "40", "--sweeps", "40", "--every", "20", "--model", str(default_model_path)]
+    assert example.main(args + small + ["--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "fractions melted" in printed and "fractions end" in printed
+    for name in outputs:
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args, gsd_name, crystal", [
+    ("hoomd_hard_spheres.py", [], "hard_spheres.gsd", "fcc"),
+    ("hoomd_hard_polyhedra.py", ["--shape", "truncated_octahedron"], "truncated_octahedron.gsd", "bcc")])
+def test_examples_crystallize(script, args, gsd_name, crystal, default_model_path, tmp_path):
+    """The hard-particle examples as shipped (about a minute each): the crystal grows from the nucleus
+    through most of the box."""
+    import gsd.hoomd
+
+    from md_orderml.io import read_gsd_outputs
+
+    assert _example(script).main(args + ["--model", str(default_model_path), "--out", str(tmp_path)]) == 0
+    log = gsd.hoomd.read_log(str(tmp_path / gsd_name))
+    with gsd.hoomd.open(str(tmp_path / gsd_name)) as traj:
+        names = list(read_gsd_outputs(traj[0])[1].class_names)
+    fraction = log["log/md_orderml/fractions"][:, names.index(crystal)]
+    assert fraction[0] > 0.99  # the lattice the run starts from
+    assert fraction[1] < 0.4  # melted but for the nucleus
+    assert fraction[-1] > 0.8, fraction

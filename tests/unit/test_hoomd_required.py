@@ -20,8 +20,8 @@ def _env_without_hoomd(require: str) -> dict:
                 MD_ORDERML_HOOMD_PREFIX=str(ROOT / "no-such-hoomd-prefix"))
 
 
-@pytest.mark.parametrize("require, status, says", [("1", 1, "skipped for lack of HOOMD-blue, but MD_ORDERML_REQUIRE_HOOMD=1"),
-                                                    ("0", 0, "1 skipped")])
+@pytest.mark.parametrize("require, status, says", [
+    ("1", 1, "skipped for lack of HOOMD-blue, but MD_ORDERML_REQUIRE_HOOMD=1"), ("0", 0, "1 skipped")])
 def test_skip_for_lack_of_hoomd_fails_where_required(require, status, says):
     env = _env_without_hoomd(require)
     probe = subprocess.run([sys.executable, "-c", "import hoomd"], env=env, capture_output=True, cwd=ROOT, timeout=120)
