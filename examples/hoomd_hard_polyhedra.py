@@ -44,6 +44,8 @@ import numpy as np
 
 from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared protocol
+from hoomd_hpmc_growth import melt_compress_grow  # noqa: E402
 
 
 def _truncated_octahedron():
@@ -146,21 +148,7 @@ def main(argv=None) -> int:
     sim.operations.writers.extend([gsd_writer, labels, hoomd.write.Table(trigger=trigger, logger=table_logger)])
     # 1. Melt all but the nucleus; 2. compress (QuickCompress shrinks the box as fast as trial
     # moves remove overlaps); 3. let the crystal grow. Labelled every --every sweeps throughout.
-    sim.run(args.melt_sweeps, write_at_start=True)
-    phases = {"melted": (labels.labelled_step, labels.fractions)}
-    target = hoomd.Box.cube(sim.state.box.Lx * (args.phi_fluid / args.phi) ** (1 / 3))
-    compress = hoomd.hpmc.update.QuickCompress(trigger=hoomd.trigger.Periodic(10), target_box=target)
-    sim.operations.updaters.append(compress)
-    while not compress.complete and sim.timestep < args.melt_sweeps + args.max_compress_sweeps:
-        sim.run(100)
-    if not compress.complete:
-        raise SystemExit(f"QuickCompress did not reach phi = {args.phi} in {args.max_compress_sweeps} sweeps")
-    sim.operations.updaters.remove(compress)
-    phases["compressed"] = (labels.labelled_step, labels.fractions)
-    say(f"compressed to phi = {args.phi} in {sim.timestep - args.melt_sweeps} sweeps; growing", flush=True)
-    sim.run(args.sweeps)
-    phases["end"] = (labels.labelled_step, labels.fractions)
-    gsd_writer.flush()
+    phases = melt_compress_grow(sim, labels, gsd_writer, args, say)
 
     if rank == 0:
         import gsd.hoomd
