@@ -124,6 +124,31 @@ def planar_frame(frame: Frame) -> Frame:
     return frame.replace(box=dataclasses.replace(frame.box, is2D=True))
 
 
+def type_map_from_json(text: Optional[str]) -> Optional[Dict[str, str]]:
+    """The ``type_map`` of :class:`OrderML` from a command line's JSON text (``'{"1": "Cu"}'``).
+
+    Args:
+        text: JSON of an object mapping the system's type names to the model's, or None/empty.
+
+    Returns:
+        The mapping, or None when ``text`` is empty.
+
+    Raises:
+        InputError: Not JSON, or not an object.
+    """
+    if not text:
+        return None
+    import json
+
+    try:
+        type_map = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"--type-map is not valid JSON ({err.msg})") from None
+    if not isinstance(type_map, dict):
+        raise InputError('--type-map must be a JSON object such as {"1": "Cu"}')
+    return type_map
+
+
 def wrong_task_message(model: ModelFile, wanted: str) -> str:
     """One-line error for asking a model for outputs of the other task (``wanted`` = an output key)."""
     if model.is_regression:

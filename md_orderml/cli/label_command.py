@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from md_orderml.threads import add_threads_option
 
@@ -105,14 +104,9 @@ def run(args) -> int:
         raise InputError("nothing to write: give -o OUT, --fractions CSV and/or --plot PNG")
     out_fmt = output_format(args.output, args.out_fmt) if args.output else None
     pbc = parse_pbc(args.pbc)
-    type_map = None
-    if args.type_map:
-        try:
-            type_map = json.loads(args.type_map)
-        except json.JSONDecodeError as err:
-            raise InputError(f"--type-map is not valid JSON ({err.msg})") from None
-        if not isinstance(type_map, dict):
-            raise InputError('--type-map must be a JSON object such as {"1": "Cu"}')
+    from md_orderml.analysis import type_map_from_json
+
+    type_map = type_map_from_json(args.type_map)
     from md_orderml.labelling import Subset, label_trajectory, mpi_world, read_mask
 
     types = tuple(t.strip() for t in (args.types or "").split(",") if t.strip())

@@ -127,3 +127,19 @@ def test_mpirun_label_equals_serial(default_model_path, crystal_liquid_gsd, tmp_
             np.testing.assert_array_equal(a_out["label"], b_out["label"])
             np.testing.assert_array_equal(a_out["confidence"], b_out["confidence"])
             np.testing.assert_array_equal(fa.particles.position, fb.particles.position)
+
+
+@pytest.mark.parametrize("text, message", [("{not json", "--type-map is not valid JSON"),
+                                           ("[1, 2]", "--type-map must be a JSON object")])
+def test_bad_type_map_is_one_line_for_label_and_lammps(tmp_path, capsys, text, message):
+    """label and lammps read --type-map through one function (analysis.type_map_from_json)."""
+    from md_orderml.analysis import type_map_from_json
+
+    assert type_map_from_json('{"1": "Cu"}') == {"1": "Cu"} and type_map_from_json(None) is None
+    script = tmp_path / "in.lmp"
+    script.write_text("units lj\n")
+    for argv in (["label", str(script), "-o", str(tmp_path / "o.dump"), "--type-map", text],
+                 ["lammps", str(script), "--type-map", text]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1

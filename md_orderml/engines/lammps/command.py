@@ -12,7 +12,6 @@ The index variable ``orderml_every`` holds ``--every`` so dumps can follow it
 
 from __future__ import annotations
 
-import json
 
 from md_orderml.threads import add_threads_option
 
@@ -54,14 +53,9 @@ def run(args) -> int:
 
     if args.every <= 0:
         raise InputError(f"--every {args.every} must be a positive number of steps")
-    type_map = None
-    if args.type_map:
-        try:
-            type_map = json.loads(args.type_map)
-        except json.JSONDecodeError as err:
-            raise InputError(f"--type-map is not valid JSON ({err.msg})") from None
-        if not isinstance(type_map, dict):
-            raise InputError('--type-map must be a JSON object such as {"1": "Cu"}')
+    from md_orderml.analysis import type_map_from_json
+
+    type_map = type_map_from_json(args.type_map)
     cmdargs = ["-nocite", "-log", args.log, "-var", "orderml_every", str(args.every)]
     for var in args.var:
         if len(var) < 2:
