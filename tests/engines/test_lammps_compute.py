@@ -216,14 +216,17 @@ def run_helper(tmp_path, ranks: int, model, *flags) -> dict:
 
 
 @pytest.mark.mpi
-def test_rank_invariance(tmp_path, untrained_model_path):
-    """1, 2 and 4 ranks (ghosts) and 2 ranks (gathered positions) give the core's labels."""
+@pytest.mark.parametrize("model_fixture", ["untrained_model_path", "local_unit_model_path"], ids=["global", "local"])
+def test_rank_invariance(tmp_path, request, model_fixture):
+    """1, 2 and 4 ranks (ghosts) and 2 ranks (gathered positions) give the core's labels, for a
+    global-unit file and a local-unit one (whose ghosts the fix sizes by the model's own reach)."""
+    model = request.getfixturevalue(model_fixture)
     flags = ("--cells", "5", "--triclinic", "--half-melt", "--steps", "0")
     x, _, cell = configuration(5, True, True)
     box = Box.from_lammps(0, cell[0, 0], 0, cell[1, 1], 0, cell[2, 2], cell[1, 0], cell[2, 0], cell[2, 1])
-    core = OrderML(untrained_model_path).compute(Frame(positions=x, box=box))
-    results = {n: run_helper(tmp_path, n, untrained_model_path, *flags) for n in (1, 2, 4)}
-    results["2-gather"] = run_helper(tmp_path, 2, untrained_model_path, *flags, "--mode", "gather")
+    core = OrderML(model).compute(Frame(positions=x, box=box))
+    results = {n: run_helper(tmp_path, n, model, *flags) for n in (1, 2, 4)}
+    results["2-gather"] = run_helper(tmp_path, 2, model, *flags, "--mode", "gather")
     for name, res in results.items():
         np.testing.assert_array_equal(res["id"], np.arange(1, len(x) + 1))
         np.testing.assert_allclose(res["x"], x, atol=1e-9)
@@ -231,22 +234,6 @@ def test_rank_invariance(tmp_path, untrained_model_path):
         np.testing.assert_allclose(res["conf"], core.confidence, atol=CONF_TOL, err_msg=f"{name} ranks")
         np.testing.assert_array_equal(res["vector"][:-1], core.counts)
     assert results["2-gather"]["gathered"] == 1 and results[4]["gathered"] == 0 and results[1]["gathered"] == 1
-
-
-@pytest.mark.mpi
-def test_rank_invariance_of_a_local_unit_model(tmp_path, local_unit_model_path):
-    """A local-unit model file: the fix sizes its ghosts by the model's own reach; 1, 2 and 4 ranks
-    (ghosts) and 2 ranks (gathered) give the core's labels."""
-    flags = ("--cells", "5", "--triclinic", "--half-melt", "--steps", "0")
-    x, _, cell = configuration(5, True, True)
-    box = Box.from_lammps(0, cell[0, 0], 0, cell[1, 1], 0, cell[2, 2], cell[1, 0], cell[2, 0], cell[2, 1])
-    core = OrderML(local_unit_model_path).compute(Frame(positions=x, box=box))
-    results = {n: run_helper(tmp_path, n, local_unit_model_path, *flags) for n in (1, 2, 4)}
-    results["2-gather"] = run_helper(tmp_path, 2, local_unit_model_path, *flags, "--mode", "gather")
-    for name, res in results.items():
-        np.testing.assert_array_equal(res["label"], core.labels, err_msg=f"{name} ranks")
-        np.testing.assert_allclose(res["conf"], core.confidence, atol=CONF_TOL, err_msg=f"{name} ranks")
-    assert results[4]["gathered"] == 0
 
 
 # ---------------------------------------------------------------- md-orderml lammps
