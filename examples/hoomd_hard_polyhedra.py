@@ -45,7 +45,7 @@ import numpy as np
 from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared protocol
-from hoomd_hpmc_growth import melt_compress_grow  # noqa: E402
+from hoomd_hpmc_growth import melt_compress_grow, seeded_state  # noqa: E402
 
 
 def _truncated_octahedron():
@@ -75,20 +75,8 @@ def lattice(basis: np.ndarray, cells: int, phi: float):
 def make_simulation(args):
     """The HPMC simulation on the expanded lattice: shape type ``A``, the nucleus type ``seed`` that never moves."""
     vertices, basis, _expected = SHAPES[args.shape]
-    device = hoomd.device.CPU()
-    sim = hoomd.Simulation(device=device, seed=args.seed)
     positions, length = lattice(basis, args.cells, args.phi_fluid)
-    radius = args.seed_radius * (args.phi / args.phi_fluid) ** (1 / 3)  # the nucleus's radius before compression
-    in_seed = np.linalg.norm(positions, axis=1) < radius
-    snap = hoomd.Snapshot(device.communicator)
-    if snap.communicator.rank == 0:
-        snap.configuration.box = [length] * 3 + [0, 0, 0]
-        snap.particles.N = len(positions)
-        snap.particles.types = ["A", "seed"]
-        snap.particles.position[:] = positions
-        snap.particles.typeid[:] = in_seed
-        snap.particles.orientation[:] = [1, 0, 0, 0]
-    sim.create_state_from_snapshot(snap)
+    sim, n_seed = seeded_state(positions, length, args)
     mc = hoomd.hpmc.integrate.ConvexPolyhedron(default_d=0.1, default_a=0.1, nselect=1)
     mc.shape["A"] = mc.shape["seed"] = dict(vertices=vertices.tolist())
     mc.d["seed"] = mc.a["seed"] = 0.0
@@ -96,7 +84,7 @@ def make_simulation(args):
     sim.operations.tuners.append(hoomd.hpmc.tune.MoveSize.scale_solver(
         trigger=hoomd.trigger.Periodic(20), moves=["a", "d"], types=["A"], target=0.3,
         max_translation_move=0.5, max_rotation_move=0.5))
-    return sim, int(in_seed.sum())
+    return sim, n_seed
 
 
 def main(argv=None) -> int:

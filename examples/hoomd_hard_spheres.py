@@ -39,7 +39,7 @@ import numpy as np
 from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared protocol
-from hoomd_hpmc_growth import melt_compress_grow  # noqa: E402
+from hoomd_hpmc_growth import melt_compress_grow, seeded_state  # noqa: E402
 
 FCC = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
 
@@ -54,19 +54,8 @@ def fcc_lattice(cells: int, phi: float):
 
 def make_simulation(args):
     """The HPMC simulation on the expanded lattice: fluid type ``A``, the nucleus type ``seed`` that never moves."""
-    device = hoomd.device.CPU()
-    sim = hoomd.Simulation(device=device, seed=args.seed)
     positions, length = fcc_lattice(args.cells, args.phi_fluid)
-    radius = args.seed_radius * (args.phi / args.phi_fluid) ** (1 / 3)  # the nucleus's radius before compression
-    in_seed = np.linalg.norm(positions, axis=1) < radius
-    snap = hoomd.Snapshot(device.communicator)
-    if snap.communicator.rank == 0:
-        snap.configuration.box = [length] * 3 + [0, 0, 0]
-        snap.particles.N = len(positions)
-        snap.particles.types = ["A", "seed"]
-        snap.particles.position[:] = positions
-        snap.particles.typeid[:] = in_seed
-    sim.create_state_from_snapshot(snap)
+    sim, n_seed = seeded_state(positions, length, args)
     mc = hoomd.hpmc.integrate.Sphere(default_d=0.1, nselect=1)
     mc.shape["A"] = mc.shape["seed"] = dict(diameter=1.0)
     mc.d["seed"] = 0.0
@@ -74,7 +63,7 @@ def make_simulation(args):
     tune = hoomd.hpmc.tune.MoveSize.scale_solver(trigger=hoomd.trigger.Periodic(20), moves=["d"], types=["A"],
                                                  target=0.4, max_translation_move=0.5)
     sim.operations.tuners.append(tune)
-    return sim, int(in_seed.sum())
+    return sim, n_seed
 
 
 def main(argv=None) -> int:

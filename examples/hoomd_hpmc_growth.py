@@ -1,10 +1,40 @@
-"""The protocol both HPMC examples share: melt all but a nucleus, compress, let the crystal grow.
+"""What both HPMC examples share: the seeded state, then melt all but the nucleus, compress, grow.
 
 Imported by ``examples/hoomd_hard_spheres.py`` and ``examples/hoomd_hard_polyhedra.py`` (run as
 scripts, so this folder is on ``sys.path``); labels are taken every ``--every`` sweeps throughout.
 """
 
 import hoomd
+import numpy as np
+
+
+def seeded_state(positions: np.ndarray, length: float, args):
+    """A CPU simulation whose state is ``positions`` in a cube of edge ``length``: particles within
+    the nucleus radius (``args.seed_radius``, scaled back to the fluid's ``args.phi_fluid``) are type
+    ``seed`` (which the integrator never moves), the rest type ``A``.
+
+    Args:
+        positions: Lattice positions centred on the origin, shape (N, 3).
+        length: Box edge.
+        args: ``seed``, ``seed_radius``, ``phi``, ``phi_fluid``.
+
+    Returns:
+        ``(simulation, particles in the nucleus)``; the simulation has no operations yet.
+    """
+    device = hoomd.device.CPU()
+    sim = hoomd.Simulation(device=device, seed=args.seed)
+    radius = args.seed_radius * (args.phi / args.phi_fluid) ** (1 / 3)  # the nucleus's radius before compression
+    in_seed = np.linalg.norm(positions, axis=1) < radius
+    snap = hoomd.Snapshot(device.communicator)
+    if snap.communicator.rank == 0:
+        snap.configuration.box = [length] * 3 + [0, 0, 0]
+        snap.particles.N = len(positions)
+        snap.particles.types = ["A", "seed"]
+        snap.particles.position[:] = positions
+        snap.particles.typeid[:] = in_seed
+        snap.particles.orientation[:] = [1, 0, 0, 0]
+    sim.create_state_from_snapshot(snap)
+    return sim, int(in_seed.sum())
 
 
 def melt_compress_grow(sim, labels, gsd_writer, args, say) -> dict:
