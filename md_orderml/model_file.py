@@ -205,7 +205,7 @@ def check_value_names(value_names) -> list:
 def build_metadata(
     class_names, cutoff: float, n_layers: int, architecture: Dict, training: Dict,
     type_names=(), value_names=None, value_info: Optional[Dict] = None, dimensions: int = 3,
-    receptive_field: Optional[float] = None, length_unit: str = "global",
+    receptive_field: Optional[float] = None, length_unit: str = "global", vapour_name: str = "liquid",
 ) -> Dict:
     """Assemble the metadata record of a model file.
 
@@ -228,6 +228,8 @@ def build_metadata(
         length_unit: ``"global"`` (recorded as before: no ``length_unit`` field) or
             ``"local"`` (``length_unit``, ``length_scale: "local"`` and the rule in
             ``local_length_scale``).
+        vapour_name: Local unit: the class of capped (vapour) particles, ``relabel`` of
+            ``local_length_scale`` (``"liquid"``, or ``"unknown"`` for models without a liquid class).
 
     Returns:
         The metadata dictionary.
@@ -267,7 +269,7 @@ def build_metadata(
 
         metadata.update(length_unit="local", length_scale="local", local_length_scale={
             "rank": SCALE_RANK, "unit_distance": UNIT_DISTANCE, "cap_factor": CAP_FACTOR, "bonds": "centre",
-            "relabel": "liquid",
+            "relabel": vapour_name,
             "reach": "receptive_field x the largest capped local scale: module.ghost_reach(positions, cell, pbc, "
                      "length_scale)"})
     return metadata

@@ -12,6 +12,11 @@ PRESETS = {
     "default": dict(structures=300, epochs=20, weights='{"contrast": 1.0, "pointgroup": 0.5, "nearest_bond": 1.0}',
                     threads=1),
 }
+#: ``shipped``: the pretrained backbone inside the package (md_orderml/models/backbone.pt), which
+#: ``md-orderml train --reference`` and ``md-orderml discover`` start from:
+#: ``md-orderml pretrain --preset shipped -o md_orderml/models/backbone.pt --run-dir runs/backbone``.
+#: The ``default`` tasks in the default model's local length unit, on every vocabulary crystal.
+PRESETS["shipped"] = dict(PRESETS["default"], length_unit="local", kinds="vocabulary")
 
 
 def add_parser(sub) -> None:
@@ -51,6 +56,11 @@ def add_options(p) -> None:
                    help="task weights, e.g. '{\"contrast\": 1, \"pointgroup\": 0.5}'; tasks: denoise, noisy_bond, "
                         "shift, contrast, nearest_bond, pointgroup")
     p.add_argument("--cutoff", type=float, default=d.cutoff)
+    p.add_argument("--length-unit", choices=("global", "local"), default=d.length_unit,
+                   help="global: lengths in units of (V/N)^(1/3) (default); local: each particle's own unit, "
+                        "as the default model")
+    p.add_argument("--kinds", default="simple", help="crystals generated: 'simple' (fcc,bcc,hcp,sc,cd,hd; "
+                   "default), 'vocabulary' (those and every vocabulary prototype) or a comma-separated list")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -77,12 +87,35 @@ def run(args) -> int:
         raise InputError(f"--weights: tasks are {', '.join(TASKS)} and at least one weight must be > 0")
     config = PretrainConfig(cutoff=args.cutoff, n_structures=args.structures, liquid_fraction=args.liquid_fraction,
                             noise_max=args.noise_max, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            seed=args.seed, pretext=PretextConfig(weights=weights))
+                            seed=args.seed, pretext=PretextConfig(weights=weights), length_unit=args.length_unit,
+                            kinds=crystal_kinds(args.kinds))
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})
     extra = []
     for path in args.frames:
-        extra += trajectory_samples(path, config.cutoff, max_frames=args.max_frames)
+        extra += trajectory_samples(path, config.cutoff, max_frames=args.max_frames, length_unit=config.length_unit)
     path = pretrain(config, args.run_dir, args.output, resume=args.resume, progress=not args.quiet, extra=extra)
     print(f"wrote {path}")
     return 0
+
+
+def crystal_kinds(text: str):
+    """The crystal kinds of ``--kinds``: ``None`` for ``simple``, the vocabulary crystals, or a list.
+
+    Raises:
+        InputError: A name that is neither a library crystal nor a prototype.
+    """
+    from md_orderml.errors import InputError
+    from md_orderml.prototype_table import PROTOTYPES
+    from md_orderml.structures import CRYSTALS
+    from md_orderml.training.data import VOCABULARY_CLASSES
+
+    if text.strip() == "simple":
+        return None
+    if text.strip() == "vocabulary":
+        return tuple(n for n in VOCABULARY_CLASSES if n != "liquid")
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in CRYSTALS and n not in PROTOTYPES]
+    if bad or not names:
+        raise InputError(f"--kinds: {', '.join(bad) or 'nothing'} is no crystal of the library")
+    return names

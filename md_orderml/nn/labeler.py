@@ -112,7 +112,8 @@ class StructureLabeler(nn.Module):
         n_classes: Number of structure classes.
         head_hidden: Width of the head's hidden layer; 0: a linear head.
         length_unit: ``"global"`` (the default; files without the metadata record) or ``"local"``.
-        vapour_class: Local unit only: the label of capped particles (the liquid class), required.
+        vapour_class: Local unit only: the label of capped particles, required: the liquid class,
+            or ``n_classes``, the label of the unknown rule (which must then be set before use).
 
     Raises:
         TypeError: ``backbone`` is no ``torch.nn.Module`` or lacks the backbone interface.
@@ -144,9 +145,9 @@ class StructureLabeler(nn.Module):
         self.unknown_rule = UnknownEnvironmentRule(self.n_classes, backbone.embedding_dim)
         if length_unit not in LENGTH_UNITS:
             raise ValueError(f"length_unit must be one of {LENGTH_UNITS}, got {length_unit!r}")
-        if length_unit == LOCAL and not 0 <= vapour_class < self.n_classes:
+        if length_unit == LOCAL and not 0 <= vapour_class <= self.n_classes:
             raise ValueError(f"a local length unit needs the class of capped (vapour) particles, the liquid "
-                             f"class: vapour_class in [0, {self.n_classes}), got {vapour_class}")
+                             f"class or the unknown label: vapour_class in [0, {self.n_classes}], got {vapour_class}")
         self.length_unit = length_unit
         self.local_unit = length_unit == LOCAL
         self.vapour_class = int(vapour_class)

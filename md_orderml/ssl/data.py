@@ -25,7 +25,8 @@ from md_orderml.training.data import GraphSample, make_crystal, make_liquids, st
 
 def unlabelled_samples(count: int, cutoff: float, seed: int, noise_max: float = 0.08,
                        liquid_fraction: float = 0.25, kinds: Sequence[str] = CRYSTALS,
-                       jitter: float = 0.05, progress: bool = False) -> List[GraphSample]:
+                       jitter: float = 0.05, progress: bool = False,
+                       length_unit: str = "global") -> List[GraphSample]:
     """Unlabelled graphs from the structure library (crystals and LJ liquids).
 
     Args:
@@ -37,6 +38,8 @@ def unlabelled_samples(count: int, cutoff: float, seed: int, noise_max: float = 
         kinds: Crystal kinds to draw from.
         jitter: Relative half-width of the random length-scale jitter.
         progress: Show a progress bar.
+        length_unit: ``"global"`` or ``"local"`` (the backbone's; see
+            :func:`~md_orderml.training.data.structure_to_graph`).
 
     Returns:
         ``count`` graphs with ``labels`` all -1.
@@ -51,25 +54,29 @@ def unlabelled_samples(count: int, cutoff: float, seed: int, noise_max: float = 
         structures.append(make_crystal(kind, float(rng.uniform(0.0, noise_max)), rng))
     samples = []
     for structure in structures:
-        samples.append(unlabelled_graph(structure, cutoff, float(rng.uniform(1.0 - jitter, 1.0 + jitter))))
+        samples.append(unlabelled_graph(structure, cutoff, float(rng.uniform(1.0 - jitter, 1.0 + jitter)),
+                                        length_unit))
     order = rng.permutation(len(samples))
     return [samples[i] for i in order]
 
 
-def unlabelled_graph(structure: Structure, cutoff: float, jitter: float = 1.0) -> GraphSample:
+def unlabelled_graph(structure: Structure, cutoff: float, jitter: float = 1.0,
+                     length_unit: str = "global") -> GraphSample:
     """Graph of one configuration with every label set to -1.
 
     Args:
         structure: Positions (N, 3) and cell (3, 3).
         cutoff: Dimensionless model cutoff.
         jitter: Factor applied to the length scale.
+        length_unit: ``"global"`` or ``"local"``.
     """
-    sample = structure_to_graph(structure, 0, cutoff, jitter=jitter)
+    sample = structure_to_graph(structure, 0, cutoff, jitter=jitter, length_unit=length_unit)
     sample.labels = torch.full_like(sample.labels, -1)
     return sample
 
 
-def trajectory_samples(path, cutoff: float, max_frames: Optional[int] = None, stride: int = 1) -> List[GraphSample]:
+def trajectory_samples(path, cutoff: float, max_frames: Optional[int] = None, stride: int = 1,
+                       length_unit: str = "global") -> List[GraphSample]:
     """Unlabelled graphs from the frames of a trajectory file (GSD, LAMMPS dump, XYZ).
 
     Args:
@@ -77,6 +84,7 @@ def trajectory_samples(path, cutoff: float, max_frames: Optional[int] = None, st
         cutoff: Dimensionless model cutoff.
         max_frames: Read at most this many frames.
         stride: Take every ``stride``-th frame.
+        length_unit: ``"global"`` or ``"local"``.
 
     Returns:
         One graph per frame (type-agnostic, labels -1).
@@ -89,7 +97,7 @@ def trajectory_samples(path, cutoff: float, max_frames: Optional[int] = None, st
             box = frame.box
             structure = Structure(np.asarray(frame.positions, float) - box.corner, box.matrix,
                                   np.zeros(frame.N, np.int32), ["A"], "unlabelled")
-            out.append(unlabelled_graph(structure, cutoff))
+            out.append(unlabelled_graph(structure, cutoff, length_unit=length_unit))
     return out
 
 

@@ -28,7 +28,11 @@ from md_orderml.nn.backbone import EquivariantBackbone
 from md_orderml.nn.families import build_backbone
 from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.ssl.data import labelled_environments
+from md_orderml.training import frozen_head
 from md_orderml.training.data import GraphSample, collate
+from md_orderml.training.frozen_head import embed_samples as embed
+from md_orderml.training.frozen_head import fold_standardisation as _fold_standardisation
+from md_orderml.training.frozen_head import make_head
 from md_orderml.training.optim import optimizer_step
 from md_orderml.training.trainer import per_class_accuracy
 
@@ -62,54 +66,9 @@ class FinetuneConfig:
     seed: int = 0
 
 
-def make_head(dim: int, n_classes: int, kind: str, hidden: int) -> nn.Sequential:
-    """A ``linear`` head (one Linear) or an ``mlp`` head (Linear, SiLU, Linear) as nn.Sequential."""
-    if kind == "linear":
-        return nn.Sequential(nn.Linear(dim, n_classes))
-    if kind == "mlp":
-        return nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, n_classes))
-    from md_orderml.errors import InputError
-
-    raise InputError(f"unknown head {kind!r}; known: linear, mlp")
-
-
-def embed(backbone: EquivariantBackbone, samples: Sequence[GraphSample], only_labelled: bool = False) -> tuple:
-    """Embeddings of all nodes (or only labelled ones) of ``samples`` (no gradient).
-
-    Returns:
-        ``(embedding (M, D), labels (M,))``.
-    """
-    outs, labels = [], []
-    backbone.eval()
-    with torch.no_grad():
-        for start in range(0, len(samples), 64):
-            batch = collate(samples[start:start + 64])
-            e = backbone(batch["types"], batch["edge_index"], batch["edge_vec"])
-            keep = batch["labels"] >= 0 if only_labelled else torch.ones(len(e), dtype=torch.bool)
-            outs.append(e[keep])
-            labels.append(batch["labels"][keep])
-    return torch.cat(outs), torch.cat(labels)
-
-
-def _fold_standardisation(head: nn.Sequential, mean: torch.Tensor, std: torch.Tensor) -> None:
-    """Make ``head(x)`` equal the trained ``head((x - mean) / std)``."""
-    first = head[0]
-    with torch.no_grad():
-        w = first.weight / std
-        first.bias -= (w * mean).sum(1)
-        first.weight.copy_(w)
-
-
 def train_probe(head: nn.Sequential, x: torch.Tensor, y: torch.Tensor, config: FinetuneConfig) -> None:
-    """Full-batch head training on fixed features ``x`` (M, D) with labels ``y`` (M,)."""
-    opt = torch.optim.AdamW(head.parameters(), lr=config.probe_lr, weight_decay=config.probe_weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    head.train()
-    for _ in range(config.probe_steps):
-        loss = loss_fn(head(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    """Full-batch head training on fixed features ``x`` (M, D) with labels ``y`` (M,) (:func:`~md_orderml.training.frozen_head.train_probe`)."""
+    frozen_head.train_probe(head, x, y, config.probe_steps, config.probe_lr, config.probe_weight_decay)
 
 
 def finetune(backbone: EquivariantBackbone, n_classes: int, pool: Sequence[GraphSample], picked: Sequence[tuple],

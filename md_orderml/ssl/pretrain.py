@@ -43,6 +43,9 @@ class PretrainConfig:
         weight_decay: AdamW weight decay.
         seed: Seed of data, initialisation, shuffling and corruptions.
         pretext: Task weights and corruption strengths.
+        length_unit: ``"global"`` (units of ``(V / N) ** (1 / 3)``) or ``"local"`` (each
+            particle's own unit, :mod:`md_orderml.local_scale`, as the default model).
+        kinds: Crystal kinds of the generated configurations (``None``: the six simple crystals).
     """
 
     cutoff: float = 1.6
@@ -56,6 +59,8 @@ class PretrainConfig:
     weight_decay: float = 1e-5
     seed: int = 0
     pretext: PretextConfig = dataclasses.field(default_factory=PretextConfig)
+    length_unit: str = "global"
+    kinds: Optional[Sequence[str]] = None
 
 
 def _collate_with_graph(samples: Sequence[GraphSample]):
@@ -134,6 +139,7 @@ class Pretrainer(CheckpointedRun):
         torch.save({"kind": PRETRAINED_KIND, "cutoff": self.config.cutoff,
                     "architecture": dict(self.model.backbone.config),
                     "backbone": self.model.backbone.state_dict(), "epochs": self.epoch,
+                    "length_unit": self.config.length_unit,
                     "history": self.history, "config": dataclasses.asdict(self.config)}, tmp)
         tmp.replace(path)
         return path
@@ -159,9 +165,11 @@ def pretrain(config: PretrainConfig, out_dir, output, resume: bool = False, prog
     trainer = Pretrainer(config, out_dir)
     if resume and trainer.load_checkpoint() and progress:
         print(f"resumed from {trainer.checkpoint_path} at epoch {trainer.epoch}", flush=True)
+    kinds = {} if config.kinds is None else {"kinds": tuple(config.kinds)}
     train = unlabelled_samples(config.n_structures, config.cutoff, config.seed, config.noise_max,
-                               config.liquid_fraction, progress=progress) + list(extra or [])
+                               config.liquid_fraction, progress=progress, length_unit=config.length_unit,
+                               **kinds) + list(extra or [])
     val = unlabelled_samples(max(4, config.n_structures // 10), config.cutoff, config.seed + 7919,
-                             config.noise_max, config.liquid_fraction)
+                             config.noise_max, config.liquid_fraction, length_unit=config.length_unit, **kinds)
     trainer.fit(train, val, progress=progress)
     return trainer.save_pretrained(output)
