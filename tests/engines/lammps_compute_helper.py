@@ -3,10 +3,12 @@
 Used by tests/engines/test_lammps_compute.py, serially and under ``mpirun -np N``::
 
     python tests/engines/lammps_compute_helper.py MODEL OUT.npz [--mode auto] [--triclinic]
-        [--steps 20] [--every 10] [--cells 5] [--half-melt]
+        [--steps 20] [--every 10] [--cells 5] [--half-melt] [--crystal a15]
 
-OUT.npz holds ``id`` (N,), ``label`` (N,), ``conf`` (N,), ``x`` (N, 3) at the last
-labelling step, the box (``lo``, ``hi``, ``tilt`` = xy, xz, yz), the published vector
+``--crystal KIND`` runs :func:`crystal_cases.complex_crystal` at rest (``pair_style zero``)
+instead of the LJ fcc crystal. OUT.npz holds ``id`` (N,), ``label`` (N,), ``conf`` (N,),
+``x`` (N, 3) at the last labelling step, the box (``lo``, ``hi``, ``tilt`` = xy, xz, yz),
+the published vector, ``named`` (the class counts read by name, :func:`named_counts`)
 and ``gathered`` (labelling steps done without ghosts).
 """
 
@@ -14,6 +16,7 @@ import argparse
 
 import numpy as np
 
+from crystal_cases import complex_crystal
 from md_orderml.mpi import import_lammps
 
 
@@ -45,9 +48,17 @@ def configuration(cells: int, triclinic: bool, half_melt: bool, seed: int = 7, d
 
 
 def build(lmp, cells: int, triclinic: bool, half_melt: bool, seed: int = 7, density: float = 1.05) -> None:
-    """Create the :func:`configuration` in LAMMPS (units lj, 2 atom types, LJ pair)."""
-    x, types, cell = configuration(cells, triclinic, half_melt, seed, density)
+    """Create the :func:`configuration` in LAMMPS (units lj, 2 atom types, LJ pair, T = 0.6)."""
+    create(lmp, *configuration(cells, triclinic, half_melt, seed, density), seed=seed)
+
+
+def create(lmp, x, types, cell, seed: int = 7, temperature: float = 0.6,
+           pair: tuple = ("lj/cut 2.5", "* * 1.0 1.0")) -> None:
+    """Create atoms ``x`` of LAMMPS ``types`` in the box of lattice rows ``cell`` (lower triangular;
+    units lj, 2 atom types, ``pair`` = the arguments of ``pair_style`` and ``pair_coeff``), at
+    ``temperature`` (at rest when 0)."""
     (lx, _, _), (xy, ly, _), (xz, yz, lz) = cell
+    triclinic = bool(xy or xz or yz)
     tilt = f" {xy} {xz} {yz}" if triclinic else ""
     lmp.commands_string(f"""
 units lj
@@ -55,13 +66,35 @@ atom_style atomic
 region box {'prism' if triclinic else 'block'} 0 {lx} 0 {ly} 0 {lz}{tilt} units box
 create_box 2 box
 mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff * * 1.0 1.0
+pair_style {pair[0]}
+pair_coeff {pair[1]}
 neighbor 0.3 bin
 timestep 0.002
 """)
     lmp.create_atoms(len(x), list(range(1, len(x) + 1)), [int(t) for t in types], x.ravel().tolist())
-    lmp.command(f"velocity all create 0.6 {seed} loop geom")
+    if temperature > 0:
+        lmp.command(f"velocity all create {temperature} {seed} loop geom")
+
+
+def create_complex_crystal(lmp, kind: str) -> tuple:
+    """Create :func:`crystal_cases.complex_crystal` ``kind`` at rest, without forces (``pair_style zero``),
+    so that labels after a run are those of the crystal as built.
+
+    Returns:
+        ``(positions (N, 3), cell (3, 3))`` as created (atom ids 1..N, type 1).
+    """
+    x, cell = complex_crystal(kind)
+    create(lmp, x, np.ones(len(x), int), cell, temperature=0.0, pair=("zero 2.5", "* *"))
+    return x, cell
+
+
+def named_counts(lmp, class_names, fix_id: str = "orderml") -> list:
+    """The class counts an input script reads by name: ``f_<fix_id>[${<fix_id>_k_<class>}]`` per class."""
+    counts = []
+    for name in class_names:
+        lmp.command(f"variable {fix_id}_n_{name} equal f_{fix_id}[${{{fix_id}_k_{name}}}]")
+        counts.append(lmp.extract_variable(f"{fix_id}_n_{name}"))
+    return counts
 
 
 def main() -> None:
@@ -74,6 +107,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--every", type=int, default=10)
     p.add_argument("--cells", type=int, default=5)
+    p.add_argument("--crystal", help="a complex crystal at rest (crystal_cases.KINDS) instead of the LJ fcc")
     args = p.parse_args()
 
     lammps = import_lammps()
@@ -83,7 +117,10 @@ def main() -> None:
 
     comm = MPI.COMM_WORLD
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
-    build(lmp, args.cells, args.triclinic, args.half_melt)
+    if args.crystal:
+        create_complex_crystal(lmp, args.crystal)
+    else:
+        build(lmp, args.cells, args.triclinic, args.half_melt)
     lmp.command("fix nve all nve")
     compute = OrderMLFix(lmp, args.model, every=args.every, mode=args.mode)
     lmp.command(f"run {args.steps}")
@@ -93,12 +130,13 @@ def main() -> None:
              np.array(lmp.numpy.extract_atom("d_orderml_conf", nelem=n)), np.array(lmp.numpy.extract_atom("x", nelem=n)))
     parts = comm.gather(local, root=0)
     vector = [lmp.extract_fix("orderml", 0, 1, k) for k in range(compute.n_out + 1)]
+    named = named_counts(lmp, compute.class_names)
     if comm.Get_rank() == 0:
         ids, labels, conf, x = (np.concatenate([q[i] for q in parts]) for i in range(4))
         order = np.argsort(ids)
         lo, hi, xy, yz, xz, _, _ = lmp.extract_box()
         np.savez(args.out, id=ids[order], label=labels[order], conf=conf[order], x=x[order].reshape(-1, 3),
-                 lo=lo, hi=hi, tilt=[xy, xz, yz], vector=vector, gathered=compute.gathered_steps,
+                 lo=lo, hi=hi, tilt=[xy, xz, yz], vector=vector, named=named, gathered=compute.gathered_steps,
                  ghost_cutoff=-1.0 if compute.ghost_cutoff is None else compute.ghost_cutoff)
     lmp.close()
 

