@@ -55,7 +55,10 @@ def run(args) -> int:
               f"held-out particles (crystal noise <= {calibration.get('noise_max')})")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
     training = meta.get("training", {})
-    if training.get("method") == "probe":
+    if training.get("kind") == "references":
+        print(f"training       references ({', '.join(r['name'] for r in training.get('references', []))}), "
+              f"{training.get('head', '?')} head on the frozen backbone {training.get('backbone', {}).get('source')}")
+    elif training.get("method") == "probe":
         print(f"training       {training.get('kind', '?')}, logistic probe on the frozen backbone "
               f"(seed {training.get('seed', '?')})")
     else:

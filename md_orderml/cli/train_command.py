@@ -1,4 +1,6 @@
-"""``md-orderml train``: supervised training on generated structures, then export."""
+"""``md-orderml train``: supervised training on generated structures, then export; or, with
+``--reference``, a head for the user's own classes on a frozen backbone
+(:mod:`md_orderml.training.reference_training`)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def add_parser(sub) -> None:
     """Register the ``train`` subcommand (its options, whose defaults need torch, when it is used)."""
     from md_orderml.cli.parser import deferred_options
 
-    p = sub.add_parser("train", help="train a structure classifier on generated structures",
+    p = sub.add_parser("train", help="train a structure classifier on generated structures (or own classes: --reference)",
                        description="Train on the structure library (noisy crystals and LJ liquids) and export a model file. "
                                    "Checkpoints go to --run-dir after every epoch; --resume continues.")
     p.set_defaults(run=run)
@@ -85,6 +87,18 @@ def add_options(p) -> None:
     p.add_argument("--isolated-crystal-neighbours", type=int, default=d.isolated_crystal_neighbours,
                    help="crystal-labelled neighbours a crystal label needs (default %(default)s)")
     p.add_argument("--device", default="cpu")
+    g = p.add_argument_group("own classes from reference frames (the options above but -o, --seed, --unknown-quantile, "
+                             "--threads and --quiet are then unused)")
+    g.add_argument("--reference", action="append", metavar="NAME=PATH[:frames=A:B][:types=T,...][:mask=FILE]",
+                   help="frames of a GSD, LAMMPS dump or XYZ file (or a CIF, POSCAR... read by ASE) whose (selected) "
+                        "particles are examples of class NAME; repeat for more files and classes; mask: a file of "
+                        "one 0/1 per particle")
+    g.add_argument("--with-default-classes", action="store_true",
+                   help="also learn the vocabulary classes (fcc, bcc, ..., liquid) from the structure library")
+    g.add_argument("--backbone", default="pretrained",
+                   help="frozen backbone: 'pretrained' (shipped, default), a pretrain checkpoint or a local-unit "
+                        "model file ('default')")
+    g.add_argument("--head", choices=("mlp", "linear"), default="mlp", help="head on the embedding (default mlp)")
     add_threads_option(p)
     p.add_argument("--quiet", action="store_true")
 
@@ -93,6 +107,8 @@ def run(args) -> int:
     """Run ``md-orderml train``."""
     from md_orderml.threads import set_threads
 
+    if args.reference:
+        return run_references(args)
     if args.preset:
         for key, value in PRESETS[args.preset].items():
             setattr(args, key, value)
@@ -114,6 +130,22 @@ def run(args) -> int:
     path = train(config, args.run_dir, args.output, resume=args.resume, device=args.device,
                  progress=not args.quiet)
     print(f"wrote {path}")
+    return 0
+
+
+def run_references(args) -> int:
+    """``md-orderml train --reference ...``: :func:`~md_orderml.training.reference_training.train_from_references`."""
+    from md_orderml.errors import InputError
+    from md_orderml.threads import set_threads
+
+    if args.preset or args.resume:
+        raise InputError("--reference trains its own classes: leave out --preset and --resume")
+    set_threads(args.threads)
+    from md_orderml.training.reference_training import train_from_references
+
+    train_from_references(args.reference, args.output, backbone=args.backbone,
+                          with_default_classes=args.with_default_classes, head=args.head, seed=args.seed,
+                          unknown_quantile=args.unknown_quantile or 0.99, progress=not args.quiet)
     return 0
 
 
