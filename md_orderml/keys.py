@@ -42,6 +42,7 @@ ISOLATED_CRYSTAL_RULE = "isolated_crystal_rule"
 #: Optional metadata record of classifiers with the unknown rule (``md_orderml.nn.unknown``): method,
 #: quantile, calibration noise, ``thresholds`` by class name, ``relabel`` (the last class name).
 UNKNOWN_RULE = "unknown_rule"
+EMBEDDING_AVERAGE = "embedding_average"  #: metadata: neighbour average of the embedding (``radius``)
 UNKNOWN = "unknown"  #: the class name of environments unlike the training data (always the last class)
 #: Optional metadata record: crystallography per class name (``md_orderml.prototypes.class_info``).
 CLASS_INFO = "class_info"

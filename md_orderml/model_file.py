@@ -52,6 +52,9 @@ Metadata fields (format versions 1 and 2):
 ``unknown_rule``           optional: particles whose embedding is far from the mean of their
                            predicted class get the last class, ``unknown`` (method, quantile,
                            calibration noise, threshold per class; :mod:`md_orderml.nn.unknown`)
+``embedding_average``      optional: the embedding is averaged over neighbours within
+                           ``radius`` (length units) before the head and the unknown rule
+                           (models of ``md-orderml discover``)
 ``class_info``             optional: per class name, its crystallography (Pearson symbol,
                            prototype, Strukturbericht, space group, role;
                            :func:`md_orderml.prototypes.class_info`)

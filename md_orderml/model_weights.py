@@ -108,6 +108,9 @@ def rebuild_labeler(metadata: Dict, tensors: Dict[str, torch.Tensor], where: str
     for name, tensor in labeler.state_dict().items():
         if name in state and not torch.equal(tensor, state[name].to(tensor.dtype)):
             raise ModelFileError(f"{where}: rebuilt buffer {name} differs from the file's")
+    average = metadata.get(keys.EMBEDDING_AVERAGE)
+    if average:
+        labeler.set_embedding_average(float(average["radius"]), float(average.get("taper", 0.0)))
     rule = metadata.get(keys.ISOLATED_CRYSTAL_RULE)
     if rule:
         labeler.set_isolated_crystal_rule(names, list(rule["crystal_classes"]), float(rule["radius"]),

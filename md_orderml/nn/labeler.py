@@ -139,6 +139,8 @@ class StructureLabeler(nn.Module):
             self.head = nn.Sequential(nn.Linear(backbone.embedding_dim, self.n_classes))
         self.isolation_radius = 0.0
         self.isolation_min_neighbours = 1
+        self.average_radius = 0.0
+        self.average_taper = 0.0
         self.liquid_label = -1
         # one entry more than the head's classes: the label of the unknown rule, never a crystal
         self.register_buffer("crystal_classes", torch.zeros(self.n_classes + 1, dtype=torch.bool), persistent=False)
@@ -180,6 +182,54 @@ class StructureLabeler(nn.Module):
         self.liquid_label = class_names.index(liquid_name)
         self.crystal_classes = torch.tensor([n in crystal_names for n in class_names] + [False], dtype=torch.bool)
 
+    def set_embedding_average(self, radius: float, taper: float = 0.0) -> None:
+        """Average each particle's embedding with its neighbours' within ``radius`` (0: off).
+
+        With it on, the embedding that the head, the unknown rule and the ``embedding`` output
+        see is the weighted mean of the backbone's embedding over the particle (weight 1) and
+        its neighbours closer than ``radius`` (in the length unit; local unit: the centre's),
+        as Lechner and Dellago average bond-order parameters: the environments of one
+        crystal's Wyckoff sites move together. A neighbour's weight is 1 up to
+        ``radius - taper`` and falls to 0 at ``radius`` as a half cosine, so the average does
+        not jump when a neighbour crosses the radius. It adds ``radius`` to the receptive
+        field. ``md-orderml discover`` uses it.
+
+        Raises:
+            ValueError: ``radius`` outside [0, cutoff], or ``taper`` outside [0, radius].
+        """
+        if not 0.0 <= radius <= self.cutoff or not 0.0 <= taper <= radius:
+            raise ValueError(f"the embedding average needs 0 <= taper <= radius <= {self.cutoff}, got radius "
+                             f"{radius}, taper {taper}")
+        self.average_radius = float(radius)
+        self.average_taper = float(taper)
+
+    def neighbour_average(self, embedding: torch.Tensor, edge_index: torch.Tensor,
+                          edge_vec: torch.Tensor) -> torch.Tensor:
+        """Weighted mean of each node's embedding and its neighbours' (see :meth:`set_embedding_average`).
+
+        Args:
+            embedding: Per-node embedding, shape (N, D).
+            edge_index: (centre, neighbour) bond indices, shape (2, E).
+            edge_vec: Dimensionless bond vectors, shape (E, 3).
+
+        Returns:
+            The averaged embedding, shape (N, D).
+        """
+        r = torch.linalg.norm(edge_vec, dim=1)
+        near = r < self.average_radius
+        centre, neighbour, r = edge_index[0][near], edge_index[1][near], r[near]
+        inner = self.average_radius - self.average_taper
+        weight = torch.ones_like(r)
+        if self.average_taper > 0.0:
+            tapered = 0.5 * (1.0 + torch.cos(torch.pi * (r - inner) / self.average_taper))
+            weight = torch.where(r > inner, tapered, weight)
+        weight = weight.to(embedding.dtype)
+        total = embedding.clone()
+        total.index_add_(0, centre, embedding.index_select(0, neighbour) * weight.unsqueeze(1))
+        count = torch.ones(embedding.size(0), dtype=embedding.dtype, device=embedding.device)
+        count.index_add_(0, centre, weight)
+        return total / count.unsqueeze(1)
+
     def set_unknown_rule(self, means: torch.Tensor, whitening: torch.Tensor, thresholds: torch.Tensor) -> None:
         """Switch on the unknown rule (:mod:`md_orderml.nn.unknown`): label ``n_classes`` = ``unknown``.
 
@@ -215,13 +265,14 @@ class StructureLabeler(nn.Module):
         """How far a label looks, in length units (global: of ``length_scale``; local: of the largest local scale).
 
         Returns:
-            ``n_layers * cutoff + isolation_radius``; local unit:
+            ``n_layers * cutoff + isolation_radius + average_radius``; local unit:
             :func:`~md_orderml.local_scale.local_receptive_field` (the same for cutoffs
             above ``2 ** (1 / 6)``).
         """
+        extra = self.isolation_radius + self.average_radius
         if self.local_unit:
-            return local_receptive_field(self.cutoff, self.n_layers, self.isolation_radius, self.unit_distance)
-        return self.n_layers * self.cutoff + self.isolation_radius
+            return local_receptive_field(self.cutoff, self.n_layers, extra, self.unit_distance)
+        return self.n_layers * self.cutoff + extra
 
     @torch.jit.export
     def local_scales(self, positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor,
@@ -270,6 +321,8 @@ class StructureLabeler(nn.Module):
             ``(logits (N, n_classes), embedding (N, embedding_dim))``.
         """
         embedding = self.backbone(types, edge_index, edge_vec)
+        if self.average_radius > 0.0:
+            embedding = self.neighbour_average(embedding, edge_index, edge_vec)
         return self.head(embedding), embedding
 
     def forward(
