@@ -238,7 +238,7 @@ def _discover(inputs: List[str], out: Path, n_clusters, fit_frames: FrameRange, 
     from md_orderml.discovery.cluster_model import (AVERAGE_RADIUS, cluster_labeler, cluster_names,
                                                     environment_model, save_cluster_model)
     from md_orderml.discovery.clustering import fit_clusters
-    from md_orderml.nn.pretrained import load_backbone
+    from md_orderml.backbones import load_backbone
 
     backbone, info = load_backbone(model)
     if info["length_unit"] != "local":

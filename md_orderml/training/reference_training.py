@@ -21,7 +21,7 @@
    uniformly in ``[0, noise_max]`` of the nearest-neighbour distance; the validation graphs
    take the noise levels of the default model's calibration, ``0, noise_max / 2, noise_max``.
 4. **Head.** The backbone (``"pretrained"``: the shipped self-supervised one,
-   :func:`md_orderml.nn.pretrained.load_backbone`) stays frozen; a class-balanced ``mlp`` or
+   :func:`md_orderml.backbones.load_backbone`) stays frozen; a class-balanced ``mlp`` or
    ``linear`` head is trained on the embeddings of the labelled training particles
    (:func:`~md_orderml.training.frozen_head.fit_head`).
 5. **Unknown rule** as in the default model (:mod:`md_orderml.training.calibration`): class
@@ -195,7 +195,7 @@ def train_from_references(references: Sequence[Union[str, ReferenceSpec]], outpu
         references: ``NAME=PATH[:frames=A:B][:types=T,...][:mask=FILE]`` texts or parsed specs.
         output: The model file to write.
         backbone: ``"pretrained"``, a pretrained checkpoint or a local-unit model file
-            (:func:`~md_orderml.nn.pretrained.load_backbone`).
+            (:func:`~md_orderml.backbones.load_backbone`).
         with_default_classes: Also learn the vocabulary classes from the structure library.
         head: ``"mlp"`` or ``"linear"``.
         copies: Augmented training graphs per reference frame.
@@ -215,7 +215,7 @@ def train_from_references(references: Sequence[Union[str, ReferenceSpec]], outpu
     """
     from md_orderml.model_file import build_metadata, save_model
     from md_orderml.nn.labeler import StructureLabeler
-    from md_orderml.nn.pretrained import load_backbone
+    from md_orderml.backbones import load_backbone
     from md_orderml.training.frozen_head import HEAD_KINDS, embed_samples, fit_head
     from md_orderml.training.trainer import class_info_of
 
