@@ -54,8 +54,8 @@ def frame_length_scale(frame: Frame, dimensions: int = 3) -> float:
     direction must be within two length scales of the box width (no vacuum gap, which
     would inflate the scale and change every label). Two or three open directions
     (wires, clusters) are refused: whether the particles fill the box cannot be told
-    from extents there. A local length scale for clusters and free surfaces will lift
-    both limits.
+    from extents there. Models in the local length unit (the default model) have neither
+    limit: this function is only for global-unit models such as ``classic``.
 
     Args:
         frame: The configuration; ``frame.box.periodic`` says which directions are periodic.
@@ -72,8 +72,8 @@ def frame_length_scale(frame: Frame, dimensions: int = 3) -> float:
     names = ", ".join(AXES[d] for d in open_axes)
     if len(open_axes) > 1:
         raise InputError(f"{frame.source}: open along {names}: the model's length scale (V/N)^(1/{dimensions}) "
-                         "needs periodic boxes or one open direction that the particles fill; clusters and wires "
-                         "are not supported yet")
+                         "needs periodic boxes or one open direction that the particles fill; for clusters and "
+                         "wires use a local-unit model (the default model, --model default)")
     d = open_axes[0]
     normal = np.linalg.inv(frame.box.matrix)[:, d]  # perpendicular to the other two lattice vectors
     heights = frame.positions @ (normal / np.linalg.norm(normal))
@@ -81,7 +81,8 @@ def frame_length_scale(frame: Frame, dimensions: int = 3) -> float:
     if abs(width - extent) > 2.0 * scale:
         raise InputError(f"{frame.source}: open along {names}, the particles span {extent:.4g} of the box width "
                          f"{width:.4g} there; the model's length scale (V/N)^(1/{dimensions}) = {scale:.4g} needs a "
-                         "box that they fill (no vacuum; surfaces in vacuum are not supported yet)")
+                         "box that they fill (no vacuum); for surfaces in vacuum use a local-unit model (the default "
+                         "model, --model default)")
     return scale
 
 
@@ -306,14 +307,26 @@ class OrderML:
         return {k: v.cpu().numpy() for k, v in out.items()}
 
     def _largest_local_scale(self, frame: Frame, pbc, hint: float) -> float:
-        """Largest local length unit of a frame (local-unit models; 0 when no direction is periodic)."""
+        """Largest local length unit of a frame's uncapped particles (local-unit models; 0 when no
+        direction is periodic).
+
+        Capped (vapour) particles are left out: their label is the vapour class whatever
+        their neighbourhood, so a thin slab beside vapour is not refused for the vapour's
+        capped unit (the neighbour search gives every periodic image, so nothing is lost).
+        All capped: the largest scale.
+        """
         if not any(pbc):
             return 0.0
-        with torch.inference_mode(), torch.jit.optimized_execution(False):
-            return float(self.model.module.local_scales(
-                torch.as_tensor(frame.positions, dtype=torch.float64, device=self.device),
-                torch.as_tensor(frame.box.matrix, dtype=torch.float64, device=self.device),
-                torch.tensor(pbc, device=self.device), hint).max())
+        from md_orderml.local_scale import local_length_scales
+
+        rule = self.model.metadata.get("local_length_scale", {})
+        rule = {k: rule[k] for k in ("rank", "unit_distance", "cap_factor") if k in rule}
+        with torch.inference_mode():
+            scales, capped = local_length_scales(torch.as_tensor(frame.positions, dtype=torch.float64),
+                                                 torch.as_tensor(frame.box.matrix, dtype=torch.float64),
+                                                 torch.tensor(pbc), hint, **rule)
+        kept = scales[~capped] if bool((~capped).any()) else scales
+        return float(kept.max())
 
     def compute(self, system, pbc=None, owned: Optional[np.ndarray] = None) -> "OrderML":
         """Label every particle of a system.

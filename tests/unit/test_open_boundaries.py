@@ -275,3 +275,21 @@ def test_flags_of_a_real_lammps_dump(tmp_path, boundary, flags):
     write_frame(out, frame)
     assert read_one(out).box.periodic == flags
     assert path.read_text().splitlines()[4] in out.read_text()  # LAMMPS's own BOX BOUNDS line is kept
+
+
+def test_a_thin_slab_beside_vapour_is_labelled():
+    """The width check leaves capped (vapour) particles out: a slab 5 nn wide in x and y beside a few
+    vapour atoms is labelled (the vapour's capped unit used to demand 8.6 nn), and its crystal stays fcc."""
+    from md_orderml.analysis import OrderML
+
+    s = structures.crystal("fcc", min_width=5.0, noise=0.02, seed=6)
+    cell = s.cell.copy()
+    cell[2] *= 4.0  # vacuum above the slab along z (periodic)
+    rng = np.random.default_rng(1)
+    vapour = rng.uniform(0.0, 1.0, (6, 3)) @ s.cell + s.cell[2] * 2.0  # six atoms far from the slab and each other
+    clf = OrderML("default")
+    labels = clf.compute((cell, np.vstack([s.positions, vapour]))).labels
+    names = np.asarray(clf.class_names)
+    assert (names[labels[-6:]] == "liquid").all()
+    bulk = np.abs(s.positions @ np.linalg.inv(s.cell)[:, 2] - 0.5) < 0.25  # the slab's middle half
+    assert (names[labels[:len(s.positions)][bulk]] == "fcc").mean() > 0.95
