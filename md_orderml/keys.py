@@ -55,4 +55,6 @@ GSD_PROBABILITIES = GSD_PREFIX + PROBABILITIES
 GSD_CLASS_NAMES = "log/md_orderml/class_names"
 GSD_VALUES = GSD_PREFIX + VALUES  #: float32 (N, n_values) regression outputs
 GSD_VALUE_NAMES = "log/md_orderml/value_names"  #: JSON list of the value names
+#: Periodic flags (x, y, z) of a frame with an open direction, uint8 (3,) (HOOMD boxes have no such flags).
+GSD_PBC = "log/md_orderml/pbc"
 GSD_MODEL_SHA256 = "log/md_orderml/model_sha256"  #: SHA-256 of the model file (64 hex digits)

@@ -9,10 +9,11 @@ the per-particle logs as the properties ``md_orderml_label``, ``md_orderml_confi
 ``md_orderml_probabilities`` (``md_orderml_values``) and the names as the global
 attribute ``md_orderml/class_names`` (``md_orderml/value_names``).
 
-HOOMD-blue boxes are periodic in every direction, so frames read from GSD are (unless the
-reader's ``pbc=`` argument, ``md-orderml label --pbc``, says otherwise). GSD has no
-place for open directions: a frame written from an open one keeps its box, and its
-positions are wrapped into it as HOOMD's are; label it with ``--pbc`` again.
+HOOMD-blue boxes are periodic in every direction, so frames read from GSD are, unless the
+reader's ``pbc=`` argument (``md-orderml label --pbc``) says otherwise or the frame carries
+md_orderml's own flags: GSD has no place for open directions, so a frame written from an
+open one keeps its box, its positions are wrapped into it as HOOMD's are, and its flags go
+to the log entry :data:`md_orderml.keys.GSD_PBC` (uint8 (3,)), which this reader takes.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ PARTICLE_LOGS = {key: _log_key(keys.GSD_PREFIX + key)
 NAMES_LOGS = {keys.CLASSIFICATION: _log_key(keys.GSD_CLASS_NAMES), keys.REGRESSION: _log_key(keys.GSD_VALUE_NAMES)}
 #: ``gsd.hoomd.Frame.log`` key of the model file's SHA-256.
 SHA256_LOG = _log_key(keys.GSD_MODEL_SHA256)
-_OUR_LOGS = tuple(PARTICLE_LOGS.values()) + tuple(NAMES_LOGS.values()) + (SHA256_LOG,)
+PBC_LOG = _log_key(keys.GSD_PBC)  #: ``gsd.hoomd.Frame.log`` key of the periodic flags of open frames
+_OUR_LOGS = tuple(PARTICLE_LOGS.values()) + tuple(NAMES_LOGS.values()) + (SHA256_LOG, PBC_LOG)
 
 
 def _open(path: str):
@@ -82,6 +84,9 @@ def frame_from_gsd(snap, source: str) -> Frame:
     typeid = snap.particles.typeid
     types = np.zeros(n, dtype=np.int32) if typeid is None else np.asarray(typeid).astype(np.int32)
     names = list(snap.particles.types) if snap.particles.types else ["A"]
+    flags = snap.log.get(PBC_LOG) if snap.log else None
+    if flags is not None and np.shape(flags) == (3,):
+        box = dataclasses.replace(box, periodic=tuple(bool(f) for f in flags))
     return Frame(positions=positions, box=box, types=types, type_names=names,
                  step=int(snap.configuration.step), source=source, native=snap)
 
@@ -94,7 +99,8 @@ def iter_gsd(path: str, keep: FrameSelection = ALL_FRAMES,
         path: The ``.gsd`` file.
         keep: Which frames to yield; the others are not read, and reading stops
             after the last selected one.
-        pbc: Periodic flags (x, y, z) of the frames; ``None``: periodic (HOOMD's boxes are).
+        pbc: Periodic flags (x, y, z) of the frames; ``None``: the flags the frame carries
+            (:data:`PBC_LOG`), else periodic (HOOMD's boxes are).
 
     Yields:
         :class:`Frame` with positions (N, 3), ``types`` (N,), the GSD type names, the
@@ -142,7 +148,15 @@ def gsd_frame_from(frame: Frame):
     snap.particles.image = image
     snap.particles.types = [str(t) for t in frame.type_names]
     snap.particles.typeid = frame.types.astype(np.uint32)
+    _write_flags(snap, frame)
     return snap
+
+
+def _write_flags(snap, frame: Frame) -> None:
+    """Store the frame's periodic flags in the log (:data:`PBC_LOG`) when a direction is open."""
+    periodic = tuple(bool(p) for p in frame.box.periodic)
+    if not all(periodic[:2] if frame.box.is2D else periodic):
+        snap.log[PBC_LOG] = np.array(periodic, dtype=np.uint8)
 
 
 def _native_gsd(frame: Frame):
@@ -195,6 +209,7 @@ class GSDWriter(OutputWriter):
                          "impropers", "constraints", "pairs"):
                 setattr(snap, part, getattr(native, part))
             snap.log = {k: v for k, v in native.log.items() if k not in _OUR_LOGS}
+            _write_flags(snap, frame)
         for key in self.keys:
             snap.log[PARTICLE_LOGS[key]] = arrays[key]
         snap.log[NAMES_LOGS[self.spec.task]] = json.dumps(list(self.spec.summary_names))

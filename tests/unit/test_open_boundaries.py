@@ -132,7 +132,7 @@ FLAGS = [(False, False, False), (True, True, False), (True, False, True), (True,
 
 
 @pytest.mark.parametrize("flags", FLAGS)
-@pytest.mark.parametrize("ext", ["xyz", "dump"])
+@pytest.mark.parametrize("ext", ["xyz", "dump", "gsd"])
 def test_round_trip_keeps_the_flags(tmp_path, ext, flags):
     box = Box(6.0, 7.0, 8.0, xy=0.1, origin=(1.0, 2.0, 3.0), periodic=flags)
     frame = Frame(positions=np.random.default_rng(0).random((20, 3)) * 5 + 2, box=box, source="made")
