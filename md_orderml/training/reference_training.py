@@ -17,7 +17,8 @@
    of its selected particles (:func:`~md_orderml.training.references.validation_slab`).
    Held-out particles stay in the training graphs as unlabelled neighbours, and vice versa.
 3. **Augmentation** (:func:`~md_orderml.training.references.augmented_samples`): ``copies``
-   training graphs per frame, each rotated, strained and displaced with noise drawn
+   training graphs per frame (fewer, down to one, where a class has more than
+   :data:`MAX_TRAINING_PARTICLES` training particles without copies), each rotated, strained and displaced with noise drawn
    uniformly in ``[0, noise_max]`` of the nearest-neighbour distance; the validation graphs
    take the noise levels of the default model's calibration, ``0, noise_max / 2, noise_max``.
 4. **Head.** The backbone (``"pretrained"``: the shipped self-supervised one,
@@ -56,6 +57,8 @@ from md_orderml.training.references import (ReferenceSpec, augmented_samples, ge
 LIQUID = "liquid"
 #: Settings of the generated classes: training and validation structures per class, crystal noise.
 GENERATED = {"train": 8, "validation": 3, "noise_max": 0.11, "calibration_noise_max": 0.07}
+#: A class's labelled training particles beyond which its frames get fewer augmented copies.
+MAX_TRAINING_PARTICLES = 20000
 ISOLATED_CRYSTAL_RADIUS = 1.2  #: the default model's isolated-crystal rule (radius, 2 neighbours)
 
 
@@ -100,6 +103,8 @@ def split_reference_samples(frames: Sequence, label: int, cutoff: float, copies:
         slab = validation_slab(geos[0], fraction, rng)
         masks = [(geos[0].selected & ~slab, geos[0].selected & slab)]
         split = {"held_out_slab": float(masks[0][1].sum() / geos[0].selected.sum())}
+    copies = int(np.clip(np.ceil(MAX_TRAINING_PARTICLES / max(1, sum(int(m[0].sum()) for m in masks))), 1, copies))
+    split["copies"] = copies
     for geo, (fit, held) in zip(geos, masks):
         if fit.any():
             train += augmented_samples(geo, np.where(fit, label, -1), cutoff, rng.uniform(0, noise_max, copies), rng)
@@ -225,6 +230,8 @@ def train_from_references(references: Sequence[Union[str, ReferenceSpec]], outpu
         raise InputError(f"unknown head {head!r}; known: {', '.join(HEAD_KINDS)}")
     if not 0.0 < validation_fraction < 1.0 or copies < 1 or noise_max < 0 or not 0.0 < unknown_quantile <= 1.0:
         raise InputError("need 0 < validation fraction < 1, copies >= 1, noise max >= 0, 0 < unknown quantile <= 1")
+    if Path(output).is_dir():
+        raise InputError(f"-o {output}: a directory; give the model file's name")
     specs = [r if isinstance(r, ReferenceSpec) else parse_reference(r) for r in references]
     names = class_names_of(specs, with_default_classes)
     read = [read_reference(s) for s in specs]
