@@ -219,15 +219,52 @@ def nearest_distance(cell: np.ndarray, frac: np.ndarray) -> float:
     return float(dist.min())
 
 
-def _cell_from_table(prototype: Prototype, parameters: dict, c_over_a: float):
-    """Conventional cell (a = 1) and fractional positions built by ASE from the table."""
+def _atoms_from_table(prototype: Prototype, parameters: dict, c_over_a: float):
+    """The conventional cell (a = 1) as ASE ``Atoms`` built from the table."""
     from ase.spacegroup import crystal as ase_crystal
 
     basis = [[coordinate(t, parameters) for t in xyz] for _, xyz in prototype.sites]
     gamma = 120.0 if 168 <= prototype.space_group <= 194 else 90.0
-    atoms = ase_crystal(["X"] * len(basis), basis, spacegroup=prototype.space_group, setting=prototype.setting,
-                        cellpar=[1.0, 1.0, c_over_a, 90.0, 90.0, gamma], onduplicates="error")
+    return ase_crystal(["X"] * len(basis), basis, spacegroup=prototype.space_group, setting=prototype.setting,
+                       cellpar=[1.0, 1.0, c_over_a, 90.0, 90.0, gamma], onduplicates="error")
+
+
+def _cell_from_table(prototype: Prototype, parameters: dict, c_over_a: float):
+    """Conventional cell (a = 1) and fractional positions built by ASE from the table."""
+    atoms = _atoms_from_table(prototype, parameters, c_over_a)
     return np.array(atoms.cell[:]), atoms.get_scaled_positions()
+
+
+@functools.cache
+def _ideal_sites(name: str) -> np.ndarray:
+    prototype = PROTOTYPES[name]
+    atoms = _atoms_from_table(prototype, prototype.parameters, prototype.c_over_a)
+    return np.asarray(atoms.get_array("spacegroup_kinds"), dtype=np.int64)
+
+
+def site_indices(name: str) -> np.ndarray:
+    """The Wyckoff site of each atom of :func:`conventional_cell`'s cell.
+
+    Entry i is the index into ``PROTOTYPES[name].sites`` of the site that atom i of the
+    conventional cell occupies (ASE's ``spacegroup_kinds``), in the order of the fractional
+    positions :func:`conventional_cell` returns (perturbed cells keep that order: the
+    perturbation moves atoms within their site's orbit). :func:`md_orderml.structures.crystal`
+    stacks these cells one after the other, so the site of particle j of one of its supercells
+    of a prototype is ``np.tile(site_indices(name), N // len(site_indices(name)))[j]``.
+
+    Args:
+        name: A key of :data:`PROTOTYPES`.
+
+    Returns:
+        Site indices, shape (n,), int64, n = atoms per conventional cell; e.g. ``"a15"``:
+        two atoms on site 0 (2a) and six on site 1 (6c).
+
+    Raises:
+        InputError: ``name`` is not a prototype.
+    """
+    if name not in PROTOTYPES:
+        raise InputError(f"unknown prototype {name!r}; known: {', '.join(PROTOTYPES)}")
+    return _ideal_sites(name).copy()
 
 
 @functools.cache

@@ -26,10 +26,11 @@ from md_orderml.prototype_table import (
     Prototype,
     conventional_cell,
     free_parameter_axes,
+    site_indices,
 )
 
 __all__ = ["HELD_OUT", "NEAR_TWINS", "PROTOTYPES", "VOCABULARY", "Prototype", "class_info", "conventional_cell",
-           "free_parameter_axes", "markdown_table", "prototype_crystal"]
+           "free_parameter_axes", "markdown_table", "prototype_crystal", "site_indices"]
 
 
 def prototype_crystal(name: str, nn_distance: float = 1.0, min_width: float = 6.0, noise: float = 0.0,

