@@ -115,6 +115,9 @@ def rebuild_labeler(metadata: Dict, tensors: Dict[str, torch.Tensor], where: str
     if rule:
         labeler.set_isolated_crystal_rule(names, list(rule["crystal_classes"]), float(rule["radius"]),
                                           int(rule["min_neighbours"]), str(rule["relabel"]))
+    if unknown and unknown.get("embedding_average"):
+        labeler.set_unknown_average(float(unknown["embedding_average"]["radius"]),
+                                    float(unknown["embedding_average"]["taper"]))
     if unknown:  # its buffers are not in the state dict: they come from the record or the module
         try:
             labeler.set_unknown_rule(tensors["unknown_rule.means"], tensors["unknown_rule.whitening"],

@@ -1,6 +1,7 @@
 """The ``md-orderml`` command line: one module per subcommand.
 
-Core commands: ``label``, ``info``, ``export``, ``train``, ``pretrain``, ``finetune``, ``discover`` (modules
+Core commands: ``label``, ``info``, ``export``, ``train``, ``pretrain``, ``finetune``, ``calibrate-unknown``
+(module ``calibrate_command``), ``discover`` (modules
 ``md_orderml.cli.<name>_command``); the LAMMPS commands ``lammps`` and ``build-lammps-plugin``
 live with the rest of the LAMMPS code (``md_orderml.engines.lammps``). Command groups of other
 packages or subpackages (``md-orderml research``) register through the ``md_orderml.cli``
@@ -26,7 +27,8 @@ __all__ = ["CommandParser", "build_parser", "deferred_options", "main"]
 #: Modules with an ``add_parser(subparsers)``, in the order ``--help`` lists them.
 SUBCOMMANDS = ("md_orderml.cli.label_command", "md_orderml.cli.info_command", "md_orderml.cli.export_command",
                "md_orderml.cli.train_command", "md_orderml.cli.pretrain_command", "md_orderml.cli.finetune_command",
-               "md_orderml.cli.discover_command", "md_orderml.engines.lammps.command",
+               "md_orderml.cli.calibrate_command", "md_orderml.cli.discover_command",
+               "md_orderml.engines.lammps.command",
                "md_orderml.engines.lammps.build_plugin_command")
 ENTRY_POINT_GROUP = "md_orderml.cli"  #: entry points ``name = "module:add_parser"`` of command groups
 

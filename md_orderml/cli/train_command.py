@@ -22,7 +22,8 @@ PRESETS = {
                     length_unit="global", classes="default"),
 }
 PRESETS["default"] = dict(PRESETS["classic"], classes="vocabulary", length_unit="local", unknown_quantile=0.99,
-                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02)
+                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02,
+                          unknown_average_radius=1.5)
 #: Named class lists of ``--classes`` (resolved in :func:`class_list`).
 CLASS_LISTS = ("default", "vocabulary")
 
@@ -57,6 +58,9 @@ def add_options(p) -> None:
                    help="exported model: > 0 adds the class 'unknown' for environments far from the training data "
                         "(Mahalanobis distance of the embedding); the fraction of held-out particles per class "
                         "that keep their label, e.g. 0.99; 0 = off (default)")
+    p.add_argument("--unknown-average-radius", type=float, default=d.unknown_average_radius,
+                   help="> 0: the unknown rule sees the embedding averaged over neighbours within this radius "
+                        "(local units; the default preset: 1.5); 0 = each particle's own (default)")
     p.add_argument("--calibration-per-class", type=int, default=d.calibration_per_class,
                    help="held-out structures per class calibrating the unknown rule (default %(default)s)")
     p.add_argument("--calibration-noise-max", type=float, default=d.calibration_noise_max,
@@ -113,7 +117,18 @@ def run(args) -> int:
         for key, value in PRESETS[args.preset].items():
             setattr(args, key, value)
     set_threads(args.threads)
-    from md_orderml.training import TrainConfig, train
+    from md_orderml.training import train
+
+    config = train_config(args)
+    path = train(config, args.run_dir, args.output, resume=args.resume, device=args.device,
+                 progress=not args.quiet)
+    print(f"wrote {path}")
+    return 0
+
+
+def train_config(args):
+    """The :class:`~md_orderml.training.TrainConfig` of parsed ``train`` options (preset already applied)."""
+    from md_orderml.training import TrainConfig
 
     config = TrainConfig(
         epochs=args.epochs, per_class=args.per_class, val_per_class=args.val_per_class,
@@ -123,14 +138,23 @@ def run(args) -> int:
         isolated_crystal_neighbours=args.isolated_crystal_neighbours, length_unit=args.length_unit,
         class_names=class_list(args.classes), unknown_quantile=args.unknown_quantile,
         calibration_per_class=args.calibration_per_class, calibration_noise_max=args.calibration_noise_max,
-        prototype_perturb=args.prototype_perturb,
+        prototype_perturb=args.prototype_perturb, unknown_average_radius=args.unknown_average_radius,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})
-    path = train(config, args.run_dir, args.output, resume=args.resume, device=args.device,
-                 progress=not args.quiet)
-    print(f"wrote {path}")
-    return 0
+    return config
+
+
+def preset_config(name: str):
+    """The :class:`~md_orderml.training.TrainConfig` of a preset (:data:`PRESETS`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    args = parser.parse_args(["-o", "unused", "--preset", name])
+    for key, value in PRESETS[name].items():
+        setattr(args, key, value)
+    return train_config(args)
 
 
 def run_references(args) -> int:

@@ -220,7 +220,8 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
     Returns:
         The metadata record: ``method``, ``covariance``, ``ridge``, ``quantile``,
         ``liquid_quantile``, ``thresholds`` by class name, ``calibration`` (largest noise, particles, unknown
-        fraction per true class and per noise level); ``relabel`` is ``"unknown"``. Thresholds of classes
+        fraction per true class and per noise level); ``relabel`` is ``"unknown"``; with the model's
+        unknown average on, ``embedding_average`` (``radius``, ``taper``). Thresholds of classes
         without calibration particles are ``None`` (never unknown).
     """
     names = list(class_names)
@@ -238,7 +239,10 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
     by_level = {f"{level:g}": float(unknown[noise == level].mean()) for level in np.unique(noise)}
     model.set_unknown_rule(torch.as_tensor(means, dtype=torch.float32), torch.as_tensor(whitening, dtype=torch.float32),
                            torch.as_tensor(thresholds, dtype=torch.float32))
+    average = {"embedding_average": {"radius": model.unknown_average_radius, "taper": model.unknown_average_taper}
+               } if model.unknown_average_radius > 0 else {}
     return {
+        **average,
         "method": "mahalanobis",
         "covariance": covariance,
         "ridge": float(ridge),

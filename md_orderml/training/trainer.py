@@ -26,8 +26,10 @@ from md_orderml.nn.labeler import StructureLabeler
 from md_orderml.prototype_table import PROTOTYPES
 from md_orderml.structures import CRYSTALS
 from md_orderml.training.checkpoints import CheckpointedRun, restore_training_state
-from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate, generate_samples
+from md_orderml.training.data import DEFAULT_CLASSES, GraphSample, batches, collate
 from md_orderml.training.optim import optimizer_step
+from md_orderml.training.recalibration import fit_run_unknown_rule
+from md_orderml.training.run_data import VALIDATION_SEED, run_samples
 
 
 @dataclasses.dataclass
@@ -70,6 +72,9 @@ class TrainConfig:
         calibration_per_class: Held-out structures per class that calibrate the unknown rule.
         calibration_noise_max: Largest crystal noise the rule must accept
             (:func:`~md_orderml.training.calibration.calibration_samples`).
+        unknown_average_radius: > 0: the unknown rule sees the neighbour-averaged embedding
+            within this radius (taper :data:`~md_orderml.training.recalibration.UNKNOWN_AVERAGE_TAPER`;
+            :meth:`~md_orderml.nn.labeler.StructureLabeler.set_unknown_average`).
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -92,24 +97,7 @@ class TrainConfig:
     unknown_quantile: float = 0.0
     calibration_per_class: int = 9
     calibration_noise_max: float = 0.07
-
-
-#: Seed offsets of the validation and calibration sets from the run's seed.
-VALIDATION_SEED, CALIBRATION_SEED = 7919, 104729
-
-
-def run_samples(config: TrainConfig, per_class: int, noise_max: float, seed: int,
-                progress: bool = False) -> List[GraphSample]:
-    """``per_class`` labelled graphs of every class of a run, crystal noise up to ``noise_max``
-    (:func:`~md_orderml.training.data.generate_samples` with :func:`sample_settings`)."""
-    return generate_samples(config.class_names, per_class, config.cutoff, noise_max, seed, progress=progress,
-                            **sample_settings(config))
-
-
-def sample_settings(config: TrainConfig) -> Dict:
-    """The run's keyword arguments of :func:`~md_orderml.training.data.generate_samples` beyond classes and sizes."""
-    return {"thermal_fraction": config.thermal_fraction, "length_unit": config.length_unit,
-            "prototype_perturb": config.prototype_perturb}
+    unknown_average_radius: float = 0.0
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
@@ -290,15 +278,7 @@ class Trainer(CheckpointedRun):
         Returns:
             The rule's metadata record (:func:`md_orderml.training.calibration.fit_unknown_rule`).
         """
-        from md_orderml.training.calibration import calibration_samples, fit_unknown_rule
-
-        cfg = self.config
-        if train_set is None:
-            train_set = run_samples(cfg, cfg.per_class, cfg.noise_max, cfg.seed, progress)
-        calibration = calibration_samples(cfg.class_names, cfg.calibration_per_class, cfg.calibration_noise_max,
-                                          cfg.cutoff, cfg.seed + CALIBRATION_SEED, progress, **sample_settings(cfg))
-        self.unknown_record = fit_unknown_rule(self.model, cfg.class_names, train_set, calibration,
-                                               cfg.unknown_quantile, cfg.calibration_noise_max, device=self.device)
+        self.unknown_record = fit_run_unknown_rule(self.model, self.config, train_set, progress, self.device)
         return self.unknown_record
 
 

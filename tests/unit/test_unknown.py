@@ -224,3 +224,35 @@ def test_train_command_records_the_rule(tmp_path):
     assert meta["training"]["config"]["unknown_quantile"] == 0.99
     assert load_model(model).module.unknown_rule.unknown_label == 3
     assert main(["train", "-o", str(tmp_path / "x.pt"), "--classes", "fcc,liquid,unknown", "--quiet"]) == 2
+
+
+def test_recalibrated_rule_on_the_averaged_embedding(trained, tmp_path):
+    """recalibrate_unknown with a neighbour average: same head (labels that are not unknown keep), a wider
+    receptive field, the average recorded, and the written file equals the eager module and its weights rebuild."""
+    import dataclasses
+    import zipfile
+
+    from md_orderml.analysis import OrderML
+    from md_orderml.model_file import ModelFile
+    from md_orderml.model_weights import rebuild_labeler, stored_weights
+    from md_orderml.training.recalibration import recalibrate_unknown
+
+    trainer, path = trained
+    config = dataclasses.replace(trainer.config, unknown_average_radius=1.5)
+    out = recalibrate_unknown(path, config, tmp_path / "averaged.pt")
+    before, after = load_model(path), load_model(out)
+    record = after.metadata[keys.UNKNOWN_RULE]
+    assert record["embedding_average"] == {"radius": 1.5, "taper": 0.5}
+    assert after.receptive_field == pytest.approx(before.receptive_field + 1.5)
+    s = structures.crystal("bcc", noise=0.04, min_width=6.0, seed=11)
+    old = OrderML(before).compute((s.cell, s.positions))
+    new = OrderML(after).compute((s.cell, s.positions))
+    np.testing.assert_allclose(new.probabilities, old.probabilities, atol=1e-5)  # the head is the same
+    both = (old.labels < 4) & (new.labels < 4)
+    assert both.mean() > 0.9 and (old.labels[both] == new.labels[both]).all()
+    with zipfile.ZipFile(out) as archive:
+        tensors = stored_weights(archive.namelist(), archive.read, str(out))
+    eager = rebuild_labeler(after.metadata, tensors, str(out))
+    assert eager.unknown_average_radius == 1.5
+    again = OrderML(ModelFile(module=eager, metadata=after.metadata, path=out)).compute((s.cell, s.positions))
+    np.testing.assert_array_equal(again.labels, new.labels)
