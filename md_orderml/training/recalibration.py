@@ -13,19 +13,16 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from md_orderml.training.data import GraphSample
 from md_orderml.training.run_data import CALIBRATION_SEED, run_samples, sample_settings
 
-if TYPE_CHECKING:  # pragma: no cover
-    from md_orderml.nn.labeler import StructureLabeler
-    from md_orderml.training.trainer import TrainConfig
 
 UNKNOWN_AVERAGE_TAPER = 0.5  #: taper of the unknown rule's neighbour average (``unknown_average_radius`` > 0)
 
 
-def fit_run_unknown_rule(model: "StructureLabeler", cfg: "TrainConfig",
+def fit_run_unknown_rule(model: "md_orderml.nn.labeler.StructureLabeler", cfg: "md_orderml.training.trainer.TrainConfig",
                          train_set: Optional[Sequence[GraphSample]] = None, progress: bool = False,
                          device: str = "cpu") -> Dict:
     """Fit and calibrate the unknown rule of a run's model.
@@ -52,7 +49,7 @@ def fit_run_unknown_rule(model: "StructureLabeler", cfg: "TrainConfig",
                             cfg.calibration_noise_max, device=device)
 
 
-def recalibrate_unknown(model, cfg: "TrainConfig", output, progress: bool = False) -> Path:
+def recalibrate_unknown(model, cfg: "md_orderml.training.trainer.TrainConfig", output, progress: bool = False) -> Path:
     """Fit a model file's unknown rule again with the settings ``cfg`` and write the result.
 
     Args:

@@ -6,18 +6,16 @@ so a model file's unknown rule can be fitted again on exactly the data it was tr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import Dict, List
 
 from md_orderml.training.data import GraphSample, generate_samples
 
-if TYPE_CHECKING:  # pragma: no cover
-    from md_orderml.training.trainer import TrainConfig
 
 #: Seed offsets of the validation and calibration sets from the run's seed.
 VALIDATION_SEED, CALIBRATION_SEED = 7919, 104729
 
 
-def run_samples(config: "TrainConfig", per_class: int, noise_max: float, seed: int,
+def run_samples(config: "md_orderml.training.trainer.TrainConfig", per_class: int, noise_max: float, seed: int,
                 progress: bool = False) -> List[GraphSample]:
     """``per_class`` labelled graphs of every class of a run, crystal noise up to ``noise_max``
     (:func:`~md_orderml.training.data.generate_samples` with :func:`sample_settings`)."""
@@ -25,7 +23,7 @@ def run_samples(config: "TrainConfig", per_class: int, noise_max: float, seed: i
                             **sample_settings(config))
 
 
-def sample_settings(config: "TrainConfig") -> Dict:
+def sample_settings(config: "md_orderml.training.trainer.TrainConfig") -> Dict:
     """The run's keyword arguments of :func:`~md_orderml.training.data.generate_samples` beyond classes and sizes."""
     return {"thermal_fraction": config.thermal_fraction, "length_unit": config.length_unit,
             "prototype_perturb": config.prototype_perturb}
