@@ -73,6 +73,15 @@ def test_discover_writes_every_file(discovered):
     assert not [p for p in discovered.iterdir() if p.name.startswith(".")]  # no staging left
 
 
+def test_ovito_opens_the_environments(discovered):
+    ovito_io = pytest.importorskip("ovito.io")
+    summary = json.loads((discovered / "out" / "summary.json").read_text())
+    first = summary["clusters"][0]["environments"][0]
+    data = ovito_io.import_file(str(discovered / "out" / first)).compute()
+    assert data.particles.count >= 7 and data.attributes["cluster"] == summary["clusters"][0]["name"]
+    assert np.allclose(data.particles.positions[0], 0.0)  # the typical particle first, at the origin
+
+
 def test_exported_model_equals_the_clustering(discovered):
     clusters = read_clusters(discovered / "out" / "clusters.gsd")
     model = OrderML(str(discovered / "clusters.pt"))
