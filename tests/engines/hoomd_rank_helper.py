@@ -2,21 +2,23 @@
 
 Used by tests/engines/test_hoomd.py::
 
-    python tests/engines/hoomd_rank_helper.py MODEL OUT.npz
-    mpirun -np 2 python tests/engines/hoomd_rank_helper.py MODEL OUT.npz
+    python tests/engines/hoomd_rank_helper.py MODEL OUT.npz [KIND]
+    mpirun -np 2 python tests/engines/hoomd_rank_helper.py MODEL OUT.npz [KIND]
 
+KIND (e.g. ``a15``) labels :func:`crystal_configuration` instead of :func:`configuration`.
 Rank 0 writes OUT.npz with ``<case>_label``, ``<case>_confidence`` (tag order) and
 ``<case>_route`` per case: ``auto_wide`` (neighbour list widened to the receptive field);
 under MPI also ``gather`` (ghosts="gather") and ``auto_thin`` (plain LJ neighbour list)
 plus ``hoomd_error`` (the message of ghosts="hoomd" with thin ghosts); serially
 ``reference_label``/``reference_confidence`` from :class:`md_orderml.OrderML`
-on the snapshot.
+on the snapshot. ``<case>_named`` are the class counts read by name (``count_<class>``).
 """
 
 import sys
 
 import numpy as np
 
+from crystal_cases import complex_crystal
 from md_orderml.mpi import load_mpi
 
 load_mpi()
@@ -53,6 +55,17 @@ def configuration(cells=(5, 5, 10), density: float = 1.0, seed: int = 5, disorde
     return Box.from_hoomd(box).wrap(positions), box
 
 
+def crystal_configuration(kind: str):
+    """:func:`crystal_cases.complex_crystal` ``kind`` twice along z (two ranks split z), centred.
+
+    Returns:
+        (positions (N, 3) in the box, HOOMD box [Lx, Ly, Lz, 0, 0, 0]).
+    """
+    x, cell = complex_crystal(kind, z_copies=2)
+    box = [*np.diag(cell), 0.0, 0.0, 0.0]
+    return Box.from_hoomd(box).wrap(x - np.diag(cell) / 2), box
+
+
 def simulation(device, positions, box, rcut_base: float = 0.0, kT=None, seed: int = 2):
     """A LJ simulation (not run yet): Langevin at ``kT``, or NVE when ``kT`` is None.
 
@@ -83,10 +96,10 @@ def simulation(device, positions, box, rcut_base: float = 0.0, kT=None, seed: in
     return sim
 
 
-def main(model: str, out: str) -> None:
+def main(model: str, out: str, kind: str = "") -> None:
     device = hoomd.device.CPU(notice_level=1)
     rank, ranks = device.communicator.rank, device.communicator.num_ranks
-    positions, box = configuration()
+    positions, box = crystal_configuration(kind) if kind else configuration()
     results = {"ranks": ranks}
     # HOOMD's ghosts reach the receptive field: auto uses them; gather for comparison.
     sim = simulation(device, positions, box, rcut_base=3.3)
@@ -99,6 +112,7 @@ def main(model: str, out: str) -> None:
     for name, op in cases.items():
         results[f"{name}_label"], results[f"{name}_confidence"] = op.label, op.confidence
         results[f"{name}_route"] = op.route
+        results[f"{name}_named"] = [getattr(op, f"count_{c}") for c in op.class_names]
     if ranks > 1:  # default LJ neighbour list: ghosts are too thin, auto gathers and "hoomd" refuses
         sim2 = simulation(device, positions, box)
         auto, strict = OrderMLWriter(1, model), OrderMLWriter(1, model, ghosts="hoomd")
@@ -124,4 +138,4 @@ def main(model: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

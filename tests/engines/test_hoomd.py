@@ -3,8 +3,8 @@
 Equality tests use an untrained model whose last layer is re-drawn so that labels vary
 between particles (``contrast_model_path``): the analyzer must reproduce
 OrderML / ``md-orderml label`` on the same configuration whatever the
-weights. The crystal-vs-melt test needs the default model. Without HOOMD-blue every
-test here but the import check skips.
+weights. The crystal-vs-melt and complex-crystal (A15, sigma; serial and 2 ranks) tests
+need the default model. Without HOOMD-blue every test here but the import check skips.
 """
 
 import io
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import CLASSES, NO_HOOMD, hoomd_available, mpirun
+from crystal_cases import KINDS, assert_labelled_as
 
 HERE = Path(__file__).resolve().parent
 HELPER = HERE / "hoomd_rank_helper.py"
@@ -291,26 +292,49 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
         sim.operations.writers.append(OrderMLWriter(trigger=1, model=default_model_path))
 
 
+@needs_hoomd
+@pytest.mark.parametrize("kind", KINDS)
+def test_complex_crystal_on_the_fly(helper, device, default_model_path, kind):
+    """An A15 (sigma) crystal, 2.5 % noise, 5 NVE steps from rest: >= 95 % a15 (sigma); the
+    counts by class name (``count_a15``, ...) are the numbers labelled."""
+    from md_orderml.engines.hoomd import OrderMLWriter
+
+    positions, box = helper.crystal_configuration(kind)
+    sim = helper.simulation(device, positions, box)
+    labels = OrderMLWriter(trigger=5, model=default_model_path)
+    sim.operations.writers.append(labels)
+    sim.run(5)
+    assert labels.labelled_step == 5 and labels.route == "serial"
+    names = labels.class_names
+    assert_labelled_as(kind, labels.label, names, [getattr(labels, f"count_{name}") for name in names])
+    assert labels.fractions[kind] >= 0.95
+
+
 # ---------------------------------------------------------------- MPI
+
+
+def one_and_two_ranks(helper, model, tmp_path, *kind) -> tuple:
+    """The helper's results serially (in this process) and under ``mpirun -np 2``; skips
+    without mpi4py or an MPI build of HOOMD-blue."""
+    pytest.importorskip("mpi4py")
+    import hoomd
+
+    if not hoomd.version.mpi_enabled:
+        pytest.skip("this HOOMD-blue build has no MPI (ENABLE_MPI off): two ranks would be two serial runs")
+    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
+    helper.main(str(model), str(one), *kind)
+    proc = subprocess.run([mpirun(), "-np", "2", sys.executable, str(HELPER), str(model), str(two), *kind],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          cwd=HERE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(np.load(one)), dict(np.load(two))
 
 
 @needs_hoomd
 @pytest.mark.mpi
 def test_same_labels_on_one_and_two_ranks(helper, contrast_model_path, tmp_path):
     """Ranks 1 and 2, HOOMD ghosts and gathered positions, all equal OrderML."""
-    pytest.importorskip("mpi4py")
-    import hoomd
-
-    if not hoomd.version.mpi_enabled:
-        pytest.skip("this HOOMD-blue build has no MPI (ENABLE_MPI off): two ranks would be two serial runs")
-    one = tmp_path / "one.npz"
-    helper.main(str(contrast_model_path), str(one))  # in this process: serial
-    two = tmp_path / "two.npz"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([mpirun(), "-np", "2", sys.executable, str(HELPER), str(contrast_model_path), str(two)],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=HERE)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    one, two = dict(np.load(one)), dict(np.load(two))
+    one, two = one_and_two_ranks(helper, contrast_model_path, tmp_path)
     assert int(one["ranks"]) == 1 and int(two["ranks"]) == 2
     reference = one["reference_label"]
     assert len(np.unique(reference)) >= 5
@@ -328,20 +352,27 @@ def test_same_labels_on_one_and_two_ranks(helper, contrast_model_path, tmp_path)
 def test_local_unit_model_on_one_and_two_ranks(helper, local_unit_model_path, tmp_path):
     """A local-unit model file: the writer sizes the reach by the model's own ghost_reach; ranks 1
     and 2 (HOOMD ghosts, gathered positions) give OrderML's labels."""
-    pytest.importorskip("mpi4py")
-    import hoomd
-
-    if not hoomd.version.mpi_enabled:
-        pytest.skip("this HOOMD-blue build has no MPI (ENABLE_MPI off)")
-    one, two = tmp_path / "one.npz", tmp_path / "two.npz"
-    helper.main(str(local_unit_model_path), str(one))
-    proc = subprocess.run([mpirun(), "-np", "2", sys.executable, str(HELPER), str(local_unit_model_path), str(two)],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                          cwd=HERE)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    one, two = dict(np.load(one)), dict(np.load(two))
+    one, two = one_and_two_ranks(helper, local_unit_model_path, tmp_path)
     reference = one["reference_label"]
     np.testing.assert_array_equal(one["auto_wide_label"], reference)
     for case in ("auto_wide", "gather", "auto_thin"):
         np.testing.assert_array_equal(two[f"{case}_label"], reference, err_msg=case)
 
+
+@needs_hoomd
+@pytest.mark.mpi
+@pytest.mark.parametrize("kind", KINDS)
+def test_complex_crystal_on_one_and_two_ranks(helper, default_model_path, tmp_path, kind):
+    """The A15 (sigma) crystal in the shipped default on 1 and 2 ranks (HOOMD ghosts, gathered
+    positions): OrderML's labels, >= 95 % a15 (sigma), counts by class name = numbers labelled."""
+    import shutil
+
+    from md_orderml.model_file import read_metadata
+
+    model = shutil.copy(default_model_path, tmp_path / "default.pt")  # the same file in both processes
+    one, two = one_and_two_ranks(helper, model, tmp_path, kind)
+    names = read_metadata(model)["class_names"]
+    reference = one["reference_label"]
+    assert_labelled_as(kind, one["auto_wide_label"], names, one["auto_wide_named"], reference)
+    for case in ("auto_wide", "gather", "auto_thin"):
+        assert_labelled_as(kind, two[f"{case}_label"], names, two[f"{case}_named"], reference)
