@@ -6,10 +6,13 @@ that are melted. Three environments form (fcc, hcp, liquid), and the interfaces 
 
 1. **Run 1** (``--seed``): melt, equilibrate, then ``--steps`` NPT steps dumping a frame every
    ``--every`` steps (plain ``dump custom``: positions, no labels).
-2. **Discover** the environments of those frames (the Python form of
-   ``md-orderml discover run1/traj.dump -o discovery --export clusters.pt``): the clusters
-   and the nearest built-in class of each; ``clusters.pt`` is an ordinary model file whose
-   classes are ``cluster_0 .. cluster_{K-1}`` and ``unknown``.
+2. **Discover** the environments of those frames (the Python form of ``md-orderml discover
+   run1/traj.dump -o discovery --export clusters.pt --model default``): the clusters and the
+   nearest built-in class of each; ``clusters.pt`` is an ordinary model file whose classes are
+   ``cluster_0 .. cluster_{K-1}`` and ``unknown``. The embeddings come from the default
+   model's backbone (``--backbone``): it separates fcc, hcp and liquid here, while the shipped
+   pretrained backbone (``--backbone pretrained``, discover's own default) merged fcc and
+   hcp into one cluster when tried (2026-12-07).
 3. **Run 2**, independent (``--seed`` + 1, a fresh LAMMPS instance), labelled on the fly by
    the md-orderml LAMMPS fix with ``clusters.pt``; the script reads the clusters by name
    (``f_orderml[${orderml_k_cluster_0}]``) and prints one line of cluster fractions per labelling.
@@ -18,8 +21,8 @@ that are melted. Three environments form (fcc, hcp, liquid), and the interfaces 
    is a crystal) of the two runs must agree within ``--tolerance`` (exit status 1 if not,
    or if fewer than two clusters were found).
 
-    python examples/discover_self_assembly.py                 # about 70 s on 2 busy cores
-    python examples/discover_self_assembly.py --fast          # shorter runs, about 1 min
+    python examples/discover_self_assembly.py                 # 1 to 1.5 min on 2 busy cores
+    python examples/discover_self_assembly.py --fast          # shorter runs, under a minute
     python examples/discover_self_assembly.py --clusters 3 --out /tmp/discover
 
 Serial only. Writes to ``--out`` (default ``runs/discover_self_assembly/`` of this checkout,
@@ -161,15 +164,6 @@ def run_labelled(lammps, folder: Path, model: Path, crystal_side, args):
     return np.array(steps), np.array(fractions), names
 
 
-def pick_backbone(name: str) -> str:
-    """``auto``: the shipped pretrained backbone when it is there, else the default model's backbone."""
-    if name != "auto":
-        return name
-    from md_orderml.nn.pretrained import SHIPPED_BACKBONE
-
-    return "pretrained" if SHIPPED_BACKBONE.is_file() else "default"
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=8000, help="steps of each run after equilibration (default 8,000)")
@@ -177,8 +171,8 @@ def main(argv=None) -> int:
     p.add_argument("--fast", action="store_true", help="4,000 steps per run (the test's setting)")
     p.add_argument("--width", type=int, default=8, help="atoms per close-packed row, even (default 8: 1,920 atoms)")
     p.add_argument("--clusters", default="auto", help="'auto' (BIC; default) or a number of clusters")
-    p.add_argument("--backbone", default="auto", help="discovery backbone: 'auto' (the shipped pretrained one "
-                   "if present, else the default model's), 'pretrained', 'default' or a file")
+    p.add_argument("--backbone", default="default", help="discovery backbone (discover --model): 'default' (the "
+                   "default model's, which tells fcc from hcp here; default), 'pretrained' or a file")
     p.add_argument("--tolerance", type=float, default=0.1,
                    help="largest accepted difference of the crystal-side fractions of the two runs (default 0.1)")
     p.add_argument("--seed", type=int, default=12345, help="velocity seed of run 1 (run 2: seed + 1)")
@@ -207,11 +201,10 @@ def main(argv=None) -> int:
 
     print(f"1. run 1 (seed {args.seed}), unlabelled frames every {args.every} steps", flush=True)
     traj = run_unlabelled(lammps, out / "run1", args)
-    backbone = pick_backbone(args.backbone)
     clusters = args.clusters if args.clusters == "auto" else int(args.clusters)
-    print(f"2. md-orderml discover {traj.relative_to(out)} -o discovery --export clusters.pt --model {backbone} "
+    print(f"2. md-orderml discover {traj.relative_to(out)} -o discovery --export clusters.pt --model {args.backbone} "
           f"--clusters {clusters}  [{time.perf_counter() - start:.0f} s]", flush=True)
-    summary = discover([str(traj)], out / "discovery", n_clusters=clusters, model=backbone,
+    summary = discover([str(traj)], out / "discovery", n_clusters=clusters, model=args.backbone,
                        export=out / "clusters.pt")
     found = summary["clusters"]
     for c in found:
