@@ -9,7 +9,7 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "discover", help="find the distinct local environments of trajectories (no labels needed)",
-        description="Embed every particle's environment with the pretrained backbone, cluster the embeddings "
+        description="Embed every particle's environment with a backbone (the default model's), cluster the embeddings "
                     "(Gaussian mixture, number of clusters by BIC) and write OUT/clusters.gsd (per-particle "
                     "cluster, -1 = none), OUT/summary.json, OUT/fractions.png, OUT/map.png, "
                     "OUT/environments/*.xyz and OUT/model.pt, a model file whose classes are the clusters "
@@ -20,8 +20,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-clusters", type=int, default=12, help="most clusters 'auto' tries (default 12)")
     p.add_argument("--frames", metavar="A:B[:S]", help="frames of each input the clusters are fitted on "
                    "(default: all); every frame is assigned")
-    p.add_argument("--model", default="pretrained", help="backbone: 'pretrained' (shipped; default), a "
-                   "checkpoint of 'md-orderml pretrain', or a model file ('default' or a path)")
+    p.add_argument("--model", default="default", help="backbone: the default classifier's ('default'; it "
+                   "separates environments best, see docs/discovery.md), 'pretrained' (the shipped self-supervised "
+                   "one), a checkpoint of 'md-orderml pretrain', or a model file")
     p.add_argument("--export", metavar="MODEL.pt", help="also write the cluster model file here")
     p.add_argument("--fit-particles", type=int, default=100_000,
                    help="most particles the clusters are fitted on (drawn evenly from the fitted frames)")

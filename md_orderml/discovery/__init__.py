@@ -1,7 +1,7 @@
 """Unsupervised discovery of local environments (``md-orderml discover``).
 
-Embeddings of every particle's neighbourhood from a backbone (the shipped pretrained one
-by default), averaged over first neighbours, are clustered with a Gaussian mixture whose
+Embeddings of every particle's neighbourhood from a backbone (the default model's by
+default; the shipped pretrained one with ``model="pretrained"``), averaged over first neighbours, are clustered with a Gaussian mixture whose
 number of components the BIC chooses; the clusters become an ordinary model file, so the
 discovered classes run on the fly in LAMMPS and HOOMD.
 

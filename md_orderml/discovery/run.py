@@ -183,7 +183,7 @@ class StagingDirectory:
 
 
 def discover(inputs: Sequence[str], out_dir, n_clusters: Union[str, int] = "auto", frames: Optional[str] = None,
-             model: str = "pretrained", export=None, fit_particles: int = FIT_PARTICLES, max_clusters: int = 12,
+             model: str = "default", export=None, fit_particles: int = FIT_PARTICLES, max_clusters: int = 12,
              seed: int = 0, progress: bool = False) -> Dict:
     """Find the environments of ``inputs``, write ``out_dir`` (see :mod:`md_orderml.discovery.report`).
 
@@ -192,8 +192,8 @@ def discover(inputs: Sequence[str], out_dir, n_clusters: Union[str, int] = "auto
         out_dir: Output directory (created; files of the same names are replaced).
         n_clusters: ``"auto"`` or K.
         frames: ``"A:B[:S]"``: the frames of each input the clusters are fitted on (None: all).
-        model: The backbone: ``"pretrained"``, a pretrained checkpoint, or a model file
-            (``"default"``, a path).
+        model: The backbone: a model file's (``"default"``, the default classifier's, or a
+            path), ``"pretrained"`` (the shipped self-supervised one) or a pretraining checkpoint.
         export: Also copy the cluster model file here.
         fit_particles: Most particles the clusters are fitted on.
         max_clusters: Most clusters ``"auto"`` tries.
