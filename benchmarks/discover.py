@@ -28,6 +28,7 @@ elbow rule (:data:`md_orderml.discovery.clustering.BIC_TOLERANCE`) are reported 
 (``steinhardt_elbow``).
 
     python benchmarks/discover.py [--models pretrained,default] [--small] [--seed 0] [--json OUT]
+        [--clusters auto|K]   (K: a diagnostic of the embeddings with the number of clusters fixed)
 
 MD frames are cached in ``~/.cache/md_orderml/discover_benchmark/``. ``--small`` (~3k particles:
 Cu fcc, synthetic bcc, LJ liquid, sigma, alpha-Mn) is the slow test's version. The last line is
@@ -180,14 +181,14 @@ def write_inputs(items: Sequence[Item], directory: Path) -> List[str]:
 
 
 def run_discover(paths: Sequence[str], items: Sequence[Item], model: str, directory: Path, seed: int,
-                 progress: bool) -> Dict:
-    """``discover --clusters auto`` on every frame; clusters per particle in item order."""
+                 progress: bool, n_clusters="auto") -> Dict:
+    """``discover --clusters auto`` (or K) on every frame; clusters per particle in item order."""
     from md_orderml.discovery import discover
     from md_orderml.discovery.report import read_clusters
 
     out = directory / f"discover_{model}"
     t0 = time.time()
-    summary = discover(list(paths), out, n_clusters="auto", model=model, seed=seed, progress=progress)
+    summary = discover(list(paths), out, n_clusters=n_clusters, model=model, seed=seed, progress=progress)
     seconds = time.time() - t0
     clusters = read_clusters(out / "clusters.gsd")
     expected = [f.N for item in items for f in item.frames]
@@ -331,6 +332,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="backbones of discover, comma separated; the first gives discover_ari")
     parser.add_argument("--small", action="store_true", help="~3k particles (the slow test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clusters", default="auto", help="discover's --clusters: auto (the benchmark) or K")
     parser.add_argument("--json", help="write the numbers here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines of discover")
     args = parser.parse_args(argv)
@@ -345,7 +347,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tmp = Path(tmp)
         paths = write_inputs(items, tmp)
         for model in models:
-            methods[f"discover {model}"] = run_discover(paths, items, model, tmp, args.seed, not args.quiet)
+            methods[f"discover {model}"] = run_discover(paths, items, model, tmp, args.seed, not args.quiet,
+                                                      "auto" if args.clusters == "auto" else int(args.clusters))
             print(f"discover {model}: K = {methods[f'discover {model}']['k']}, "
                   f"{methods[f'discover {model}']['seconds']:.0f} s", flush=True)
     methods.update({{"steinhardt": "steinhardt BIC-min", "steinhardt_elbow": "steinhardt BIC-elbow"}[k]: v
