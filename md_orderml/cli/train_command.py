@@ -43,6 +43,7 @@ def add_options(p) -> None:
     """Add the options of ``train`` to its parser ``p`` (defaults from :class:`~md_orderml.training.TrainConfig`)."""
     from md_orderml.threads import add_threads_option
     from md_orderml.training import TrainConfig
+    from md_orderml.training.reference_training import DEFAULT_BACKBONE
 
     d = TrainConfig()
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
@@ -99,9 +100,10 @@ def add_options(p) -> None:
                         "one 0/1 per particle")
     g.add_argument("--with-default-classes", action="store_true",
                    help="also learn the vocabulary classes (fcc, bcc, ..., liquid) from the structure library")
-    g.add_argument("--backbone", default="pretrained",
-                   help="frozen backbone: 'pretrained' (shipped, default), a pretrain checkpoint or a local-unit "
-                        "model file ('default')")
+    g.add_argument("--backbone", default=DEFAULT_BACKBONE,
+                   help="frozen backbone: the default model's ('default', the default: more accurate in "
+                        "docs/results.md), the shipped self-supervised one ('pretrained'), a pretrain checkpoint "
+                        "or a local-unit model file")
     g.add_argument("--head", choices=("mlp", "linear"), default="mlp", help="head on the embedding (default mlp)")
     add_threads_option(p)
     p.add_argument("--quiet", action="store_true")

@@ -1,7 +1,7 @@
 """Own classes from reference frames: ``md-orderml train --reference`` (md_orderml.training.reference_training).
 
-One model is trained (module fixture, about 15 s) from five reference frames of three
-structures in three formats: bcc (two frames of a GSD file), A15 (one frame of an extended
+One model is trained (module fixture, about 15 s, the default backbone) from four reference
+frames of three structures in three formats: bcc (two frames of a GSD file), A15 (one frame of an extended
 XYZ file) and sigma (a CIF of its perfect unit cell, read through ASE). Fresh frames of
 those structures (other seeds, other noise, random orientations) must come out right,
 other crystals ``unknown``; bad references must fail in one line without writing a file.
@@ -18,8 +18,6 @@ from md_orderml.model_file import read_metadata
 from md_orderml.nn.pretrained import SHIPPED_BACKBONE
 from md_orderml.training import references as refs
 
-#: The shipped self-supervised backbone once it exists, else the default model's backbone.
-BACKBONE = "pretrained" if SHIPPED_BACKBONE.is_file() else "default"
 NOISE = 0.04  # of the reference runs (fraction of the nearest-neighbour distance)
 
 
@@ -62,7 +60,7 @@ def model(reference_files):
     d = reference_files
     path = d / "own.pt"
     assert main(["train", "--reference", f"bcc={d / 'bcc.gsd'}", "--reference", f"a15_phase={d / 'a15.xyz'}:frames=0",
-                 "--reference", f"sigma={d / 'sigma.cif'}", "--backbone", BACKBONE, "-o", str(path),
+                 "--reference", f"sigma={d / 'sigma.cif'}", "-o", str(path),
                  "--threads", "1", "--quiet"]) == 0
     return path
 
@@ -79,7 +77,7 @@ def test_fresh_frames_of_the_references_are_labelled(model, kind, name, noise):
     assert f[name] >= 0.95, f
 
 
-@pytest.mark.parametrize("kind", ["fcc", "sc"])
+@pytest.mark.parametrize("kind", ["fcc", "sc", "cd"])
 def test_other_structures_are_unknown(model, kind):
     f = fractions(model, kind, NOISE, seed=7)
     assert f["unknown"] >= 0.9, f
@@ -90,7 +88,7 @@ def test_model_file_records_the_run(model, reference_files, capsys):
     assert meta["class_names"] == ["bcc", "a15_phase", "sigma", "liquid", "unknown"]
     assert meta["length_unit"] == "local" and meta["unknown_rule"]["relabel"] == "unknown"
     training = meta["training"]
-    assert training["kind"] == "references" and training["backbone"]["source"] == BACKBONE
+    assert training["kind"] == "references" and training["backbone"]["source"] == "default"
     particles = {r["name"]: sum(x["particles"] for x in r["references"]) for r in training["references"]}
     assert particles == {"bcc": 2 * 432, "a15_phase": 216, "sigma": 30}
     assert all(m["accuracy"] >= 0.9 for m in training["metrics"].values()), training["metrics"]
@@ -121,10 +119,22 @@ def test_bad_references_fail_in_one_line_and_write_nothing(reference_files, tmp_
     (d / "zeros.txt").write_text("0\n" * 432)
     (d / "short.txt").write_text("1 0 1\n")
     out = tmp_path / "model.pt"
-    rc = main(["train", *make_args(d), "--backbone", BACKBONE, "-o", str(out), "--quiet"])
+    rc = main(["train", *make_args(d), "-o", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and message in err, err
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not SHIPPED_BACKBONE.is_file(), reason="the shipped pretrained backbone is not there")
+def test_shipped_self_supervised_backbone(reference_files, tmp_path):
+    """--backbone pretrained: the same references, labels at the references' own noise."""
+    path = tmp_path / "ssl.pt"
+    assert main(["train", "--reference", f"bcc={reference_files / 'bcc.gsd'}", "--reference",
+                 f"a15={reference_files / 'a15.xyz'}", "--backbone", "pretrained", "-o", str(path), "--quiet",
+                 "--threads", "1"]) == 0
+    assert read_metadata(path)["training"]["backbone"]["source"] == "pretrained"
+    for kind in ("bcc", "a15"):
+        assert fractions(path, kind, NOISE, seed=50)[kind] >= 0.95
 
 
 def test_parse_reference():
