@@ -265,7 +265,9 @@ def _discover(inputs: List[str], out: Path, n_clusters, fit_frames: FrameRange, 
         head_clusters = labeler.unknown_rule(torch.as_tensor(sample.embedding),
                                              labeler.head(torch.as_tensor(sample.embedding)).argmax(1)).numpy()
     head_clusters = np.where(head_clusters >= k, -1, head_clusters)
-    _figures(out, fit.reduce(sample.embedding)[:, :2], head_clusters, names, frames_summary)
+    points = fit.reduce(sample.embedding)[:, :2]
+    points = np.pad(points, ((0, 0), (0, 2 - points.shape[1])))  # one component: a line on the map
+    _figures(out, points, head_clusters, names, frames_summary)
     builtin_names = [n for n in builtin.class_names]
     nearest = nearest_builtin(head_clusters, sample.builtin, k, builtin_names)
     summary = {
