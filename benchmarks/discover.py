@@ -27,13 +27,14 @@ of components 1 ... 12 is the lowest BIC (``steinhardt``); the same mixtures wit
 elbow rule (:data:`md_orderml.discovery.clustering.BIC_TOLERANCE`) are reported too
 (``steinhardt_elbow``).
 
-    python benchmarks/discover.py [--models pretrained,default] [--small] [--seed 0] [--json OUT]
+    python benchmarks/discover.py [--models default,pretrained] [--small] [--seed 0] [--json OUT]
         [--clusters auto|K]   (K: a diagnostic of the embeddings with the number of clusters fixed)
 
 MD frames are cached in ``~/.cache/md_orderml/discover_benchmark/``. ``--small`` (~3k particles:
 Cu fcc, synthetic bcc, LJ liquid, sigma, alpha-Mn) is the slow test's version. The last line is
-``RESULT discover_ari=... discover_site_ari=... discover_ari_default=... steinhardt_ari=...
-steinhardt_site_ari=... n_particles=...`` (``discover_*`` of the first model in ``--models``) with
+``RESULT discover_ari=... discover_site_ari=... discover_ari_pretrained=... steinhardt_ari=...
+steinhardt_site_ari=... n_particles=...`` (``discover_*`` of the first model in ``--models``, discover's
+own default backbone ``default`` unless told otherwise; ``discover_ari_<model>`` of the others) with
 further keys after those.
 """
 
@@ -328,7 +329,7 @@ def print_tables(methods: Dict[str, Dict], results: Dict[str, Dict], items: Sequ
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="pretrained,default",
+    parser.add_argument("--models", default="default,pretrained",
                         help="backbones of discover, comma separated; the first gives discover_ari")
     parser.add_argument("--small", action="store_true", help="~3k particles (the slow test)")
     parser.add_argument("--seed", type=int, default=0)
@@ -359,12 +360,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     first = results[f"discover {models[0]}"]
     base, elbow = results["steinhardt BIC-min"], results["steinhardt BIC-elbow"]
     fields = {"discover_ari": first["ari"], "discover_site_ari": first["site_ari"]}
-    if "default" in models:
-        fields["discover_ari_default"] = results["discover default"]["ari"]
+    others = [m for m in models[1:] if "/" not in m and "." not in m]  # named backbones get keys of their own
+    fields.update({f"discover_ari_{m}": results[f"discover {m}"]["ari"] for m in others})
     fields.update({"steinhardt_ari": base["ari"], "steinhardt_site_ari": base["site_ari"],
                    "n_particles": int(len(truth))})
-    if "default" in models:
-        fields["discover_site_ari_default"] = results["discover default"]["site_ari"]
+    fields.update({f"discover_site_ari_{m}": results[f"discover {m}"]["site_ari"] for m in others})
     fields.update({"discover_k": methods[f"discover {models[0]}"]["k"],
                    "discover_none": first["none"], "steinhardt_k": methods["steinhardt BIC-min"]["k"],
                    "steinhardt_elbow_ari": elbow["ari"], "steinhardt_elbow_site_ari": elbow["site_ari"],
