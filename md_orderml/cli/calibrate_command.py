@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", required=True, help="the 'md-orderml train' preset the model was trained with")
     p.add_argument("--unknown-average-radius", type=float,
                    help="override the preset's radius of the unknown rule's neighbour average (0: off)")
+    p.add_argument("--calibration-per-class", type=int,
+                   help="override the preset's number of calibration structures per class")
     add_threads_option(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=run)
@@ -38,8 +40,9 @@ def run(args) -> int:
     from md_orderml.training.recalibration import recalibrate_unknown
 
     config = preset_config(args.preset)
-    if args.unknown_average_radius is not None:
-        config = dataclasses.replace(config, unknown_average_radius=args.unknown_average_radius)
+    overrides = {"unknown_average_radius": args.unknown_average_radius,
+                 "calibration_per_class": args.calibration_per_class}
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     path = recalibrate_unknown(args.model, config, args.output, progress=not args.quiet)
     print(f"wrote {path}")
     return 0

@@ -22,8 +22,7 @@ PRESETS = {
                     length_unit="global", classes="default"),
 }
 PRESETS["default"] = dict(PRESETS["classic"], classes="vocabulary", length_unit="local", unknown_quantile=0.99,
-                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02,
-                          unknown_average_radius=1.5)
+                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02)
 #: Named class lists of ``--classes`` (resolved in :func:`class_list`).
 CLASS_LISTS = ("default", "vocabulary")
 
@@ -61,7 +60,8 @@ def add_options(p) -> None:
                         "that keep their label, e.g. 0.99; 0 = off (default)")
     p.add_argument("--unknown-average-radius", type=float, default=d.unknown_average_radius,
                    help="> 0: the unknown rule sees the embedding averaged over neighbours within this radius "
-                        "(local units; the default preset: 1.5); 0 = each particle's own (default)")
+                        "(local units, e.g. 1.5: far more held-out structures unknown, but also more hot crystals "
+                        "near melting; docs/results.md); 0 = each particle's own (default)")
     p.add_argument("--calibration-per-class", type=int, default=d.calibration_per_class,
                    help="held-out structures per class calibrating the unknown rule (default %(default)s)")
     p.add_argument("--calibration-noise-max", type=float, default=d.calibration_noise_max,
