@@ -213,7 +213,7 @@ class StructureLabeler(nn.Module):
         (weights as in :meth:`set_embedding_average`). Averaging narrows each crystal's
         cloud of embeddings far more than it moves it, so structures the model never saw
         stand out: recalibrated on the default model (radius 1.5), held-out alpha-Mn,
-        gamma-brass and alpha-Pa went from 100 / 8 / 100 % to 100 / 95 / 100 % unknown at
+        gamma-brass and alpha-Pa went from 64 / 10 / 100 % to 100 / 95 / 100 % unknown at
         3 % noise, but real-potential crystals at their melting point lost 30-40 % of their
         labels to ``unknown`` (docs/results.md), so the shipped default does not use it.
         It adds ``radius`` to the receptive field.
