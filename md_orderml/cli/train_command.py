@@ -22,7 +22,8 @@ PRESETS = {
                     length_unit="global", classes="default"),
 }
 PRESETS["default"] = dict(PRESETS["classic"], classes="vocabulary", length_unit="local", unknown_quantile=0.99,
-                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02)
+                          calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02,
+                          unknown_average_radius=1.5, unknown_rescue_passes=3)
 #: Named class lists of ``--classes`` (resolved in :func:`class_list`).
 CLASS_LISTS = ("default", "vocabulary")
 
@@ -60,8 +61,11 @@ def add_options(p) -> None:
                         "that keep their label, e.g. 0.99; 0 = off (default)")
     p.add_argument("--unknown-average-radius", type=float, default=d.unknown_average_radius,
                    help="> 0: the unknown rule sees the embedding averaged over neighbours within this radius "
-                        "(local units, e.g. 1.5: far more held-out structures unknown, but also more hot crystals "
-                        "near melting; docs/results.md); 0 = each particle's own (default)")
+                        "(local units; the default preset: 1.5, with --unknown-rescue-passes 3 for hot crystals; "
+                        "docs/results.md); 0 = each particle's own (default)")
+    p.add_argument("--unknown-rescue-passes", type=int, default=d.unknown_rescue_passes,
+                   help="> 0: unknown particles take their head's class back where at least a quarter of their "
+                        "neighbours within 1.4 units carry it, in this many rounds (the default preset: 3); 0 = off")
     p.add_argument("--calibration-per-class", type=int, default=d.calibration_per_class,
                    help="held-out structures per class calibrating the unknown rule (default %(default)s)")
     p.add_argument("--calibration-noise-max", type=float, default=d.calibration_noise_max,
@@ -141,6 +145,7 @@ def train_config(args):
         class_names=class_list(args.classes), unknown_quantile=args.unknown_quantile,
         calibration_per_class=args.calibration_per_class, calibration_noise_max=args.calibration_noise_max,
         prototype_perturb=args.prototype_perturb, unknown_average_radius=args.unknown_average_radius,
+        unknown_rescue_passes=args.unknown_rescue_passes,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})

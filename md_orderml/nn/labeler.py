@@ -25,6 +25,7 @@ from md_orderml.local_scale import (CAP_FACTOR, SCALE_RANK, UNIT_DISTANCE, local
                                     local_receptive_field, spatially_sorted_local_graph)
 from md_orderml.neighbors import radius_graph
 from md_orderml.nn.families import Backbone
+from md_orderml.nn.neighbour_rules import neighbour_average, rescued_labels
 from md_orderml.nn.unknown import UnknownEnvironmentRule, unknown_rule_names
 from md_orderml.spatial_order import spatial_order
 
@@ -94,8 +95,9 @@ class StructureLabeler(nn.Module):
     label ``n_classes``, the last class name of the model file. ``unknown`` has no logit:
     ``probabilities`` are the network's over the ``n_classes`` classes plus a last column
     0 for ``unknown``, and ``confidence``, the probability of the label given, is 0 for
-    unknown particles. Order: most probable class, unknown rule, vapour (local unit),
-    isolated-crystal rule (unknown counts as no crystal).
+    unknown particles. Optionally (:meth:`set_unknown_rescue`) unknown particles take their
+    head's class back where enough neighbours carry it. Order: most probable class, unknown
+    rule, rescue, vapour (local unit), isolated-crystal rule (unknown counts as no crystal).
 
     With ``length_unit="local"`` each particle's lengths are measured in its own local
     unit (:mod:`md_orderml.local_scale`: the 6th-neighbour distance over ``2 ** (1 / 6)``,
@@ -143,6 +145,9 @@ class StructureLabeler(nn.Module):
         self.average_taper = 0.0
         self.unknown_average_radius = 0.0
         self.unknown_average_taper = 0.0
+        self.rescue_radius = 0.0
+        self.rescue_min_fraction = 1.0
+        self.rescue_passes = 0
         self.liquid_label = -1
         # one entry more than the head's classes: the label of the unknown rule, never a crystal
         self.register_buffer("crystal_classes", torch.zeros(self.n_classes + 1, dtype=torch.bool), persistent=False)
@@ -214,9 +219,9 @@ class StructureLabeler(nn.Module):
         cloud of embeddings far more than it moves it, so structures the model never saw
         stand out: recalibrated on the default model (radius 1.5), held-out alpha-Mn,
         gamma-brass and alpha-Pa went from 64 / 10 / 100 % to 100 / 95 / 100 % unknown at
-        3 % noise, but real-potential crystals at their melting point lost 30-40 % of their
-        labels to ``unknown`` (docs/results.md), so the shipped default does not use it.
-        It adds ``radius`` to the receptive field.
+        3 % noise; real-potential crystals at their melting point then lose 30-40 % of their
+        labels to ``unknown`` unless :meth:`set_unknown_rescue` gives them back
+        (docs/results.md). It adds ``radius`` to the receptive field.
 
         Raises:
             ValueError: ``radius`` outside [0, cutoff], or ``taper`` outside [0, radius].
@@ -227,34 +232,21 @@ class StructureLabeler(nn.Module):
         self.unknown_average_radius = float(radius)
         self.unknown_average_taper = float(taper)
 
-    def neighbour_average(self, embedding: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor,
-                          radius: float, taper: float) -> torch.Tensor:
-        """Weighted mean of each node's embedding and its neighbours' (see :meth:`set_embedding_average`).
+    def set_unknown_rescue(self, radius: float, min_fraction: float, passes: int) -> None:
+        """Give unknown particles their head's class back where enough neighbours have it
+        (:func:`~md_orderml.nn.neighbour_rules.rescued_labels`); ``passes`` 0 switches it off.
 
-        Args:
-            embedding: Per-node embedding, shape (N, D).
-            edge_index: (centre, neighbour) bond indices, shape (2, E).
-            edge_vec: Dimensionless bond vectors, shape (E, 3).
-            radius: Neighbours closer than this count.
-            taper: Their weight falls from 1 to 0 over the last ``taper`` of ``radius``.
+        It adds ``passes * radius`` to the receptive field.
 
-        Returns:
-            The averaged embedding, shape (N, D).
+        Raises:
+            ValueError: ``radius`` outside (0, cutoff], ``min_fraction`` outside (0, 1] or negative ``passes``.
         """
-        r = torch.linalg.norm(edge_vec, dim=1)
-        near = r < radius
-        centre, neighbour, r = edge_index[0][near], edge_index[1][near], r[near]
-        inner = radius - taper
-        weight = torch.ones_like(r)
-        if taper > 0.0:
-            tapered = 0.5 * (1.0 + torch.cos(torch.pi * (r - inner) / taper))
-            weight = torch.where(r > inner, tapered, weight)
-        weight = weight.to(embedding.dtype)
-        total = embedding.clone()
-        total.index_add_(0, centre, embedding.index_select(0, neighbour) * weight.unsqueeze(1))
-        count = torch.ones(embedding.size(0), dtype=embedding.dtype, device=embedding.device)
-        count.index_add_(0, centre, weight)
-        return total / count.unsqueeze(1)
+        if passes < 0 or (passes > 0 and not (0.0 < radius <= self.cutoff and 0.0 < min_fraction <= 1.0)):
+            raise ValueError(f"the unknown rescue needs 0 < radius <= {self.cutoff}, 0 < min_fraction <= 1 and "
+                             f"passes >= 0; got {radius}, {min_fraction}, {passes}")
+        self.rescue_radius = float(radius) if passes > 0 else 0.0
+        self.rescue_min_fraction = float(min_fraction) if passes > 0 else 1.0
+        self.rescue_passes = int(passes)
 
     def set_unknown_rule(self, means: torch.Tensor, whitening: torch.Tensor, thresholds: torch.Tensor) -> None:
         """Switch on the unknown rule (:mod:`md_orderml.nn.unknown`): label ``n_classes`` = ``unknown``.
@@ -291,11 +283,13 @@ class StructureLabeler(nn.Module):
         """How far a label looks, in length units (global: of ``length_scale``; local: of the largest local scale).
 
         Returns:
-            ``n_layers * cutoff + isolation_radius + average_radius + unknown_average_radius``; local unit:
+            ``n_layers * cutoff + isolation_radius + average_radius + unknown_average_radius +
+            rescue_passes * rescue_radius``; local unit:
             :func:`~md_orderml.local_scale.local_receptive_field` (the same for cutoffs
             above ``2 ** (1 / 6)``).
         """
-        extra = self.isolation_radius + self.average_radius + self.unknown_average_radius
+        extra = self.isolation_radius + self.average_radius + self.unknown_average_radius + \
+            self.rescue_passes * self.rescue_radius
         if self.local_unit:
             return local_receptive_field(self.cutoff, self.n_layers, extra, self.unit_distance)
         return self.n_layers * self.cutoff + extra
@@ -348,12 +342,11 @@ class StructureLabeler(nn.Module):
         """
         embedding = self.backbone(types, edge_index, edge_vec)
         if self.average_radius > 0.0:
-            embedding = self.neighbour_average(embedding, edge_index, edge_vec, self.average_radius,
-                                               self.average_taper)
+            embedding = neighbour_average(embedding, edge_index, edge_vec, self.average_radius, self.average_taper)
         logits = self.head(embedding)
         if self.unknown_average_radius > 0.0:
-            embedding = self.neighbour_average(embedding, edge_index, edge_vec, self.unknown_average_radius,
-                                               self.unknown_average_taper)
+            embedding = neighbour_average(embedding, edge_index, edge_vec, self.unknown_average_radius,
+                                          self.unknown_average_taper)
         return logits, embedding
 
     def forward(
@@ -397,7 +390,11 @@ class StructureLabeler(nn.Module):
         if self.unknown_rule.is_on():  # unknown has no logit: its probability column is 0
             probabilities = torch.cat([probabilities, torch.zeros_like(probabilities[:, :1])], dim=1)
         if self.isolation_radius > 0.0 or self.local_unit or self.unknown_rule.is_on():
-            label = self.unknown_rule(embedding, logits.argmax(dim=1))
+            head = logits.argmax(dim=1)
+            label = self.unknown_rule(embedding, head)
+            if self.rescue_passes > 0 and self.unknown_rule.is_on():
+                label = rescued_labels(label, head, self.n_classes, edge_index, edge_vec, self.rescue_radius,
+                                       self.rescue_min_fraction, self.rescue_passes)
             if self.local_unit:  # capped (vapour) particles are liquid
                 label = torch.where(capped, torch.full_like(label, self.vapour_class), label)
             if self.isolation_radius > 0.0:

@@ -221,7 +221,8 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
         The metadata record: ``method``, ``covariance``, ``ridge``, ``quantile``,
         ``liquid_quantile``, ``thresholds`` by class name, ``calibration`` (largest noise, particles, unknown
         fraction per true class and per noise level); ``relabel`` is ``"unknown"``; with the model's
-        unknown average on, ``embedding_average`` (``radius``, ``taper``). Thresholds of classes
+        unknown average on, ``embedding_average`` (``radius``, ``taper``); with its rescue on,
+        ``rescue`` (``radius``, ``min_fraction``, ``passes``). Thresholds of classes
         without calibration particles are ``None`` (never unknown).
     """
     names = list(class_names)
@@ -241,6 +242,9 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
                            torch.as_tensor(thresholds, dtype=torch.float32))
     average = {"embedding_average": {"radius": model.unknown_average_radius, "taper": model.unknown_average_taper}
                } if model.unknown_average_radius > 0 else {}
+    if model.rescue_passes > 0:
+        average["rescue"] = {"radius": model.rescue_radius, "min_fraction": model.rescue_min_fraction,
+                             "passes": model.rescue_passes}
     return {
         **average,
         "method": "mahalanobis",

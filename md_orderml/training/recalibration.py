@@ -28,7 +28,7 @@ def fit_run_unknown_rule(model: "md_orderml.nn.labeler.StructureLabeler", cfg: "
     """Fit and calibrate the unknown rule of a run's model.
 
     Args:
-        model: The trained labeler (its unknown average is set from ``cfg`` here).
+        model: The trained labeler (its unknown average and rescue are set from ``cfg`` here).
         cfg: The run's settings (classes, samples, quantile, calibration, average radius).
         train_set: The run's training graphs (None: generated again from ``cfg``).
         progress: Show progress bars.
@@ -41,6 +41,7 @@ def fit_run_unknown_rule(model: "md_orderml.nn.labeler.StructureLabeler", cfg: "
 
     radius = float(cfg.unknown_average_radius)
     model.set_unknown_average(radius, min(UNKNOWN_AVERAGE_TAPER, radius))
+    model.set_unknown_rescue(cfg.unknown_rescue_radius, cfg.unknown_rescue_fraction, cfg.unknown_rescue_passes)
     if train_set is None:
         train_set = run_samples(cfg, cfg.per_class, cfg.noise_max, cfg.seed, progress)
     calibration = calibration_samples(cfg.class_names, cfg.calibration_per_class, cfg.calibration_noise_max,
@@ -87,6 +88,7 @@ def recalibrate_unknown(model, cfg: "md_orderml.training.trainer.TrainConfig", o
     metadata[keys.UNKNOWN_RULE] = record
     metadata["receptive_field"] = labeler.receptive_field()
     metadata.setdefault("training", {})["unknown_rule_recalibrated"] = {
-        "unknown_average_radius": cfg.unknown_average_radius, "unknown_quantile": cfg.unknown_quantile,
+        "unknown_average_radius": cfg.unknown_average_radius, "unknown_rescue_passes": cfg.unknown_rescue_passes,
+        "unknown_quantile": cfg.unknown_quantile,
         "calibration_noise_max": cfg.calibration_noise_max}
     return save_model(labeler.eval(), metadata, output)

@@ -75,6 +75,12 @@ class TrainConfig:
         unknown_average_radius: > 0: the unknown rule sees the neighbour-averaged embedding
             within this radius (taper :data:`~md_orderml.training.recalibration.UNKNOWN_AVERAGE_TAPER`;
             :meth:`~md_orderml.nn.labeler.StructureLabeler.set_unknown_average`).
+        unknown_rescue_passes: > 0: unknown particles take their head's class back where at
+            least ``unknown_rescue_fraction`` of their neighbours within ``unknown_rescue_radius``
+            carry it, in this many rounds
+            (:meth:`~md_orderml.nn.labeler.StructureLabeler.set_unknown_rescue`).
+        unknown_rescue_radius: See ``unknown_rescue_passes``.
+        unknown_rescue_fraction: See ``unknown_rescue_passes``.
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -98,6 +104,9 @@ class TrainConfig:
     calibration_per_class: int = 9
     calibration_noise_max: float = 0.07
     unknown_average_radius: float = 0.0
+    unknown_rescue_passes: int = 0
+    unknown_rescue_radius: float = 1.4
+    unknown_rescue_fraction: float = 0.25
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],

@@ -238,12 +238,13 @@ def test_recalibrated_rule_on_the_averaged_embedding(trained, tmp_path):
     from md_orderml.training.recalibration import recalibrate_unknown
 
     trainer, path = trained
-    config = dataclasses.replace(trainer.config, unknown_average_radius=1.5)
+    config = dataclasses.replace(trainer.config, unknown_average_radius=1.5, unknown_rescue_passes=2)
     out = recalibrate_unknown(path, config, tmp_path / "averaged.pt")
     before, after = load_model(path), load_model(out)
     record = after.metadata[keys.UNKNOWN_RULE]
     assert record["embedding_average"] == {"radius": 1.5, "taper": 0.5}
-    assert after.receptive_field == pytest.approx(before.receptive_field + 1.5)
+    assert record["rescue"] == {"radius": 1.4, "min_fraction": 0.25, "passes": 2}
+    assert after.receptive_field == pytest.approx(before.receptive_field + 1.5 + 2 * 1.4)
     s = structures.crystal("bcc", noise=0.04, min_width=6.0, seed=11)
     old = OrderML(before).compute((s.cell, s.positions))
     new = OrderML(after).compute((s.cell, s.positions))
@@ -253,6 +254,25 @@ def test_recalibrated_rule_on_the_averaged_embedding(trained, tmp_path):
     with zipfile.ZipFile(out) as archive:
         tensors = stored_weights(archive.namelist(), archive.read, str(out))
     eager = rebuild_labeler(after.metadata, tensors, str(out))
-    assert eager.unknown_average_radius == 1.5
+    assert eager.unknown_average_radius == 1.5 and eager.rescue_passes == 2
     again = OrderML(ModelFile(module=eager, metadata=after.metadata, path=out)).compute((s.cell, s.positions))
     np.testing.assert_array_equal(again.labels, new.labels)
+
+
+def test_rescue_gives_back_the_head_class_where_neighbours_have_it():
+    """A chain 0-1-2-3-4 (bonds between consecutive nodes): unknown nodes whose head class a
+    quarter of their neighbours carry take it, one shell per pass; a run of unknowns stays."""
+    from md_orderml.nn.neighbour_rules import rescued_labels
+
+    pairs = [(i, i + 1) for i in range(4)]
+    edge_index = torch.tensor([[a for a, b in pairs] + [b for a, b in pairs],
+                               [b for a, b in pairs] + [a for a, b in pairs]])
+    edge_vec = torch.tensor([[1.0, 0.0, 0.0]] * (2 * len(pairs)))
+    head = torch.tensor([0, 0, 0, 1, 1])
+    label = torch.tensor([0, 9, 9, 9, 9])  # 9: unknown
+    one = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 1)
+    assert one.tolist() == [0, 0, 9, 9, 9]
+    three = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 3)
+    assert three.tolist() == [0, 0, 0, 9, 9]  # node 3's head says 1, which no neighbour carries
+    far = rescued_labels(label, head, 9, edge_index, edge_vec, 0.5, 0.25, 3)  # no neighbour within 0.5
+    assert far.tolist() == label.tolist()

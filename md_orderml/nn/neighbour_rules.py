@@ -1,0 +1,79 @@
+"""Rules that look at a particle's neighbours: embedding averages and the rescue of ``unknown``.
+
+Free functions on a prepared bond graph (``edge_index`` (2, E) of (centre, neighbour),
+``edge_vec`` (E, 3) in the centre's length unit), called by
+:class:`~md_orderml.nn.labeler.StructureLabeler` inside the model file, so every engine applies
+them. Each adds its radius (times its passes) to the model's receptive field.
+"""
+
+import torch
+
+
+def neighbour_average(embedding: torch.Tensor, edge_index: torch.Tensor, edge_vec: torch.Tensor,
+                      radius: float, taper: float) -> torch.Tensor:
+    """Weighted mean of each node's embedding and its neighbours' closer than ``radius``.
+
+    The node itself weighs 1; a neighbour weighs 1 up to ``radius - taper``, then falls to 0
+    at ``radius`` as a half cosine (so the mean does not jump when a neighbour crosses it).
+
+    Args:
+        embedding: Per-node embedding, shape (N, D).
+        edge_index: (centre, neighbour) bond indices, shape (2, E).
+        edge_vec: Dimensionless bond vectors, shape (E, 3).
+        radius: Neighbours closer than this count.
+        taper: Length of the fall of the weights, in [0, radius].
+
+    Returns:
+        The averaged embedding, shape (N, D).
+    """
+    r = torch.linalg.norm(edge_vec, dim=1)
+    near = r < radius
+    centre, neighbour, r = edge_index[0][near], edge_index[1][near], r[near]
+    inner = radius - taper
+    weight = torch.ones_like(r)
+    if taper > 0.0:
+        tapered = 0.5 * (1.0 + torch.cos(torch.pi * (r - inner) / taper))
+        weight = torch.where(r > inner, tapered, weight)
+    weight = weight.to(embedding.dtype)
+    total = embedding.clone()
+    total.index_add_(0, centre, embedding.index_select(0, neighbour) * weight.unsqueeze(1))
+    count = torch.ones(embedding.size(0), dtype=embedding.dtype, device=embedding.device)
+    count.index_add_(0, centre, weight)
+    return total / count.unsqueeze(1)
+
+
+def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, edge_index: torch.Tensor,
+                   edge_vec: torch.Tensor, radius: float, min_fraction: float, passes: int) -> torch.Tensor:
+    """Give ``unknown`` particles their head's class back where enough neighbours carry that class.
+
+    In each of ``passes`` rounds, a particle labelled ``unknown_label`` whose head class is
+    the label of at least ``min_fraction`` of its neighbours closer than ``radius`` takes
+    that class. A hot crystal, whose most disordered particles cross the unknown rule's
+    threshold one by one, keeps its label; a structure the model never saw, unknown
+    throughout, stays unknown (only its outer ``passes`` shells can take a neighbouring
+    crystal's label, and only where the head names that crystal).
+
+    Args:
+        label: Labels after the unknown rule, shape (N,), int64.
+        head: The head's most probable class, shape (N,), int64.
+        unknown_label: The label of ``unknown``.
+        edge_index: (centre, neighbour) bond indices, shape (2, E).
+        edge_vec: Dimensionless bond vectors, shape (E, 3).
+        radius: Neighbours closer than this count.
+        min_fraction: Fraction of the neighbours that must carry the head's class.
+        passes: Rounds (each sees the previous round's labels).
+
+    Returns:
+        The labels, shape (N,).
+    """
+    near = torch.linalg.norm(edge_vec, dim=1) < radius
+    centre, neighbour = edge_index[0][near], edge_index[1][near]
+    count = torch.zeros(label.size(0), dtype=torch.float32, device=label.device)
+    count.index_add_(0, centre, torch.ones(centre.size(0), dtype=torch.float32, device=label.device))
+    for _ in range(passes):
+        agree = (label.index_select(0, neighbour) == head.index_select(0, centre)).to(torch.float32)
+        same = torch.zeros(label.size(0), dtype=torch.float32, device=label.device)
+        same.index_add_(0, centre, agree)
+        rescue = (label == unknown_label) & (count > 0) & (same >= min_fraction * count)
+        label = torch.where(rescue, head, label)
+    return label
