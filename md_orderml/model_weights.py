@@ -119,8 +119,9 @@ def rebuild_labeler(metadata: Dict, tensors: Dict[str, torch.Tensor], where: str
         labeler.set_unknown_average(float(unknown["embedding_average"]["radius"]),
                                     float(unknown["embedding_average"]["taper"]))
     if unknown and unknown.get("rescue"):
-        labeler.set_unknown_rescue(float(unknown["rescue"]["radius"]), float(unknown["rescue"]["min_fraction"]),
-                                   int(unknown["rescue"]["passes"]))
+        rescue = unknown["rescue"]
+        labeler.set_unknown_rescue(float(rescue["radius"]), float(rescue["min_fraction"]), int(rescue["passes"]),
+                                   [n in rescue["classes"] for n in names[:n_classes]])
     if unknown:  # its buffers are not in the state dict: they come from the record or the module
         try:
             labeler.set_unknown_rule(tensors["unknown_rule.means"], tensors["unknown_rule.whitening"],

@@ -43,7 +43,8 @@ def neighbour_average(embedding: torch.Tensor, edge_index: torch.Tensor, edge_ve
 
 
 def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, edge_index: torch.Tensor,
-                   edge_vec: torch.Tensor, radius: float, min_fraction: float, passes: int) -> torch.Tensor:
+                   edge_vec: torch.Tensor, radius: float, min_fraction: float, passes: int,
+                   allowed: torch.Tensor) -> torch.Tensor:
     """Give ``unknown`` particles their head's class back where enough neighbours carry that class.
 
     In each of ``passes`` rounds, a particle labelled ``unknown_label`` whose head class is
@@ -62,6 +63,9 @@ def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, 
         radius: Neighbours closer than this count.
         min_fraction: Fraction of the neighbours that must carry the head's class.
         passes: Rounds (each sees the previous round's labels).
+        allowed: Which head classes may be given back, shape (n_classes,) or longer, bool
+            (the default model: its crystals, not ``liquid``: a structure the model never saw
+            whose head says liquid must not take the label of its few liquid-labelled particles).
 
     Returns:
         The labels, shape (N,).
@@ -74,6 +78,6 @@ def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, 
         agree = (label.index_select(0, neighbour) == head.index_select(0, centre)).to(torch.float32)
         same = torch.zeros(label.size(0), dtype=torch.float32, device=label.device)
         same.index_add_(0, centre, agree)
-        rescue = (label == unknown_label) & (count > 0) & (same >= min_fraction * count)
+        rescue = (label == unknown_label) & (count > 0) & (same >= min_fraction * count) & allowed.index_select(0, head)
         label = torch.where(rescue, head, label)
     return label

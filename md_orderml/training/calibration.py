@@ -222,7 +222,7 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
         ``liquid_quantile``, ``thresholds`` by class name, ``calibration`` (largest noise, particles, unknown
         fraction per true class and per noise level); ``relabel`` is ``"unknown"``; with the model's
         unknown average on, ``embedding_average`` (``radius``, ``taper``); with its rescue on,
-        ``rescue`` (``radius``, ``min_fraction``, ``passes``). Thresholds of classes
+        ``rescue`` (``radius``, ``min_fraction``, ``passes``, ``classes`` that may be given back). Thresholds of classes
         without calibration particles are ``None`` (never unknown).
     """
     names = list(class_names)
@@ -244,7 +244,8 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
                } if model.unknown_average_radius > 0 else {}
     if model.rescue_passes > 0:
         average["rescue"] = {"radius": model.rescue_radius, "min_fraction": model.rescue_min_fraction,
-                             "passes": model.rescue_passes}
+                             "passes": model.rescue_passes,
+                             "classes": [n for n, on in zip(names, model.rescue_classes.tolist()) if on]}
     return {
         **average,
         "method": "mahalanobis",

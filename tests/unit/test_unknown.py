@@ -243,7 +243,7 @@ def test_recalibrated_rule_on_the_averaged_embedding(trained, tmp_path):
     before, after = load_model(path), load_model(out)
     record = after.metadata[keys.UNKNOWN_RULE]
     assert record["embedding_average"] == {"radius": 1.5, "taper": 0.5}
-    assert record["rescue"] == {"radius": 1.4, "min_fraction": 0.25, "passes": 2}
+    assert record["rescue"] == {"radius": 1.4, "min_fraction": 0.25, "passes": 2, "classes": ["fcc", "bcc", "a15"]}
     assert after.receptive_field == pytest.approx(before.receptive_field + 1.5 + 2 * 1.4)
     s = structures.crystal("bcc", noise=0.04, min_width=6.0, seed=11)
     old = OrderML(before).compute((s.cell, s.positions))
@@ -270,9 +270,12 @@ def test_rescue_gives_back_the_head_class_where_neighbours_have_it():
     edge_vec = torch.tensor([[1.0, 0.0, 0.0]] * (2 * len(pairs)))
     head = torch.tensor([0, 0, 0, 1, 1])
     label = torch.tensor([0, 9, 9, 9, 9])  # 9: unknown
-    one = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 1)
+    allowed = torch.tensor([True, True])
+    one = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 1, allowed)
     assert one.tolist() == [0, 0, 9, 9, 9]
-    three = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 3)
+    three = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 3, allowed)
     assert three.tolist() == [0, 0, 0, 9, 9]  # node 3's head says 1, which no neighbour carries
-    far = rescued_labels(label, head, 9, edge_index, edge_vec, 0.5, 0.25, 3)  # no neighbour within 0.5
+    far = rescued_labels(label, head, 9, edge_index, edge_vec, 0.5, 0.25, 3, allowed)  # no neighbour within 0.5
     assert far.tolist() == label.tolist()
+    barred = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 3, torch.tensor([False, True]))
+    assert barred.tolist() == label.tolist()  # class 0 may not be given back
