@@ -53,6 +53,14 @@ def run(args) -> int:
               f"class mean ({unknown['covariance']} covariance) exceeds the class's threshold: the "
               f"{unknown['quantile']:g} quantile (liquid {unknown.get('liquid_quantile', unknown['quantile']):g}) of "
               f"held-out particles (crystal noise <= {calibration.get('noise_max')})")
+        if unknown.get("embedding_average"):
+            print(f"               on the embedding averaged over neighbours within "
+                  f"{unknown['embedding_average']['radius']:g} x length scale")
+        if unknown.get("rescue"):
+            rescue = unknown["rescue"]
+            print(f"               rescue: an unknown particle takes its head's class ({', '.join(rescue['classes'])}) "
+                  f"where >= {rescue['min_fraction']:g} of its neighbours within {rescue['radius']:g} x length scale "
+                  f"carry it, {rescue['passes']} rounds")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
     training = meta.get("training", {})
     if training.get("kind") == "references":

@@ -133,7 +133,9 @@ def test_default_model_carries_the_rule_and_keeps_crystals():
     meta = clf.model.metadata
     rule = meta[keys.ISOLATED_CRYSTAL_RULE]
     assert rule["relabel"] == "liquid" and set(rule["crystal_classes"]) == set(meta["class_names"]) - {"liquid", "unknown"}
-    assert meta["receptive_field"] == pytest.approx(meta["cutoff"] * meta["n_layers"] + rule["radius"])
+    unknown = meta[keys.UNKNOWN_RULE]  # the unknown rule's neighbour average and rescue reach further
+    extra = unknown["embedding_average"]["radius"] + unknown["rescue"]["passes"] * unknown["rescue"]["radius"]
+    assert meta["receptive_field"] == pytest.approx(meta["cutoff"] * meta["n_layers"] + rule["radius"] + extra)
     assert clf.model.module.receptive_field() == pytest.approx(meta["receptive_field"])
     for kind in ("fcc", "bcc", "hcp", "cd"):
         s = structures.crystal(kind, noise=0.04, seed=7)
