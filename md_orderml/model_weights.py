@@ -120,8 +120,10 @@ def rebuild_labeler(metadata: Dict, tensors: Dict[str, torch.Tensor], where: str
                                     float(unknown["embedding_average"]["taper"]))
     if unknown and unknown.get("rescue"):
         rescue = unknown["rescue"]
-        labeler.set_unknown_rescue(float(rescue["radius"]), float(rescue["min_fraction"]), int(rescue["passes"]),
-                                   [n in rescue["classes"] for n in names[:n_classes]])
+        from md_orderml.nn.labeler import NEVER_RESCUED
+
+        labeler.set_unknown_rescue(float(rescue["radius"]), int(rescue["passes"]),
+                                   [float(rescue["min_fraction"].get(n, NEVER_RESCUED)) for n in names[:n_classes]])
     if unknown:  # its buffers are not in the state dict: they come from the record or the module
         try:
             labeler.set_unknown_rule(tensors["unknown_rule.means"], tensors["unknown_rule.whitening"],

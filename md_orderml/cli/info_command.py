@@ -58,9 +58,9 @@ def run(args) -> int:
                   f"{unknown['embedding_average']['radius']:g} x length scale")
         if unknown.get("rescue"):
             rescue = unknown["rescue"]
-            print(f"               rescue: an unknown particle takes its head's class ({', '.join(rescue['classes'])}) "
-                  f"where >= {rescue['min_fraction']:g} of its neighbours within {rescue['radius']:g} x length scale "
-                  f"carry it, {rescue['passes']} rounds")
+            shares = ", ".join(f"{n} {f:g}" for n, f in rescue["min_fraction"].items())
+            print(f"               rescue: an unknown particle takes its head's class where that share of its "
+                  f"neighbours within {rescue['radius']:g} x length scale carry it ({shares}), {rescue['passes']} rounds")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
     training = meta.get("training", {})
     if training.get("kind") == "references":

@@ -32,6 +32,7 @@ from md_orderml.spatial_order import spatial_order
 GLOBAL = "global"  #: lengths in units of (V / N) ** (1 / 3) of the whole system
 LOCAL = "local"  #: lengths in each particle's own local unit (md_orderml.local_scale)
 LENGTH_UNITS = (GLOBAL, LOCAL)
+NEVER_RESCUED = 2.0  #: a rescue fraction above 1: the class is never given back (:meth:`StructureLabeler.set_unknown_rescue`)
 
 
 def scaled_graph(positions: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, length_scale: float,
@@ -146,12 +147,11 @@ class StructureLabeler(nn.Module):
         self.unknown_average_radius = 0.0
         self.unknown_average_taper = 0.0
         self.rescue_radius = 0.0
-        self.rescue_min_fraction = 1.0
         self.rescue_passes = 0
         self.liquid_label = -1
         # one entry more than the head's classes: the label of the unknown rule, never a crystal
         self.register_buffer("crystal_classes", torch.zeros(self.n_classes + 1, dtype=torch.bool), persistent=False)
-        self.register_buffer("rescue_classes", torch.zeros(self.n_classes, dtype=torch.bool), persistent=False)
+        self.register_buffer("rescue_fractions", torch.full((self.n_classes,), NEVER_RESCUED), persistent=False)
         self.unknown_rule = UnknownEnvironmentRule(self.n_classes, backbone.embedding_dim)
         if length_unit not in LENGTH_UNITS:
             raise ValueError(f"length_unit must be one of {LENGTH_UNITS}, got {length_unit!r}")
@@ -235,8 +235,7 @@ class StructureLabeler(nn.Module):
         self.unknown_average_radius = float(radius)
         self.unknown_average_taper = float(taper)
 
-    def set_unknown_rescue(self, radius: float, min_fraction: float, passes: int,
-                           classes: List[bool]) -> None:
+    def set_unknown_rescue(self, radius: float, passes: int, fractions: List[float]) -> None:
         """Give unknown particles their head's class back where enough neighbours have it
         (:func:`~md_orderml.nn.neighbour_rules.rescued_labels`); ``passes`` 0 switches it off.
 
@@ -244,22 +243,20 @@ class StructureLabeler(nn.Module):
 
         Args:
             radius: Neighbours closer than this count (length units).
-            min_fraction: Fraction of them that must carry the head's class.
             passes: Rounds.
-            classes: Which head classes may be given back, length ``n_classes``.
+            fractions: Per head class, the fraction of neighbours that must carry it, length
+                ``n_classes``; above 1 (e.g. :data:`NEVER_RESCUED`): never given back.
 
         Raises:
-            ValueError: ``radius`` outside (0, cutoff], ``min_fraction`` outside (0, 1], negative
-                ``passes`` or ``classes`` of another length.
+            ValueError: ``radius`` outside (0, cutoff], negative ``passes``, ``fractions`` of
+                another length or not > 0.
         """
-        if passes < 0 or (passes > 0 and not (0.0 < radius <= self.cutoff and 0.0 < min_fraction <= 1.0)) \
-                or len(classes) != self.n_classes:
-            raise ValueError(f"the unknown rescue needs 0 < radius <= {self.cutoff}, 0 < min_fraction <= 1, "
-                             f"passes >= 0 and {self.n_classes} class flags; got {radius}, {min_fraction}, {passes}, "
-                             f"{len(classes)} flags")
-        self.rescue_classes = torch.tensor([bool(c) for c in classes], dtype=torch.bool)
+        if passes < 0 or (passes > 0 and not 0.0 < radius <= self.cutoff) or len(fractions) != self.n_classes \
+                or min(fractions) <= 0.0:
+            raise ValueError(f"the unknown rescue needs 0 < radius <= {self.cutoff}, passes >= 0 and "
+                             f"{self.n_classes} fractions > 0; got {radius}, {passes}, {fractions}")
+        self.rescue_fractions = torch.tensor([float(f) for f in fractions], dtype=torch.float32)
         self.rescue_radius = float(radius) if passes > 0 else 0.0
-        self.rescue_min_fraction = float(min_fraction) if passes > 0 else 1.0
         self.rescue_passes = int(passes)
 
     def set_unknown_rule(self, means: torch.Tensor, whitening: torch.Tensor, thresholds: torch.Tensor) -> None:
@@ -408,7 +405,7 @@ class StructureLabeler(nn.Module):
             label = self.unknown_rule(embedding, head)
             if self.rescue_passes > 0 and self.unknown_rule.is_on():
                 label = rescued_labels(label, head, self.n_classes, edge_index, edge_vec, self.rescue_radius,
-                                       self.rescue_min_fraction, self.rescue_passes, self.rescue_classes)
+                                       self.rescue_passes, self.rescue_fractions)
             if self.local_unit:  # capped (vapour) particles are liquid
                 label = torch.where(capped, torch.full_like(label, self.vapour_class), label)
             if self.isolation_radius > 0.0:

@@ -43,16 +43,15 @@ def neighbour_average(embedding: torch.Tensor, edge_index: torch.Tensor, edge_ve
 
 
 def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, edge_index: torch.Tensor,
-                   edge_vec: torch.Tensor, radius: float, min_fraction: float, passes: int,
-                   allowed: torch.Tensor) -> torch.Tensor:
+                   edge_vec: torch.Tensor, radius: float, passes: int, fractions: torch.Tensor) -> torch.Tensor:
     """Give ``unknown`` particles their head's class back where enough neighbours carry that class.
 
-    In each of ``passes`` rounds, a particle labelled ``unknown_label`` whose head class is
-    the label of at least ``min_fraction`` of its neighbours closer than ``radius`` takes
+    In each of ``passes`` rounds, a particle labelled ``unknown_label`` whose head class ``k``
+    is the label of at least ``fractions[k]`` of its neighbours closer than ``radius`` takes
     that class. A hot crystal, whose most disordered particles cross the unknown rule's
     threshold one by one, keeps its label; a structure the model never saw, unknown
     throughout, stays unknown (only its outer ``passes`` shells can take a neighbouring
-    crystal's label, and only where the head names that crystal).
+    phase's label, and only where the head names that phase).
 
     Args:
         label: Labels after the unknown rule, shape (N,), int64.
@@ -61,11 +60,11 @@ def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, 
         edge_index: (centre, neighbour) bond indices, shape (2, E).
         edge_vec: Dimensionless bond vectors, shape (E, 3).
         radius: Neighbours closer than this count.
-        min_fraction: Fraction of the neighbours that must carry the head's class.
         passes: Rounds (each sees the previous round's labels).
-        allowed: Which head classes may be given back, shape (n_classes,) or longer, bool
-            (the default model: its crystals, not ``liquid``: a structure the model never saw
-            whose head says liquid must not take the label of its few liquid-labelled particles).
+        fractions: Per head class, the fraction of the neighbours that must carry it, shape
+            (n_classes,), float; above 1: never given back. (The default model: a quarter for
+            crystals, half for liquid, so a structure the model never saw whose head says
+            liquid does not take the label of its few liquid-labelled particles.)
 
     Returns:
         The labels, shape (N,).
@@ -74,10 +73,11 @@ def rescued_labels(label: torch.Tensor, head: torch.Tensor, unknown_label: int, 
     centre, neighbour = edge_index[0][near], edge_index[1][near]
     count = torch.zeros(label.size(0), dtype=torch.float32, device=label.device)
     count.index_add_(0, centre, torch.ones(centre.size(0), dtype=torch.float32, device=label.device))
+    needed = fractions.to(torch.float32).index_select(0, head) * count
     for _ in range(passes):
         agree = (label.index_select(0, neighbour) == head.index_select(0, centre)).to(torch.float32)
         same = torch.zeros(label.size(0), dtype=torch.float32, device=label.device)
         same.index_add_(0, centre, agree)
-        rescue = (label == unknown_label) & (count > 0) & (same >= min_fraction * count) & allowed.index_select(0, head)
+        rescue = (label == unknown_label) & (count > 0) & (same >= needed)
         label = torch.where(rescue, head, label)
     return label

@@ -222,7 +222,7 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
         ``liquid_quantile``, ``thresholds`` by class name, ``calibration`` (largest noise, particles, unknown
         fraction per true class and per noise level); ``relabel`` is ``"unknown"``; with the model's
         unknown average on, ``embedding_average`` (``radius``, ``taper``); with its rescue on,
-        ``rescue`` (``radius``, ``min_fraction``, ``passes``, ``classes`` that may be given back). Thresholds of classes
+        ``rescue`` (``radius``, ``passes``, ``min_fraction`` by class name; classes left out are never given back). Thresholds of classes
         without calibration particles are ``None`` (never unknown).
     """
     names = list(class_names)
@@ -243,9 +243,8 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
     average = {"embedding_average": {"radius": model.unknown_average_radius, "taper": model.unknown_average_taper}
                } if model.unknown_average_radius > 0 else {}
     if model.rescue_passes > 0:
-        average["rescue"] = {"radius": model.rescue_radius, "min_fraction": model.rescue_min_fraction,
-                             "passes": model.rescue_passes,
-                             "classes": [n for n, on in zip(names, model.rescue_classes.tolist()) if on]}
+        average["rescue"] = {"radius": model.rescue_radius, "passes": model.rescue_passes,
+                             "min_fraction": {n: f for n, f in zip(names, model.rescue_fractions.tolist()) if f <= 1}}
     return {
         **average,
         "method": "mahalanobis",

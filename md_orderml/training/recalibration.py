@@ -41,8 +41,9 @@ def fit_run_unknown_rule(model: "md_orderml.nn.labeler.StructureLabeler", cfg: "
 
     radius = float(cfg.unknown_average_radius)
     model.set_unknown_average(radius, min(UNKNOWN_AVERAGE_TAPER, radius))
-    model.set_unknown_rescue(cfg.unknown_rescue_radius, cfg.unknown_rescue_fraction, cfg.unknown_rescue_passes,
-                             [name != "liquid" for name in cfg.class_names])  # crystals only
+    model.set_unknown_rescue(cfg.unknown_rescue_radius, cfg.unknown_rescue_passes,
+                             [cfg.unknown_rescue_liquid_fraction if name == "liquid" else cfg.unknown_rescue_fraction
+                              for name in cfg.class_names])
     if train_set is None:
         train_set = run_samples(cfg, cfg.per_class, cfg.noise_max, cfg.seed, progress)
     calibration = calibration_samples(cfg.class_names, cfg.calibration_per_class, cfg.calibration_noise_max,

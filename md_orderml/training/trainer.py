@@ -80,7 +80,8 @@ class TrainConfig:
             carry it, in this many rounds
             (:meth:`~md_orderml.nn.labeler.StructureLabeler.set_unknown_rescue`).
         unknown_rescue_radius: See ``unknown_rescue_passes``.
-        unknown_rescue_fraction: See ``unknown_rescue_passes``.
+        unknown_rescue_fraction: See ``unknown_rescue_passes`` (crystal classes).
+        unknown_rescue_liquid_fraction: The same for ``liquid`` (above 1: never).
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -107,6 +108,7 @@ class TrainConfig:
     unknown_rescue_passes: int = 0
     unknown_rescue_radius: float = 1.4
     unknown_rescue_fraction: float = 0.25
+    unknown_rescue_liquid_fraction: float = 0.5
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],

@@ -243,7 +243,8 @@ def test_recalibrated_rule_on_the_averaged_embedding(trained, tmp_path):
     before, after = load_model(path), load_model(out)
     record = after.metadata[keys.UNKNOWN_RULE]
     assert record["embedding_average"] == {"radius": 1.5, "taper": 0.5}
-    assert record["rescue"] == {"radius": 1.4, "min_fraction": 0.25, "passes": 2, "classes": ["fcc", "bcc", "a15"]}
+    assert record["rescue"] == {"radius": 1.4, "passes": 2,
+                                "min_fraction": {"fcc": 0.25, "bcc": 0.25, "a15": 0.25, "liquid": 0.5}}
     assert after.receptive_field == pytest.approx(before.receptive_field + 1.5 + 2 * 1.4)
     s = structures.crystal("bcc", noise=0.04, min_width=6.0, seed=11)
     old = OrderML(before).compute((s.cell, s.positions))
@@ -270,12 +271,14 @@ def test_rescue_gives_back_the_head_class_where_neighbours_have_it():
     edge_vec = torch.tensor([[1.0, 0.0, 0.0]] * (2 * len(pairs)))
     head = torch.tensor([0, 0, 0, 1, 1])
     label = torch.tensor([0, 9, 9, 9, 9])  # 9: unknown
-    allowed = torch.tensor([True, True])
-    one = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 1, allowed)
+    quarter = torch.tensor([0.25, 0.25])
+    one = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 1, quarter)
     assert one.tolist() == [0, 0, 9, 9, 9]
-    three = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 3, allowed)
+    three = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 3, quarter)
     assert three.tolist() == [0, 0, 0, 9, 9]  # node 3's head says 1, which no neighbour carries
-    far = rescued_labels(label, head, 9, edge_index, edge_vec, 0.5, 0.25, 3, allowed)  # no neighbour within 0.5
+    far = rescued_labels(label, head, 9, edge_index, edge_vec, 0.5, 3, quarter)  # no neighbour within 0.5
     assert far.tolist() == label.tolist()
-    barred = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 0.25, 3, torch.tensor([False, True]))
-    assert barred.tolist() == label.tolist()  # class 0 may not be given back
+    barred = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 3, torch.tensor([2.0, 0.25]))
+    assert barred.tolist() == label.tolist()  # class 0 is never given back
+    strict = rescued_labels(label, head, 9, edge_index, edge_vec, 1.5, 3, torch.tensor([0.75, 0.25]))
+    assert strict.tolist() == label.tolist()  # node 1 has 1 of 2 neighbours labelled 0: under 0.75
