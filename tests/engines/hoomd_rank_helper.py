@@ -12,6 +12,9 @@ under MPI also ``gather`` (ghosts="gather") and ``auto_thin`` (plain LJ neighbou
 plus ``hoomd_error`` (the message of ghosts="hoomd" with thin ghosts); serially
 ``reference_label``/``reference_confidence`` from :class:`md_orderml.OrderML`
 on the snapshot. ``<case>_named`` are the class counts read by name (``count_<class>``).
+
+:func:`on_the_fly` (a crystal labelled after a few steps from rest), :func:`named_counts` and
+:func:`offline` (OrderML on a snapshot) serve test_hoomd.py and test_user_models_hoomd.py in-process.
 """
 
 import sys
@@ -96,6 +99,35 @@ def simulation(device, positions, box, rcut_base: float = 0.0, kT=None, seed: in
     return sim
 
 
+def on_the_fly(device, model, kind: str, steps: int = 5):
+    """Label the :func:`crystal_configuration` ``kind`` with ``model`` after ``steps`` NVE steps from rest.
+
+    Returns:
+        ``(writer, snapshot)``: the OrderMLWriter, labelled on the last step, and the snapshot of that step.
+    """
+    positions, box = crystal_configuration(kind)
+    sim = simulation(device, positions, box)
+    writer = OrderMLWriter(trigger=steps, model=model)
+    sim.operations.writers.append(writer)
+    sim.run(steps)
+    return writer, sim.state.get_snapshot()
+
+
+def named_counts(writer) -> list:
+    """The writer's class counts read by name (``count_<class>``), in the model's class order."""
+    return [getattr(writer, f"count_{name}") for name in writer.class_names]
+
+
+def offline(model, snapshot):
+    """What :class:`md_orderml.OrderML` gives on a (one-type) HOOMD snapshot, in tag order (rank 0)."""
+    from md_orderml.analysis import OrderML
+
+    frame = Frame(positions=np.asarray(snapshot.particles.position, dtype=np.float64),
+                  box=Box.from_hoomd(snapshot.configuration.box), types=np.zeros(snapshot.particles.N, int),
+                  type_names=["A"])
+    return OrderML(model).compute(frame)
+
+
 def main(model: str, out: str, kind: str = "") -> None:
     device = hoomd.device.CPU(notice_level=1)
     rank, ranks = device.communicator.rank, device.communicator.num_ranks
@@ -112,7 +144,7 @@ def main(model: str, out: str, kind: str = "") -> None:
     for name, op in cases.items():
         results[f"{name}_label"], results[f"{name}_confidence"] = op.label, op.confidence
         results[f"{name}_route"] = op.route
-        results[f"{name}_named"] = [getattr(op, f"count_{c}") for c in op.class_names]
+        results[f"{name}_named"] = named_counts(op)
     if ranks > 1:  # default LJ neighbour list: ghosts are too thin, auto gathers and "hoomd" refuses
         sim2 = simulation(device, positions, box)
         auto, strict = OrderMLWriter(1, model), OrderMLWriter(1, model, ghosts="hoomd")
@@ -126,12 +158,7 @@ def main(model: str, out: str, kind: str = "") -> None:
         except InputError as err:
             results["hoomd_error"] = str(err)
     elif rank == 0:
-        from md_orderml.analysis import OrderML
-
-        frame = Frame(positions=np.asarray(snapshot.particles.position, dtype=np.float64),
-                      box=Box.from_hoomd(snapshot.configuration.box), types=np.zeros(snapshot.particles.N, int),
-                      type_names=["A"])
-        clf = OrderML(model).compute(frame)
+        clf = offline(model, snapshot)
         results["reference_label"], results["reference_confidence"] = clf.labels, clf.confidence
     if rank == 0:
         np.savez(out, **{k: np.asarray(v) for k, v in results.items()})

@@ -295,18 +295,12 @@ def test_2d_simulation_with_2d_model_equals_classifier(device, tmp_path, default
 @needs_hoomd
 @pytest.mark.parametrize("kind", KINDS)
 def test_complex_crystal_on_the_fly(helper, device, default_model_path, kind):
-    """An A15 (sigma) crystal, 2.5 % noise, 5 NVE steps from rest: >= 95 % a15 (sigma); the
-    counts by class name (``count_a15``, ...) are the numbers labelled."""
-    from md_orderml.engines.hoomd import OrderMLWriter
-
-    positions, box = helper.crystal_configuration(kind)
-    sim = helper.simulation(device, positions, box)
-    labels = OrderMLWriter(trigger=5, model=default_model_path)
-    sim.operations.writers.append(labels)
-    sim.run(5)
+    """An A15 (sigma) crystal, 2.5 % noise, 5 NVE steps from rest: OrderML's labels on the last
+    snapshot, >= 95 % a15 (sigma); the counts by class name (``count_a15``, ...) are the numbers labelled."""
+    labels, snapshot = helper.on_the_fly(device, default_model_path, kind)
     assert labels.labelled_step == 5 and labels.route == "serial"
-    names = labels.class_names
-    assert_labelled_as(kind, labels.label, names, [getattr(labels, f"count_{name}") for name in names])
+    assert_labelled_as(kind, labels.label, labels.class_names, helper.named_counts(labels),
+                       helper.offline(default_model_path, snapshot).labels)
     assert labels.fractions[kind] >= 0.95
 
 

@@ -18,27 +18,15 @@ pytest.importorskip("mpi4py")
 
 from crystal_cases import KINDS, assert_labelled_as, offline_labels  # noqa: E402
 from lammps_compute_helper import create_complex_crystal  # noqa: E402
+from user_models import train_references, write_reference_files  # noqa: E402
 
 LMP = Path(sys.executable).parent / "lmp"
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
-    import ase
-    import ase.io
-
-    from md_orderml import structures
-    from md_orderml.cli import main
-
-    d = tmp_path_factory.mktemp("own")
-    for kind, name, width in (("a15", "a15.xyz", 6), ("sigma", "sigma.cif", 1)):
-        s = structures.crystal(kind, noise=0.04 if kind == "a15" else 0.0, min_width=width, seed=5)
-        ase.io.write(d / name, ase.Atoms(f"Ar{len(s.positions)}", positions=s.positions, cell=s.cell, pbc=True))
-    path = d / "own.pt"
-    assert main(["train", "--reference", f"a15={d / 'a15.xyz'}", "--reference", f"sigma={d / 'sigma.cif'}",
-                 "-o", str(path),
-                 "--threads", "1", "--quiet"]) == 0
-    return path
+    d = write_reference_files(tmp_path_factory.mktemp("own"))
+    return train_references(d / "own.pt", f"a15={d / 'a15.xyz'}", f"sigma={d / 'sigma.cif'}")
 
 
 def names_of(model):

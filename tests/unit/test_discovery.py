@@ -10,34 +10,18 @@ import pytest
 import torch
 
 from md_orderml import OrderML, structures
-from md_orderml.cli import main
 from md_orderml.discovery.clustering import fit_clusters
 from md_orderml.discovery.report import CLUSTER_LOG, read_clusters
 from md_orderml.discovery.run import FrameRange
 from md_orderml.errors import InputError
-from md_orderml.io.gsd_io import gsd_frame_from
-from md_orderml.system import as_frame
 
-KINDS = ("fcc", "bcc", "sc", "fcc", "cd")
-
-
-def write_crystals(path, kinds, noise=0.03, width=6.0, seed=0):
-    """One GSD frame per crystal kind (random orientations); returns the true kind index per frame."""
-    with gsd.hoomd.open(str(path), "w") as traj:
-        for i, kind in enumerate(kinds):
-            s = structures.crystal(kind, noise=noise, min_width=width, rotation="random", seed=seed + i)
-            traj.append(gsd_frame_from(as_frame((s.cell, s.positions))))
+from user_models import DISCOVERY_KINDS as KINDS, discover, write_crystals
 
 
 @pytest.fixture(scope="module")
 def discovered(tmp_path_factory):
     """``md-orderml discover`` on five frames of four crystals, with --export."""
-    root = tmp_path_factory.mktemp("discover")
-    write_crystals(root / "mix.gsd", KINDS)
-    status = main(["discover", str(root / "mix.gsd"), "-o", str(root / "out"), "--export", str(root / "clusters.pt"),
-                   "--model", "default", "--quiet"])
-    assert status == 0
-    return root
+    return discover(tmp_path_factory.mktemp("discover"))
 
 
 def test_discover_recovers_known_structures(discovered):

@@ -18,51 +18,19 @@ from md_orderml.model_file import read_metadata
 from md_orderml.nn.pretrained import SHIPPED_BACKBONE
 from md_orderml.training import references as refs
 
-NOISE = 0.04  # of the reference runs (fraction of the nearest-neighbour distance)
-
-
-def write_gsd(path, frames):
-    """Frames (structures with orthorhombic, unrotated cells) to a GSD file."""
-    import gsd.hoomd
-
-    with gsd.hoomd.open(str(path), "w") as f:
-        for s in frames:
-            lengths = np.diag(s.cell)
-            snap = gsd.hoomd.Frame()
-            snap.configuration.box = [*lengths, 0, 0, 0]
-            snap.particles.N = len(s.positions)
-            snap.particles.position = (s.positions - lengths / 2).astype(np.float32)
-            snap.particles.types = ["A"]
-            snap.particles.typeid = np.zeros(len(s.positions), dtype=np.uint32)
-            f.append(snap)
-    return path
-
-
-def atoms(s, symbol="Ar"):
-    import ase
-
-    return ase.Atoms(f"{symbol}{len(s.positions)}", positions=s.positions, cell=s.cell, pbc=True)
+from user_models import REFERENCE_NOISE as NOISE, train_references, write_reference_files
 
 
 @pytest.fixture(scope="module")
 def reference_files(tmp_path_factory):
-    import ase.io
-
-    d = tmp_path_factory.mktemp("references")
-    write_gsd(d / "bcc.gsd", [structures.crystal("bcc", noise=NOISE, min_width=6, seed=s) for s in (1, 2)])
-    ase.io.write(d / "a15.xyz", atoms(structures.crystal("a15", noise=NOISE, min_width=6, seed=3)), format="extxyz")
-    ase.io.write(d / "sigma.cif", atoms(structures.crystal("sigma", min_width=1)))
-    return d
+    return write_reference_files(tmp_path_factory.mktemp("references"))
 
 
 @pytest.fixture(scope="module")
 def model(reference_files):
     d = reference_files
-    path = d / "own.pt"
-    assert main(["train", "--reference", f"bcc={d / 'bcc.gsd'}", "--reference", f"a15_phase={d / 'a15.xyz'}:frames=0",
-                 "--reference", f"sigma={d / 'sigma.cif'}", "-o", str(path),
-                 "--threads", "1", "--quiet"]) == 0
-    return path
+    return train_references(d / "own.pt", f"bcc={d / 'bcc.gsd'}", f"a15_phase={d / 'a15.xyz'}:frames=0",
+                            f"sigma={d / 'sigma.cif'}")
 
 
 def fractions(model_path, kind, noise, seed):
@@ -128,10 +96,8 @@ def test_bad_references_fail_in_one_line_and_write_nothing(reference_files, tmp_
 @pytest.mark.skipif(not SHIPPED_BACKBONE.is_file(), reason="the shipped pretrained backbone is not there")
 def test_shipped_self_supervised_backbone(reference_files, tmp_path):
     """--backbone pretrained: the same references, labels at the references' own noise."""
-    path = tmp_path / "ssl.pt"
-    assert main(["train", "--reference", f"bcc={reference_files / 'bcc.gsd'}", "--reference",
-                 f"a15={reference_files / 'a15.xyz'}", "--backbone", "pretrained", "-o", str(path), "--quiet",
-                 "--threads", "1"]) == 0
+    d = reference_files
+    path = train_references(tmp_path / "ssl.pt", f"bcc={d / 'bcc.gsd'}", f"a15={d / 'a15.xyz'}", backbone="pretrained")
     assert read_metadata(path)["training"]["backbone"]["source"] == "pretrained"
     for kind in ("bcc", "a15"):
         assert fractions(path, kind, NOISE, seed=50)[kind] >= 0.95
