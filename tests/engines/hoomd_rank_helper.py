@@ -118,6 +118,12 @@ def named_counts(writer) -> list:
     return [getattr(writer, f"count_{name}") for name in writer.class_names]
 
 
+def keep(results: dict, case: str, writer) -> None:
+    """``<case>_label``, ``_confidence``, ``_route`` and ``_named`` of a writer that has labelled."""
+    results[f"{case}_label"], results[f"{case}_confidence"] = writer.label, writer.confidence
+    results[f"{case}_route"], results[f"{case}_named"] = writer.route, named_counts(writer)
+
+
 def offline(model, snapshot):
     """What :class:`md_orderml.OrderML` gives on a (one-type) HOOMD snapshot, in tag order (rank 0)."""
     from md_orderml.analysis import OrderML
@@ -142,16 +148,13 @@ def main(model: str, out: str, kind: str = "") -> None:
     sim.run(0)
     snapshot = sim.state.get_snapshot()
     for name, op in cases.items():
-        results[f"{name}_label"], results[f"{name}_confidence"] = op.label, op.confidence
-        results[f"{name}_route"] = op.route
-        results[f"{name}_named"] = named_counts(op)
+        keep(results, name, op)
     if ranks > 1:  # default LJ neighbour list: ghosts are too thin, auto gathers and "hoomd" refuses
         sim2 = simulation(device, positions, box)
         auto, strict = OrderMLWriter(1, model), OrderMLWriter(1, model, ghosts="hoomd")
         sim2.operations.writers.extend([auto, strict])
         sim2.run(0)
-        results["auto_thin_label"], results["auto_thin_confidence"] = auto.label, auto.confidence
-        results["auto_thin_route"] = auto.route
+        keep(results, "auto_thin", auto)
         try:
             strict.label
             results["hoomd_error"] = ""
