@@ -1,14 +1,13 @@
 """benchmarks/prototypes.py never rots: its quick run against the ``classic`` model, and its core functions."""
 
 import collections
-import importlib.util
 import json
-import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_modules import benchmark_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,14 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def bench():
     """The benchmark script as a module."""
-    spec = importlib.util.spec_from_file_location("prototypes_benchmark", ROOT / "benchmarks" / "prototypes.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("prototypes") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def parse_result(line: str) -> dict:

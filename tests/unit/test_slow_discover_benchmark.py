@@ -9,27 +9,18 @@ with alpha-Mn's second 24g site), so for it only "above the averaged-Steinhardt 
 baseline" is asserted (measured 0.862 against 0.816 here); both are above that baseline.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_modules import benchmark_module
 
 pytestmark = pytest.mark.slow
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "discover.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
     """The benchmark script as a module."""
-    spec = importlib.util.spec_from_file_location("discover_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("discover") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_small_benchmark_finds_the_structures(bench, capsys):
