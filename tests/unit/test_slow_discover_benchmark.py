@@ -9,7 +9,6 @@ with alpha-Mn's second 24g site), so for it only "above the averaged-Steinhardt 
 baseline" is asserted (measured 0.862 against 0.816 here); both are above that baseline.
 """
 
-
 import pytest
 from benchmark_modules import benchmark_module
 
