@@ -228,12 +228,45 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
     names = list(class_names)
     if not (0.0 < quantile <= 1.0 and 0.0 < liquid_quantile <= 1.0):
         raise ValueError(f"the unknown rule's quantiles must be in (0, 1], got {quantile}, {liquid_quantile}")
-    quantiles = np.array([liquid_quantile if n == "liquid" else quantile for n in names])
     embedding, _, true = embeddings_and_predictions(model, fit_samples, device)
     means, whitening = fit_class_gaussians(embedding, true, len(names), ridge, covariance)
     embedding, predicted, true = embeddings_and_predictions(model, calibration_samples, device)
+    record, _ = calibrate_rule(model, names, means, whitening, embedding, predicted, true,
+                               particle_noise(calibration_samples), quantile, noise_max, ridge, covariance,
+                               liquid_quantile)
+    return record
+
+
+def calibrate_rule(model: StructureLabeler, names: Sequence[str], means: np.ndarray, whitening: np.ndarray,
+                   embedding: np.ndarray, predicted: np.ndarray, true: np.ndarray, noise: np.ndarray,
+                   quantile: float, noise_max: float, ridge: float = DEFAULT_RIDGE, covariance: str = "per_class",
+                   liquid_quantile: float = LIQUID_QUANTILE) -> Tuple[Dict, np.ndarray]:
+    """Calibrate the thresholds of fitted class Gaussians, switch the rule on in ``model`` and record it.
+
+    Shared by :func:`fit_unknown_rule` and ``md-orderml train --reference``
+    (:mod:`md_orderml.training.reference_training`, whose graphs are partly unlabelled).
+
+    Args:
+        model: The labeler.
+        names: The head's K class names.
+        means: Class means, shape (K, D); whitening: shape (K, D, D) (:func:`fit_class_gaussians`).
+        whitening: See ``means``.
+        embedding: Embeddings of the M calibration particles, shape (M, D).
+        predicted: Their head's class, shape (M,).
+        true: Their true class, shape (M,).
+        noise: Their structure's crystal noise, shape (M,).
+        quantile: Fraction of calibration particles per class that keep their label.
+        noise_max: Crystal noise of the calibration set (recorded).
+        ridge: The covariances' ridge (recorded).
+        covariance: ``"per_class"`` or ``"shared"`` (recorded).
+        liquid_quantile: The quantile of the class ``liquid``.
+
+    Returns:
+        ``(record, unknown (M,) bool)``: the metadata record (see :func:`fit_unknown_rule`) and
+        which calibration particles the rule relabels.
+    """
+    quantiles = np.array([liquid_quantile if n == "liquid" else quantile for n in names])
     distances = squared_distances(embedding, predicted, means, whitening)
-    noise = particle_noise(calibration_samples)
     thresholds = calibrate_thresholds(distances, predicted, true, noise, quantiles)
     unknown = distances > thresholds[predicted]
     fraction = {n: float(unknown[true == k].mean()) for k, n in enumerate(names) if (true == k).any()}
@@ -256,4 +289,4 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
         "calibration": {"noise_max": float(noise_max), "particles": int(len(true)), "unknown_fraction": fraction,
                         "unknown_fraction_by_noise": by_level},
         "relabel": keys.UNKNOWN,
-    }
+    }, unknown

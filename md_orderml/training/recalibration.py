@@ -22,7 +22,7 @@ from md_orderml.training.run_data import CALIBRATION_SEED, run_samples, sample_s
 UNKNOWN_AVERAGE_TAPER = 0.5  #: taper of the unknown rule's neighbour average (``unknown_average_radius`` > 0)
 
 
-def fit_run_unknown_rule(model: "md_orderml.nn.labeler.StructureLabeler", cfg: "md_orderml.training.trainer.TrainConfig",
+def fit_run_unknown_rule(model, cfg,
                          train_set: Optional[Sequence[GraphSample]] = None, progress: bool = False,
                          device: str = "cpu") -> Dict:
     """Fit and calibrate the unknown rule of a run's model.
@@ -52,7 +52,7 @@ def fit_run_unknown_rule(model: "md_orderml.nn.labeler.StructureLabeler", cfg: "
                             cfg.calibration_noise_max, device=device)
 
 
-def recalibrate_unknown(model, cfg: "md_orderml.training.trainer.TrainConfig", output, progress: bool = False) -> Path:
+def recalibrate_unknown(model, cfg, output, progress: bool = False) -> Path:
     """Fit a model file's unknown rule again with the settings ``cfg`` and write the result.
 
     Args:

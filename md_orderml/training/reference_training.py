@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import numpy as np
 import torch
@@ -148,25 +148,11 @@ def fit_unknown(labeler, names: Sequence[str], x: np.ndarray, y: np.ndarray, val
         ``(record, predicted (M,), true (M,), unknown (M,))``: the metadata record and, per labelled
         validation particle, the head's class, the true class and whether the rule relabels it.
     """
-    quantiles = np.array([cal.LIQUID_QUANTILE if n == LIQUID else quantile for n in names])
     means, whitening = cal.fit_class_gaussians(x, y, len(names))
     embedding, predicted, true, noise = labelled(*cal.embeddings_and_predictions(labeler, val),
                                                  cal.particle_noise(val))
-    distances = cal.squared_distances(embedding, predicted, means, whitening)
-    thresholds = cal.calibrate_thresholds(distances, predicted, true, noise, quantiles)
-    unknown = distances > thresholds[predicted]
-    labeler.set_unknown_rule(*(torch.as_tensor(a, dtype=torch.float32) for a in (means, whitening, thresholds)))
-    record = {
-        "method": "mahalanobis", "covariance": "per_class", "ridge": cal.DEFAULT_RIDGE, "quantile": float(quantile),
-        "liquid_quantile": cal.LIQUID_QUANTILE,
-        "thresholds": {n: (float(t) if np.isfinite(t) else None) for n, t in zip(names, thresholds)},
-        "calibration": {"noise_max": float(noise_max), "particles": int(len(true)),
-                        "unknown_fraction": {n: float(unknown[true == k].mean()) for k, n in enumerate(names)
-                                             if (true == k).any()},
-                        "unknown_fraction_by_noise": {f"{v:g}": float(unknown[noise == v].mean())
-                                                      for v in np.unique(noise)}},
-        "relabel": UNKNOWN,
-    }
+    record, unknown = cal.calibrate_rule(labeler, names, means, whitening, embedding, predicted, true, noise,
+                                         quantile, noise_max)
     return record, predicted, true, unknown
 
 

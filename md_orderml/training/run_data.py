@@ -15,7 +15,7 @@ from md_orderml.training.data import GraphSample, generate_samples
 VALIDATION_SEED, CALIBRATION_SEED = 7919, 104729
 
 
-def run_samples(config: "md_orderml.training.trainer.TrainConfig", per_class: int, noise_max: float, seed: int,
+def run_samples(config, per_class: int, noise_max: float, seed: int,
                 progress: bool = False) -> List[GraphSample]:
     """``per_class`` labelled graphs of every class of a run, crystal noise up to ``noise_max``
     (:func:`~md_orderml.training.data.generate_samples` with :func:`sample_settings`)."""
@@ -23,7 +23,7 @@ def run_samples(config: "md_orderml.training.trainer.TrainConfig", per_class: in
                             **sample_settings(config))
 
 
-def sample_settings(config: "md_orderml.training.trainer.TrainConfig") -> Dict:
+def sample_settings(config) -> Dict:
     """The run's keyword arguments of :func:`~md_orderml.training.data.generate_samples` beyond classes and sizes."""
     return {"thermal_fraction": config.thermal_fraction, "length_unit": config.length_unit,
             "prototype_perturb": config.prototype_perturb}
