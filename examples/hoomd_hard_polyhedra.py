@@ -45,7 +45,7 @@ import numpy as np
 from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared protocol
-from hoomd_hpmc_growth import melt_compress_grow, seeded_state  # noqa: E402
+from hoomd_hpmc_growth import add_growth_options, melt_compress_grow, seeded_state  # noqa: E402
 
 
 def _truncated_octahedron():
@@ -91,18 +91,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="truncated_octahedron")
     parser.add_argument("--cells", type=int, default=0, help="cubic cells per side (default: 7; cubes 8)")
-    parser.add_argument("--phi", type=float, default=0.55, help="packing fraction after compression")
-    parser.add_argument("--phi-fluid", type=float, default=0.35, help="packing fraction of the melt")
-    parser.add_argument("--seed-radius", type=float, default=None,
-                        help="radius of the nucleus at --phi (0: none; default 4, cubes 3.5)")
-    parser.add_argument("--melt-sweeps", type=int, default=2000)
-    parser.add_argument("--max-compress-sweeps", type=int, default=20000)
-    parser.add_argument("--sweeps", type=int, default=16000, help="sweeps after the compression")
-    parser.add_argument("--every", type=int, default=1000, help="label (and write a frame) every this many sweeps")
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--out", default=os.path.join("out", "hoomd_hard_polyhedra"), help="output folder")
-    parser.add_argument("--seed", type=int, default=5, help="random seed")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for the labels (0: torch's default)")
+    add_growth_options(parser, phi=0.55, seed_radius=None,
+                       seed_radius_help="radius of the nucleus at --phi (0: none; default 4, cubes 3.5)",
+                       sweeps=16000, out="hoomd_hard_polyhedra", seed=5)
     args = parser.parse_args(argv)
     args.cells = args.cells or {"cube": 8, "truncated_octahedron": 7}[args.shape]
     if args.seed_radius is None:

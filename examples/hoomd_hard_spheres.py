@@ -39,7 +39,7 @@ import numpy as np
 from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared protocol
-from hoomd_hpmc_growth import melt_compress_grow, seeded_state  # noqa: E402
+from hoomd_hpmc_growth import add_growth_options, melt_compress_grow, seeded_state  # noqa: E402
 
 FCC = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
 
@@ -69,17 +69,8 @@ def make_simulation(args):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cells", type=int, default=8, help="fcc cells per side (N = 4 cells^3; default 2048)")
-    parser.add_argument("--phi", type=float, default=0.56, help="packing fraction after compression")
-    parser.add_argument("--phi-fluid", type=float, default=0.35, help="packing fraction of the melt")
-    parser.add_argument("--seed-radius", type=float, default=5.0, help="radius of the fcc nucleus at --phi (0: none)")
-    parser.add_argument("--melt-sweeps", type=int, default=2000)
-    parser.add_argument("--max-compress-sweeps", type=int, default=20000)
-    parser.add_argument("--sweeps", type=int, default=24000, help="sweeps after the compression")
-    parser.add_argument("--every", type=int, default=1000, help="label (and write a frame) every this many sweeps")
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--out", default=os.path.join("out", "hoomd_hard_spheres"), help="output folder")
-    parser.add_argument("--seed", type=int, default=11, help="random seed")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for the labels (0: torch's default)")
+    add_growth_options(parser, phi=0.56, seed_radius=5.0, seed_radius_help="radius of the fcc nucleus at --phi (0: none)",
+                       sweeps=24000, out="hoomd_hard_spheres", seed=11)
     args = parser.parse_args(argv)
     if args.threads > 0:
         import torch

@@ -1,11 +1,40 @@
 """What both HPMC examples share: the seeded state, then melt all but the nucleus, compress, grow.
 
 Imported by ``examples/hoomd_hard_spheres.py`` and ``examples/hoomd_hard_polyhedra.py`` (run as
-scripts, so this folder is on ``sys.path``); labels are taken every ``--every`` sweeps throughout.
+scripts, so this folder is on ``sys.path``), with their common options (:func:`add_growth_options`);
+labels are taken every ``--every`` sweeps throughout.
 """
+
+import os
 
 import hoomd
 import numpy as np
+
+
+def add_growth_options(parser, *, phi: float, seed_radius, seed_radius_help: str, sweeps: int, out: str,
+                       seed: int) -> None:
+    """The options of the melt-compress-grow protocol and of the labels, with each example's defaults.
+
+    Args:
+        parser: The example's ``argparse.ArgumentParser``.
+        phi: Default packing fraction after compression.
+        seed_radius: Default nucleus radius at ``phi`` (None: the example decides per shape).
+        seed_radius_help: Help text of ``--seed-radius``.
+        sweeps: Default sweeps after the compression.
+        out: Default output folder name (under ``out/``).
+        seed: Default random seed.
+    """
+    parser.add_argument("--phi", type=float, default=phi, help="packing fraction after compression")
+    parser.add_argument("--phi-fluid", type=float, default=0.35, help="packing fraction of the melt")
+    parser.add_argument("--seed-radius", type=float, default=seed_radius, help=seed_radius_help)
+    parser.add_argument("--melt-sweeps", type=int, default=2000)
+    parser.add_argument("--max-compress-sweeps", type=int, default=20000)
+    parser.add_argument("--sweeps", type=int, default=sweeps, help="sweeps after the compression")
+    parser.add_argument("--every", type=int, default=1000, help="label (and write a frame) every this many sweeps")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--out", default=os.path.join("out", out), help="output folder")
+    parser.add_argument("--seed", type=int, default=seed, help="random seed")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the labels (0: torch's default)")
 
 
 def seeded_state(positions: np.ndarray, length: float, args):
