@@ -22,7 +22,8 @@ The model is ``OrderML(--model)`` (default: the shipped default). The default mo
 species-blind (no particle types), so both KA species are labelled as one species; the
 figures pool all particles (A and B shares are printed too). Per system: the share labelled
 ``liquid``, ``unknown``, any crystal class and the three most frequent other labels; the
-worst frame; OVITO PTM (RMSD cutoff 0.1) ``other`` and ``ico`` shares and PTM without RMSD
+worst frame and the per-frame range of ``unknown``; the ``unknown`` share among PTM
+(no RMSD cutoff) icosahedral particles and among the others; OVITO PTM (RMSD cutoff 0.1) ``other`` and ``ico`` shares and PTM without RMSD
 cutoff ``ico`` share (how icosahedral the liquid is); the ten Wolde solid-like share
 (freud ``SolidLiquid``, l = 6, 12 nearest neighbours, q6 product > 0.7 with at least 7 of
 them). A frame with more than 20 % PTM crystal or ten Wolde solid-like particles counts
@@ -86,24 +87,30 @@ def solid_like(frame) -> np.ndarray:
     return np.asarray(sl.num_connections) >= 7
 
 
-def baselines(frame) -> Dict[str, float]:
-    """PTM shares and the ten Wolde solid-like share of one frame (NaN where OVITO or freud is missing)."""
+def baselines(frame) -> tuple:
+    """PTM shares and the ten Wolde solid-like share of one frame (NaN where OVITO or freud is missing).
+
+    Returns:
+        ``(shares, ico)``: shares by name, and PTM (no RMSD cutoff) icosahedral particles,
+        shape (N,) bool, or None without OVITO.
+    """
     out = {"ptm_other": np.nan, "ptm_ico": np.nan, "ptm_crystal": np.nan, "ptm_free_ico": np.nan,
            "solid_like": np.nan}
+    ico = None
     try:
         from md_orderml.baselines import ptm_labels
 
         ptm = ptm_labels(frame, 0.1)
+        ico = ptm_labels(frame, None) == "ico"
         out.update(ptm_other=np.mean(ptm == "other"), ptm_ico=np.mean(ptm == "ico"),
-                   ptm_crystal=np.mean(~np.isin(ptm, ("other", "ico"))),
-                   ptm_free_ico=np.mean(ptm_labels(frame, None) == "ico"))
+                   ptm_crystal=np.mean(~np.isin(ptm, ("other", "ico"))), ptm_free_ico=np.mean(ico))
     except ImportError:
         pass
     try:
         out["solid_like"] = float(np.mean(solid_like(frame)))
     except ImportError:
         pass
-    return out
+    return out, ico
 
 
 def evaluate(run: md.Run, clf, cache_dir=None, notes: Optional[List[str]] = None) -> Dict:
@@ -118,7 +125,9 @@ def evaluate(run: md.Run, clf, cache_dir=None, notes: Optional[List[str]] = None
     Returns:
         ``liquid``, ``unknown``, ``crystal`` (shares over the kept frames' particles),
         ``wrong`` (class -> share, other than liquid), ``worst_frame`` (smallest per-frame
-        liquid share), ``liquid_by_type`` (type -> share), the :func:`baselines` means,
+        liquid share), ``frame_unknown`` (smallest and largest per-frame unknown share),
+        ``unknown_ico`` / ``unknown_not_ico`` (unknown share among PTM no-RMSD icosahedral
+        particles and among the others), ``liquid_by_type`` (type -> share), the :func:`baselines` means,
         ``msd_eq``, ``msd_frames``, ``temperature``, ``n``, ``frames`` (kept), ``crystallised``
         (left out), ``sim_s``, ``cached``.
     """
@@ -126,10 +135,10 @@ def evaluate(run: md.Run, clf, cache_dir=None, notes: Optional[List[str]] = None
     data = md.load_or_generate(run, cache_dir)
     names = np.array(clf.class_names, dtype=object)
     length, types = float(data["box_length"]), np.asarray(data["types"])
-    labels, per_frame, extra, crystallised = [], [], collections.defaultdict(list), 0
+    labels, icos, per_frame, extra, crystallised = [], [], [], collections.defaultdict(list), 0
     for k, positions in enumerate(data["positions"]):
         frame = frame_of(positions, length, types)
-        base = baselines(frame)
+        base, ico = baselines(frame)
         lab = names[clf.compute((frame.box.matrix, frame.positions)).labels]
         if max(np.nan_to_num(base["ptm_crystal"]), np.nan_to_num(base["solid_like"])) > CRYSTAL_SHARE_LIMIT:
             crystallised += 1
@@ -138,6 +147,7 @@ def evaluate(run: md.Run, clf, cache_dir=None, notes: Optional[List[str]] = None
                          f"{np.mean(~np.isin(lab, NOT_CRYSTAL)):.1%}, liquid {np.mean(lab == 'liquid'):.1%}), left out")
             continue
         labels.append(lab)
+        icos.append(np.zeros(len(lab), bool) if ico is None else ico)
         per_frame.append(float(np.mean(lab == "liquid")))
         for key, value in base.items():
             extra[key].append(value)
@@ -146,13 +156,19 @@ def evaluate(run: md.Run, clf, cache_dir=None, notes: Optional[List[str]] = None
            "temperature": float(data["temperature"]), "sim_s": float(data["seconds"])}
     if not labels:
         return {**out, "liquid": np.nan, "unknown": np.nan, "crystal": np.nan, "wrong": {}, "worst_frame": np.nan,
+                "frame_unknown": (np.nan, np.nan), "unknown_ico": np.nan, "unknown_not_ico": np.nan,
                 "liquid_by_type": {}}
-    pooled = np.concatenate(labels)
+    pooled, ico = np.concatenate(labels), np.concatenate(icos)
+    unknown = pooled == "unknown"
+    frame_unknown = [float(np.mean(lab == "unknown")) for lab in labels]
     stacked_types = np.tile(types, len(labels))
     counts = collections.Counter(pooled[pooled != "liquid"].tolist())
     return {**out, "liquid": float(np.mean(pooled == "liquid")), "unknown": float(np.mean(pooled == "unknown")),
             "crystal": float(np.mean(~np.isin(pooled, NOT_CRYSTAL))),
             "wrong": {c: n / len(pooled) for c, n in counts.most_common()}, "worst_frame": min(per_frame),
+            "frame_unknown": (min(frame_unknown), max(frame_unknown)),
+            "unknown_ico": float(unknown[ico].mean()) if ico.any() else np.nan,
+            "unknown_not_ico": float(unknown[~ico].mean()) if (~ico).any() else np.nan,
             "liquid_by_type": {"AB"[t]: float(np.mean(pooled[stacked_types == t] == "liquid"))
                                for t in np.unique(types)},
             **{k: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for k, v in extra.items()}}
@@ -207,7 +223,9 @@ def main(argv=None) -> int:
         by_type = ", ".join(f"{t} {pct(s)} %" for t, s in r["liquid_by_type"].items())
         print(f"{name}: liquid {pct(r['liquid'])} %, unknown {pct(r['unknown'])} %, crystal {pct(r['crystal'])} % "
               f"({r['frames']} frames of {r['n']}; by type {by_type}; MSD at T {r['msd_eq']:.2f}, over the frames "
-              f"{r['msd_frames']:.2f}; T_kin {r['temperature']:.3f}; MD {r['sim_s']:.0f} s"
+              f"{r['msd_frames']:.2f}; T_kin {r['temperature']:.3f}; unknown per frame "
+              f"{pct(r['frame_unknown'][0])}-{pct(r['frame_unknown'][1])} %, among PTM-ico "
+              f"{pct(r['unknown_ico'])} %, others {pct(r['unknown_not_ico'])} %; MD {r['sim_s']:.0f} s"
               f"{', cached' if r['cached'] else ''})", flush=True)
         if r["msd_eq"] < 1.0:
             notes.append(f"{name}: MSD at T {r['msd_eq']:.2f} < 1 sigma^2: not decorrelated from the start")
