@@ -15,7 +15,16 @@ Two data sets, both generated like the training data (:func:`md_orderml.training
   (seed of their own), crystals at the noise levels of :func:`calibration_noise_levels`
   (0, half and all of ``noise_max``, 7 % of the nearest-neighbour distance by default)
   with the training's length-scale jitter, one perfect lattice per class at the exact
-  length scale, liquids (and thermal frames) as in training. The distance is not
+  length scale, liquids (and thermal frames) as in training, and
+  (:func:`extreme_perturbation_samples`) :data:`EXTREME_LATTICES` perfect lattices of every
+  prototype class with each free Wyckoff parameter and c/a at one end of the training's
+  perturbation range, or :data:`EXTREME_REACH` times it (+-2.2 % for the +-2 % of
+  ``prototype_perturb``; random ends). A perfect perturbed
+  lattice has one distance per Wyckoff orbit, so the few uniformly perturbed perfect
+  lattices among the noise-0 structures rarely reached the far end of the range: the
+  perfect beta_sn of the vocabulary model moves from squared distance 15 to 267 as c/a
+  falls by 2 % (its threshold had been 152, and a benchmark lattice at -1.9 % was wholly
+  ``unknown``). The distance is not
   monotonic in the noise: it grows with large noise, but a perfect lattice, the end of
   the range the training noise covers, can be farther from its class mean than a
   slightly noisy one (a neighbour shell of the perfect lattice close to the cutoff: the
@@ -52,6 +61,27 @@ MIN_CALIBRATION_PARTICLES = 50
 DEFAULT_RIDGE = 1e-3
 #: Quantile of the liquid class: 1 in 1000 held-out liquid particles become ``unknown``.
 LIQUID_QUANTILE = 0.999
+#: Perfect lattices per prototype class at the ends of the perturbation range in the calibration set.
+EXTREME_LATTICES = 8
+#: Their perturbation in units of the training's: a little beyond its ends, so that a lattice at an end
+#: is not at the threshold itself (all its particles of one orbit share one distance).
+EXTREME_REACH = 1.1
+
+
+class ExtremeDraws(np.random.Generator):
+    """A generator whose scalar uniform draws are one end of their interval, either end at random.
+
+    :func:`md_orderml.prototype_table.conventional_cell` draws the relative change ``u`` of
+    every free Wyckoff parameter and of c/a as ``rng.uniform(-1, 1)``; with this generator
+    each is -1 or +1, the edge of the perturbation range. Every other draw (array-valued
+    uniform, normal, integers: noise, rotation) is that of a plain generator.
+    """
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        """``low`` or ``high`` (equal odds) for scalar arguments, else a plain uniform draw."""
+        if size is None and np.ndim(low) == 0 and np.ndim(high) == 0:
+            return low if self.integers(2) == 0 else high
+        return super().uniform(low, high, size)
 
 
 def calibration_noise_levels(noise_max: float) -> Tuple[float, ...]:
@@ -74,14 +104,56 @@ def calibration_samples(class_names: Sequence[str], per_class: int, noise_max: f
             (thermal fraction, length unit, prototype perturbation).
 
     Returns:
-        ``per_class + 1`` graphs per class; ``noise`` of each is its crystal noise (0 for liquids).
+        ``per_class + 1`` graphs per class and :data:`EXTREME_LATTICES` more per prototype class
+        (with ``prototype_perturb`` > 0); ``noise`` of each is its crystal noise (0 for liquids).
     """
     levels = calibration_noise_levels(noise_max)
     noisy = generate_samples(class_names, per_class, cutoff, noise_max, seed, progress=progress,
                              noise_levels=levels, **settings)
     perfect = generate_samples(class_names, 1, cutoff, 0.0, seed + 1, jitter=0.0, progress=progress,
                                noise_levels=(0.0,), **settings)
-    return noisy + perfect
+    extreme = extreme_perturbation_samples(class_names, EXTREME_LATTICES,
+                                           EXTREME_REACH * float(settings.get("prototype_perturb", 0.0)), cutoff,
+                                           seed + 2, settings.get("length_unit", "global"))
+    return noisy + perfect + extreme
+
+
+def extreme_perturbation_samples(class_names: Sequence[str], per_class: int, perturb: float, cutoff: float, seed: int,
+                                 length_unit: str = "global") -> List[GraphSample]:
+    """Perfect lattices of the prototype classes at the ends of their perturbation range.
+
+    Each free Wyckoff parameter and c/a of each lattice is changed by ``+perturb`` or
+    ``-perturb`` (:class:`ExtremeDraws`, random ends; see
+    :func:`md_orderml.prototype_table.conventional_cell`), random orientation and size as in
+    training, exact length scale, noise 0.
+
+    Args:
+        class_names: The classes, in the model's order (those not in
+            :data:`md_orderml.prototype_table.PROTOTYPES` get none).
+        per_class: Lattices per prototype class.
+        perturb: The training's ``prototype_perturb`` (0: no lattices).
+        cutoff: The model's cutoff.
+        seed: Seed of the lattices.
+        length_unit: The model's length unit, ``"global"`` or ``"local"``.
+
+    Returns:
+        ``per_class`` graphs per prototype class, ``noise`` 0, labels its index in ``class_names``.
+    """
+    from md_orderml import structures
+    from md_orderml.prototype_table import PROTOTYPES
+    from md_orderml.training.data import structure_to_graph
+
+    rng = np.random.default_rng(seed)
+    samples = []
+    for k, name in enumerate(class_names):
+        if name not in PROTOTYPES or perturb <= 0:
+            continue
+        for _ in range(per_class):  # sizes as make_crystal's; the structure's own draws are extreme
+            structure = structures.crystal(name, nn_distance=1.0, min_width=float(rng.uniform(4.5, 6.0)),
+                                           rotation="random", perturb=perturb,
+                                           seed=ExtremeDraws(np.random.PCG64(int(rng.integers(2**31)))))
+            samples.append(structure_to_graph(structure, k, cutoff, length_unit=length_unit))
+    return samples
 
 
 def particle_noise(samples: Sequence[GraphSample]) -> np.ndarray:

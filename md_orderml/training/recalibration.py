@@ -73,6 +73,7 @@ def recalibrate_unknown(model, cfg, output, progress: bool = False) -> Path:
     from md_orderml.model_file import read_metadata, resolve_model_path, save_model
     from md_orderml.model_weights import rebuild_labeler, stored_weights
     from md_orderml.nn.unknown import unknown_rule_names
+    from md_orderml.training.calibration import EXTREME_LATTICES, EXTREME_REACH
 
     path = resolve_model_path(model)
     metadata = read_metadata(path)
@@ -92,5 +93,6 @@ def recalibrate_unknown(model, cfg, output, progress: bool = False) -> Path:
     metadata.setdefault("training", {})["unknown_rule_recalibrated"] = {
         "unknown_average_radius": cfg.unknown_average_radius, "unknown_rescue_passes": cfg.unknown_rescue_passes,
         "unknown_quantile": cfg.unknown_quantile,
-        "calibration_noise_max": cfg.calibration_noise_max}
+        "calibration_noise_max": cfg.calibration_noise_max,
+        "calibration_extreme_lattices": EXTREME_LATTICES, "calibration_extreme_reach": EXTREME_REACH}
     return save_model(labeler.eval(), metadata, output)
