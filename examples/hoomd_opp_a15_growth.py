@@ -3,10 +3,11 @@
 One-component particles interact by HOOMD's oscillating pair potential ``md.pair.OPP``
 (Mihalkovic and Henley 2012; ``U = r^-15 + r^-3 cos(k r - phi)``), the isotropic potential
 with which Dshemuchadse et al. (PNAS 2021) self-assembled A15, sigma, clathrates and more. At
-the parameters used here (``k = 8.75``, ``phi = k + 0.52``, cut at 2.5) the A15 lattice has
-the lowest energy at T = 0 of every crystal in md_orderml's prototype library; the example
-prints that ranking first (lattice sums of the ideal crystals at their best density, no
-relaxation), so the claim is checked on each run.
+the parameters used here (``examples/opp_a15.py``: ``k = 8.75``, ``phi = k + 0.52``, cut at
+2.5) the A15 lattice has the lowest energy at T = 0 of every crystal in md_orderml's
+prototype library; the example prints that ranking first (lattice sums of the ideal crystals
+at their best density, no relaxation), so the claim is checked on each run.
+``examples/lammps_opp_a15_growth.py`` runs the same protocol in LAMMPS.
 
 Protocol: an A15 crystal of ``--cells``^3 cubic cells (8 particles each, nn distance 1.18) is
 melted at kT = 1.2 except a slab of half the box (``|z| < L/4``), which is held fixed as the
@@ -39,44 +40,8 @@ import numpy as np
 from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
 import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
 
-#: OPP parameters of the run: U(r) = C1 r^-eta1 + C2 r^-eta2 cos(k r - phi), cut (and shifted) at R_CUT.
-OPP = dict(C1=1.0, C2=1.0, eta1=15.0, eta2=3.0, k=8.75, phi=8.75 + 0.52)
-R_CUT = 2.5
-NN_DISTANCE = 1.18  #: nearest-neighbour distance of A15 at its lowest-energy density for OPP
-LIBRARY = ("fcc", "bcc", "hcp", "sc", "cd", "hd", "a15", "c14", "c15", "sigma", "beta_mn", "clathrate_i", "sh",
-           "beta_sn", "alpha_mn", "gamma_brass", "c36", "clathrate_ii", "alpha_pa")
-
-
-def opp_energy(r: np.ndarray) -> np.ndarray:
-    """The OPP pair energy, shifted to 0 at ``R_CUT`` as HOOMD's ``mode="shift"`` does; r of any shape."""
-    def u(x):
-        return OPP["C1"] * x ** -OPP["eta1"] + OPP["C2"] * x ** -OPP["eta2"] * np.cos(OPP["k"] * x - OPP["phi"])
-    return np.where(r < R_CUT, u(r) - u(R_CUT), 0.0)
-
-
-def lattice_energies(names=LIBRARY) -> dict:
-    """Energy per particle of each ideal crystal at its best nn distance (0.85-1.7), no relaxation.
-
-    Returns:
-        ``{name: (energy per particle, nn distance)}``, sorted by energy.
-    """
-    import freud
-
-    from md_orderml import structures
-
-    scales = np.linspace(0.85, 1.7, 171)[:, None]
-    result = {}
-    for name in names:
-        s = structures.crystal(name, nn_distance=1.0, min_width=2 * R_CUT / scales[0, 0] + 0.5)
-        box = freud.box.Box.from_matrix(np.asarray(s.cell).T)
-        query = freud.locality.AABBQuery(box, s.positions)
-        nlist = query.query(s.positions, dict(r_max=R_CUT / scales[0, 0], exclude_ii=True)).toNeighborList()
-        shells, count = np.unique(np.round(np.asarray(nlist.distances), 6), return_counts=True)
-        energy = (opp_energy(shells[None, :] * scales) * count[None, :]).sum(axis=1) / (2 * len(s.positions))
-        best = int(energy.argmin())
-        result[name] = (float(energy[best]), float(scales[best, 0]))
-    return dict(sorted(result.items(), key=lambda item: item[1][0]))
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared potential
+from opp_a15 import NN_DISTANCE, OPP, R_CUT, lattice_energies, ranking_line  # noqa: E402
 
 def make_simulation(args):
     """The OPP simulation on the A15 lattice, and the tags of the seed slab (``|z| < L/4``)."""
@@ -126,9 +91,7 @@ def main(argv=None) -> int:
     sim, seed = make_simulation(args)
     rank = sim.device.communicator.rank
     if rank == 0 and not args.skip_energies:
-        ranking = lattice_energies()
-        print("lattice energy per particle at T = 0 (lowest first): " +
-              ", ".join(f"{name} {e:.3f}" for name, (e, _) in list(ranking.items())[:6]), flush=True)
+        print(ranking_line(lattice_energies()), flush=True)
     integrator = sim.operations.integrator
     liquid = hoomd.filter.SetDifference(hoomd.filter.All(), hoomd.filter.Tags(seed))
     # 1. Melt everything but the seed slab (not integrated: it keeps its lattice sites).

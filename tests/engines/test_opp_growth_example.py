@@ -1,49 +1,99 @@
-"""examples/hoomd_opp_a15_growth.py: a Frank-Kasper crystal (A15) grown in HOOMD-blue, labelled on the fly.
+"""The A15 growth examples: a Frank-Kasper crystal grown with an oscillating pair potential, labelled on the fly.
 
-The potential's claim (A15 is the lowest-energy lattice of the prototype library for the
-example's OPP parameters), a seconds-long run that writes every output, and (slow) the run
-as shipped: the labelled ``a15`` fraction grows from the seed slab through the box. Without
-HOOMD-blue every test here skips, and fails instead where HOOMD-blue is required
-(tests/conftest.py).
+``examples/opp_a15.py`` (the potential: A15 is the lowest-energy lattice of the prototype
+library; its LAMMPS table matches the formula), ``examples/lammps_opp_a15_growth.py`` (real
+LAMMPS) and ``examples/hoomd_opp_a15_growth.py`` (real HOOMD-blue; skips without it, and
+fails instead where HOOMD-blue is required, tests/conftest.py): a seconds-long run of each
+that writes every output and (slow) each as shipped, where the labelled ``a15`` fraction
+grows from the seed slab (about half the box) through the box.
 """
 
 import importlib.util
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import NO_HOOMD, hoomd_available
 
-HERE = Path(__file__).resolve().parent
-pytestmark = pytest.mark.skipif(not hoomd_available("md"), reason=NO_HOOMD)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+needs_hoomd = pytest.mark.skipif(not hoomd_available("md"), reason=NO_HOOMD)
 
 
-@pytest.fixture(scope="module")
-def example():
-    """The example as a module (imports hoomd)."""
-    spec = importlib.util.spec_from_file_location("hoomd_opp_a15_growth",
-                                                  HERE.parents[1] / "examples" / "hoomd_opp_a15_growth.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _load(name):
+    """An example script as a module (its folder on sys.path for ``opp_a15``)."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
     return module
 
 
-def test_a15_is_the_lowest_energy_lattice_of_the_library(example):
-    ranking = example.lattice_energies()
+@pytest.fixture(scope="module")
+def potential():
+    return _load("opp_a15")
+
+
+def test_a15_is_the_lowest_energy_lattice_of_the_library(potential):
+    ranking = potential.lattice_energies()
     names = list(ranking)
     assert names[0] == "a15", ranking
     assert ranking[names[1]][0] - ranking["a15"][0] > 0.1  # sigma next, 0.13 per particle above
-    assert ranking["a15"][1] == pytest.approx(example.NN_DISTANCE, abs=0.01)  # the run's density is A15's best
+    assert ranking["a15"][1] == pytest.approx(potential.NN_DISTANCE, abs=0.01)  # the runs' density is A15's best
 
 
-def test_energy_is_shifted_to_zero_at_the_cutoff(example):
-    import numpy as np
+def test_energy_and_force_agree_and_vanish_at_the_cutoff(potential):
+    r = np.linspace(0.8, 2.45, 50)
+    h = 1e-6
+    numeric = -(potential.opp_energy(r + h) - potential.opp_energy(r - h)) / (2 * h)
+    np.testing.assert_allclose(potential.opp_force(r), numeric, atol=1e-5)
+    assert potential.opp_energy(np.array([potential.R_CUT, 3.0])) == pytest.approx([0.0, 0.0], abs=1e-12)
 
-    assert example.opp_energy(np.array([example.R_CUT - 1e-9, example.R_CUT, 3.0])) == pytest.approx(0.0, abs=1e-6)
+
+def test_lammps_table_holds_the_formula(potential, tmp_path):
+    path = potential.write_lammps_table(tmp_path / "opp.table", points=500)
+    rows = np.loadtxt(path, skiprows=5)
+    assert rows.shape == (500, 4)
+    np.testing.assert_allclose(rows[:, 2], potential.opp_energy(rows[:, 1]), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(rows[:, 3], potential.opp_force(rows[:, 1]), rtol=1e-6, atol=1e-9)
 
 
-def test_example_runs_small(example, default_model_path, tmp_path, capsys):
+def _a15_fractions(counts_txt, names):
+    data = np.loadtxt(counts_txt, comments="#", ndmin=2)
+    return data[:, 1 + names.index("a15")] / data[:, 1 + len(names)]
+
+
+def test_lammps_example_runs_small(default_model_path, tmp_path, capsys):
+    """Shrunk to seconds: table, melt, quench, labels; dump, counts, log and plot written."""
+    example = _load("lammps_opp_a15_growth")
+    argv = ["--cells", "4", "--melt-steps", "300", "--steps", "400", "--every", "200", "--skip-energies",
+            "--model", str(default_model_path), "--out", str(tmp_path)]
+    assert example.main(argv) == 0
+    assert "a15 fraction:" in capsys.readouterr().out
+    for name in ("opp.table", "traj.dump", "counts.txt", "log.lammps", "fractions.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_lammps_a15_grows_through_the_box(default_model_path, tmp_path):
+    """The LAMMPS example as shipped (about 30-60 s on 2 cores)."""
+    from md_orderml.analysis import OrderML
+
+    assert _load("lammps_opp_a15_growth").main(["--skip-energies", "--model", str(default_model_path),
+                                                 "--out", str(tmp_path)]) == 0
+    a15 = _a15_fractions(tmp_path / "counts.txt", list(OrderML(default_model_path).class_names))
+    assert 0.3 < a15[0] < 0.6, a15  # the seed slab is half the box
+    assert a15[-1] > 0.9, a15
+
+
+@needs_hoomd
+def test_hoomd_example_runs_small(default_model_path, tmp_path, capsys):
     """Shrunk to seconds: melt, quench, labels, GSD and plot written, fractions printed."""
+    example = _load("hoomd_opp_a15_growth")
     argv = ["--cells", "4", "--melt-steps", "300", "--steps", "400", "--every", "200", "--skip-energies",
             "--model", str(default_model_path), "--out-dir", str(tmp_path)]
     assert example.main(argv) == 0
@@ -53,15 +103,17 @@ def test_example_runs_small(example, default_model_path, tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 0
 
 
+@needs_hoomd
 @pytest.mark.slow
-def test_a15_grows_through_the_box(example, default_model_path, tmp_path):
-    """The example as shipped (about 1.5-3 min on 2 cores): half the box is A15 after the melt, nearly all at the end."""
+def test_hoomd_a15_grows_through_the_box(default_model_path, tmp_path):
+    """The HOOMD example as shipped (about 1.5-3 min on 2 cores)."""
     import gsd.hoomd
 
     from md_orderml.io import read_gsd_outputs
 
     gsd_path = tmp_path / "a15_growth.gsd"
-    assert example.main(["--skip-energies", "--model", str(default_model_path), "--out-dir", str(tmp_path)]) == 0
+    assert _load("hoomd_opp_a15_growth").main(["--skip-energies", "--model", str(default_model_path),
+                                               "--out-dir", str(tmp_path)]) == 0
     log = gsd.hoomd.read_log(str(gsd_path))
     with gsd.hoomd.open(str(gsd_path)) as traj:
         names = list(read_gsd_outputs(traj[0])[1].class_names)
