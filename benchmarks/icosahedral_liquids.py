@@ -14,7 +14,7 @@ under ``~/.cache/md_orderml/icosahedral``):
 
 Full setting: N = 2000, 4000 melt steps at T = 2 (Dzugutov 1.5), 40000 steps (200 tau) at T
 before the first of 6 frames 4000 steps apart. ``--quick``: N = 1000, 2000 + 20000 steps,
-2 frames 2000 steps apart (used by ``tests/unit/test_slow_icosahedral_liquids.py``).
+4 frames 2000 steps apart (used by ``tests/unit/test_slow_icosahedral_liquids.py``).
 The mean squared displacement during the run at T (``msd_eq``, all particles) must exceed
 1 sigma^2: the liquid has left its start.
 
@@ -57,7 +57,7 @@ STATE = {"lj": dict(density=1.0, temperature=0.85, melt_temperature=2.0),
          "ka": dict(density=1.2, temperature=0.6, melt_temperature=2.0),
          "dzugutov": dict(density=0.85, temperature=0.6, melt_temperature=1.5)}
 FULL = dict(n=2000, melt_steps=4000, equilibrate_steps=40000, frames=6, spacing=4000)
-QUICK = dict(n=1000, melt_steps=2000, equilibrate_steps=20000, frames=2, spacing=2000)
+QUICK = dict(n=1000, melt_steps=2000, equilibrate_steps=20000, frames=4, spacing=2000)
 NOT_CRYSTAL = ("liquid", "unknown")
 
 
@@ -197,7 +197,7 @@ def table(results: Dict[str, Dict], model_runs: Dict[str, md.Run]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
-    parser.add_argument("--quick", action="store_true", help="N = 1000, shorter runs, 2 frames per system")
+    parser.add_argument("--quick", action="store_true", help="N = 1000, shorter runs, 4 frames per system")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     parser.add_argument("--cache", type=Path, default=md.default_cache_dir(), help="frame cache directory")
     parser.add_argument("--no-cache", action="store_true")
