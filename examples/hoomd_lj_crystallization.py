@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
-import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared protocol
+from hoomd_md_growth import grow_labelled, hoomd, melt_around_seed, plot_growth  # noqa: E402  (imports hoomd)
 
 
 def fcc_lattice(cells: int, density: float):
@@ -83,45 +83,14 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     sim, seed = make_simulation(args)
     rank = sim.device.communicator.rank
-    integrator = sim.operations.integrator
-    liquid = hoomd.filter.All()
-    if len(seed):
-        liquid = hoomd.filter.SetDifference(hoomd.filter.All(), hoomd.filter.Tags(seed))
-    # 1. Melt everything but the seed (not integrated: it keeps its lattice sites).
-    integrator.methods.append(hoomd.md.methods.Langevin(filter=liquid, kT=2.0))
-    sim.state.thermalize_particle_momenta(filter=liquid, kT=2.0)
-    sim.run(args.melt_steps)
-    # 2. Quench the whole system and label it on the fly.
-    integrator.methods.clear()
-    integrator.methods.append(hoomd.md.methods.Langevin(filter=hoomd.filter.All(), kT=args.kT))
-    trigger = hoomd.trigger.Periodic(args.every, phase=sim.timestep % args.every)
-    labels = OrderMLWriter(trigger=trigger, model=args.model)
-    logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
-    logger.add(labels)
-    os.makedirs(args.out_dir, exist_ok=True)
+    melt_around_seed(sim, seed, 2.0, args.melt_steps)
     gsd_path = os.path.join(args.out_dir, "lj_crystallization.gsd")
-    gsd_writer = hoomd.write.GSD(filename=gsd_path, trigger=trigger, logger=logger, mode="wb")
-    table_logger = hoomd.logging.Logger(categories=["scalar"])
-    table_logger.add(sim, quantities=["timestep", "tps"])
-    table_logger.add(labels, quantities=[f"fraction_{name}" for name in ("fcc", "hcp", "bcc", "liquid")
-                                         if f"fraction_{name}" in labels.loggables])
-    table = hoomd.write.Table(trigger=trigger, logger=table_logger)
-    # The GSD writer may come first: labels are computed when it reads them.
-    sim.operations.writers.extend([gsd_writer, labels, table])
-    sim.run(args.steps, write_at_start=True)
-    gsd_writer.flush()
-
+    labels = grow_labelled(sim, args.kT, args.steps, args.every, args.model, gsd_path,
+                           shown=("fcc", "hcp", "bcc", "liquid"))
     if rank == 0:
-        import gsd.hoomd
-
-        from md_orderml.plotting import plot_fractions
-
-        log = gsd.hoomd.read_log(gsd_path)
-        steps = log["configuration/step"] - log["configuration/step"][0]
-        png = plot_fractions(steps, log["log/md_orderml/fractions"], labels.class_names,
+        _, png = plot_growth(gsd_path, labels.class_names,
                              os.path.join(args.out_dir, "lj_crystallization_fractions.png"),
-                             xlabel="steps after the quench",
-                             title=f"LJ, N={sim.state.N_particles}, rho={args.density}, kT={args.kT}")
+                             f"LJ, N={sim.state.N_particles}, rho={args.density}, kT={args.kT}")
         final = {name: round(f, 3) for name, f in labels.fractions.items()}
         print(f"final fractions: {final}")
         print(f"wrote {gsd_path} and {png} in {time.perf_counter() - start:.0f} s")

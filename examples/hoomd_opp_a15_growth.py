@@ -37,11 +37,10 @@ import time
 
 import numpy as np
 
-from md_orderml.engines.hoomd import OrderMLWriter  # preloads MPI, imports hoomd
-import hoomd  # noqa: E402  (after md_orderml.engines.hoomd)
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared potential
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # this folder's shared potential and protocol
+from hoomd_md_growth import grow_labelled, hoomd, melt_around_seed, plot_growth  # noqa: E402  (imports hoomd)
 from opp_a15 import NN_DISTANCE, OPP, R_CUT, lattice_energies, ranking_line  # noqa: E402
+
 
 def make_simulation(args):
     """The OPP simulation on the A15 lattice, and the tags of the seed slab (``|z| < L/4``)."""
@@ -92,43 +91,14 @@ def main(argv=None) -> int:
     rank = sim.device.communicator.rank
     if rank == 0 and not args.skip_energies:
         print(ranking_line(lattice_energies()), flush=True)
-    integrator = sim.operations.integrator
-    liquid = hoomd.filter.SetDifference(hoomd.filter.All(), hoomd.filter.Tags(seed))
-    # 1. Melt everything but the seed slab (not integrated: it keeps its lattice sites).
-    integrator.methods.append(hoomd.md.methods.Langevin(filter=liquid, kT=args.melt_kT))
-    sim.state.thermalize_particle_momenta(filter=liquid, kT=args.melt_kT)
-    sim.run(args.melt_steps)
-    # 2. Quench the whole system and label it on the fly while the A15 grows.
-    integrator.methods.clear()
-    integrator.methods.append(hoomd.md.methods.Langevin(filter=hoomd.filter.All(), kT=args.kT))
-    trigger = hoomd.trigger.Periodic(args.every, phase=sim.timestep % args.every)
-    labels = OrderMLWriter(trigger=trigger, model=args.model)
-    logger = hoomd.logging.Logger(categories=["particle", "sequence", "scalar", "strings"])
-    logger.add(labels)
-    os.makedirs(args.out_dir, exist_ok=True)
+    melt_around_seed(sim, seed, args.melt_kT, args.melt_steps)
     gsd_path = os.path.join(args.out_dir, "a15_growth.gsd")
-    gsd_writer = hoomd.write.GSD(filename=gsd_path, trigger=trigger, logger=logger, mode="wb")
-    table_logger = hoomd.logging.Logger(categories=["scalar"])
-    table_logger.add(sim, quantities=["timestep", "tps"])
-    table_logger.add(labels, quantities=[f"fraction_{name}" for name in ("a15", "sigma", "unknown", "liquid")
-                                         if f"fraction_{name}" in labels.loggables])
-    table = hoomd.write.Table(trigger=trigger, logger=table_logger)
-    sim.operations.writers.extend([gsd_writer, labels, table])
-    sim.run(args.steps, write_at_start=True)
-    gsd_writer.flush()
-
+    labels = grow_labelled(sim, args.kT, args.steps, args.every, args.model, gsd_path,
+                           shown=("a15", "sigma", "unknown", "liquid"))
     if rank == 0:
-        import gsd.hoomd
-
-        from md_orderml.plotting import plot_fractions
-
-        log = gsd.hoomd.read_log(gsd_path)
-        steps = log["configuration/step"] - log["configuration/step"][0]
-        a15 = log["log/md_orderml/fractions"][:, labels.class_names.index("a15")]
-        png = plot_fractions(steps, log["log/md_orderml/fractions"], labels.class_names,
-                             os.path.join(args.out_dir, "a15_growth_fractions.png"),
-                             xlabel="steps after the quench",
-                             title=f"OPP A15 growth, N={sim.state.N_particles}, kT={args.kT}")
+        fractions, png = plot_growth(gsd_path, labels.class_names, os.path.join(args.out_dir, "a15_growth_fractions.png"),
+                                     f"OPP A15 growth, N={sim.state.N_particles}, kT={args.kT}")
+        a15 = fractions[:, labels.class_names.index("a15")]
         print(f"a15 fraction: {a15[0]:.3f} after the melt, {a15[-1]:.3f} at the end")
         final = {name: round(f, 3) for name, f in labels.fractions.items() if f >= 0.005}
         print(f"final fractions: {final}")

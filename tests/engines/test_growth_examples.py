@@ -1,11 +1,12 @@
-"""The A15 growth examples: a Frank-Kasper crystal grown with an oscillating pair potential, labelled on the fly.
+"""The MD growth examples: a Frank-Kasper crystal (A15) grown with an oscillating pair potential, and LJ fcc, labelled on the fly.
 
 ``examples/opp_a15.py`` (the potential: A15 is the lowest-energy lattice of the prototype
 library; its LAMMPS table matches the formula), ``examples/lammps_opp_a15_growth.py`` (real
 LAMMPS) and ``examples/hoomd_opp_a15_growth.py`` (real HOOMD-blue; skips without it, and
 fails instead where HOOMD-blue is required, tests/conftest.py): a seconds-long run of each
 that writes every output and (slow) each as shipped, where the labelled ``a15`` fraction
-grows from the seed slab (about half the box) through the box.
+grows from the seed slab (about half the box) through the box; ``examples/hoomd_lj_crystallization.py``
+(through the protocol it shares with the A15 example, ``examples/hoomd_md_growth.py``), shrunk.
 """
 
 import importlib.util
@@ -120,3 +121,15 @@ def test_hoomd_a15_grows_through_the_box(default_model_path, tmp_path):
     a15 = log["log/md_orderml/fractions"][:, names.index("a15")]
     assert 0.3 < a15[0] < 0.6, a15  # the seed slab is half the box
     assert a15[-1] > 0.9, a15
+
+
+@needs_hoomd
+def test_hoomd_lj_example_runs_small(default_model_path, tmp_path, capsys):
+    """The LJ crystallization example shrunk to seconds: GSD and plot written, fractions printed."""
+    example = _load("hoomd_lj_crystallization")
+    argv = ["--cells", "5", "--seed-radius", "2", "--melt-steps", "200", "--steps", "400", "--every", "200",
+            "--model", str(default_model_path), "--out-dir", str(tmp_path)]
+    assert example.main(argv) == 0
+    assert "final fractions" in capsys.readouterr().out
+    for name in ("lj_crystallization.gsd", "lj_crystallization_fractions.png"):
+        assert (tmp_path / name).stat().st_size > 0
