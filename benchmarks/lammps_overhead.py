@@ -1,16 +1,16 @@
 """Overhead of on-the-fly labelling in LAMMPS: labelled run time / plain run time.
 
 The LAMMPS ``bench/in.lj`` system (LJ liquid, fcc lattice at density 0.8442, T = 1.44,
-cutoff 2.5, skin 0.3) with 32,000 atoms runs 10,000 steps twice in one process: once
-plain, once with :class:`~md_orderml.engines.lammps.OrderMLFix` labelling every
-1,000 steps (11 labellings including step 0). The two runs advance in alternating
-segments of 1,000 steps, so drifts in the machine's speed cancel out of the ratio.
-Prints a table and ends with
-``RESULT overhead_ratio=<x>``::
+cutoff 2.5, skin 0.3) with 32,000 atoms runs 10,000 steps in one process: plain, and
+with :class:`~md_orderml.engines.lammps.OrderMLFix` labelling every 1,000 steps (11
+labellings including step 0), once per fix mode of ``--modes`` (default ``auto``). The
+runs advance in turns of 1,000 steps, so drifts in the machine's speed cancel out of the
+ratios. Prints a table and ends with
+``RESULT overhead_ratio=<x> overhead_ratio_<mode>=<x> ...`` (the first mode's ratio first)::
 
     python benchmarks/lammps_overhead.py                     # full size
     python benchmarks/lammps_overhead.py --atoms 4000 --steps 1000 --every 100   # quick
-    mpirun -np 2 python benchmarks/lammps_overhead.py        # MPI (ghost path)
+    mpirun -np 2 python benchmarks/lammps_overhead.py --modes auto,ghost   # MPI: gathered halo vs ghosts
 
 Without the shipped default model an untrained model of the default architecture is
 exported (its cost is the same; its labels are meaningless).
@@ -27,15 +27,15 @@ import time
 from lj_bench_system import lj_system
 
 
-def make_instance(lammps, comm, cells: int, model=None, every: int = 1000):
-    """An in.lj instance, with an OrderMLFix whose labelling time is accumulated if model is given."""
+def make_instance(lammps, comm, cells: int, model=None, every: int = 1000, mode: str = "auto"):
+    """An in.lj instance, with an OrderMLFix (``mode``) whose labelling time is accumulated if model is given."""
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"], comm=comm)
     lj_system(lmp, cells, thermo=1000)
     compute, label_time = None, [0.0]
     if model is not None:
         from md_orderml.engines.lammps import OrderMLFix
 
-        compute = OrderMLFix(lmp, model, every=every)
+        compute = OrderMLFix(lmp, model, every=every, mode=mode)
         inner = compute._label
 
         def timed_label(*args):
@@ -49,43 +49,45 @@ def make_instance(lammps, comm, cells: int, model=None, every: int = 1000):
     return lmp, compute, label_time
 
 
-def interleaved_runs(lammps, comm, cells: int, steps: int, model, every: int):
-    """Wall times of the plain and the labelled run, advanced in alternating segments.
+def interleaved_runs(lammps, comm, cells: int, steps: int, model, every: int, modes=("auto",)):
+    """Wall times of the plain run and one labelled run per fix mode, advanced in alternating segments.
 
-    Both instances live in this process; each advances ``every`` steps in turn
-    (``run every pre no post no`` after the first segment, whose ``run`` sets up both
-    and labels step 0 in the labelled one), which of them goes first alternating, so a
-    slow spell of the machine hits both runs alike instead of the one that happened to
-    run second.
+    All instances live in this process; each advances ``every`` steps in turn
+    (``run every pre no post no`` after the first segment, whose ``run`` sets up each and
+    labels step 0 in the labelled ones), the order rotating from segment to segment, so a
+    slow spell of the machine hits all runs alike instead of the one that happened to run
+    last.
 
     Returns:
-        ``(plain_s, labelled_s, natoms, labellings, labelling_s, counts)``.
+        ``(plain_s, labelled_s (one per mode), natoms, labellings, labelling_s (one per mode), counts)``.
     """
     plain, _, _ = make_instance(lammps, comm, cells)
-    labelled, compute, label_time = make_instance(lammps, comm, cells, model, every)
-    walls = [0.0, 0.0]
+    runs = [make_instance(lammps, comm, cells, model, every, mode) for mode in modes]
+    instances = [plain] + [lmp for lmp, _, _ in runs]
+    walls = [0.0] * len(instances)
     done, segment = 0, 0
     while done < steps:
         n = min(every, steps - done)
         flags = "" if done == 0 else " pre no post no"
-        turns = [(0, plain), (1, labelled)] if segment % 2 == 0 else [(1, labelled), (0, plain)]
-        for k, lmp in turns:
+        shift = segment % len(instances)
+        for k in list(range(shift, len(instances))) + list(range(shift)):
             if comm is not None:
                 comm.Barrier()
             t0 = time.perf_counter()
-            lmp.command(f"run {n}{flags}")
+            instances[k].command(f"run {n}{flags}")
             if comm is not None:
                 comm.Barrier()
             walls[k] += time.perf_counter() - t0
         done += n
         segment += 1
-    compute.check()
+    for _, compute, _ in runs:
+        compute.check()
     natoms = int(plain.get_natoms())
     labellings = steps // every + 1
-    counts = dict(zip(compute.class_names, compute.counts.tolist()))
-    plain.close()
-    labelled.close()
-    return walls[0], walls[1], natoms, labellings, label_time[0], counts
+    counts = dict(zip(runs[0][1].class_names, runs[0][1].counts.tolist()))
+    for lmp in instances:
+        lmp.close()
+    return walls[0], walls[1:], natoms, labellings, [t[0] for _, _, t in runs], counts
 
 
 def main(argv=None) -> int:
@@ -94,7 +96,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--every", type=int, default=1000)
     p.add_argument("--model", default="default", help="model file or 'default'")
+    p.add_argument("--modes", default="auto",
+                   help="comma-separated OrderMLFix modes to time against the plain run (auto, ghost, gather); "
+                        "the first gives overhead_ratio")
     args = p.parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
 
     from md_orderml.mpi import import_lammps
 
@@ -113,19 +119,21 @@ def main(argv=None) -> int:
     cells = max(1, round((args.atoms / 4) ** (1 / 3)))
 
     plain, labelled, natoms, n_label, label_time, counts = interleaved_runs(
-        lammps, comm, cells, args.steps, model, args.every)
-    ratio = labelled / plain
+        lammps, comm, cells, args.steps, model, args.every, modes)
     if rank0:
         ranks = 1 if comm is None else comm.Get_size()
         threads = os.environ.get("OMP_NUM_THREADS", "1")
         print(f"LJ liquid (in.lj), {natoms} atoms, {args.steps} steps, {ranks} MPI rank(s) x {threads} thread(s); {note}")
         print(f"{'run':<34}{'wall s':>10}{'steps/s':>10}")
         print(f"{'plain':<34}{plain:>10.2f}{args.steps / plain:>10.1f}")
-        print(f"{f'labelled every {args.every} ({n_label} labellings)':<34}{labelled:>10.2f}{args.steps / labelled:>10.1f}")
-        print(f"{'  of which labelling (rank 0)':<34}{label_time:>10.2f}{'':>10}")
-        print(f"{'  per labelling':<34}{label_time / max(n_label, 1):>10.3f}{'':>10}")
+        for mode, wall, spent in zip(modes, labelled, label_time):
+            print(f"{f'labelled ({mode}) every {args.every} ({n_label} labellings)':<34}{wall:>10.2f}"
+                  f"{args.steps / wall:>10.1f}")
+            print(f"{'  of which labelling (rank 0)':<34}{spent:>10.2f}{'':>10}")
+            print(f"{'  per labelling':<34}{spent / max(n_label, 1):>10.3f}{'':>10}")
         print(f"last counts: {counts}")
-        print(f"RESULT overhead_ratio={ratio:.4f}")
+        extra = "".join(f" overhead_ratio_{mode}={wall / plain:.4f}" for mode, wall in zip(modes, labelled))
+        print(f"RESULT overhead_ratio={labelled[0] / plain:.4f}{extra}")
     return 0
 
 

@@ -220,22 +220,25 @@ def run_helper(tmp_path, ranks: int, model, *flags) -> dict:
 @pytest.mark.mpi
 @pytest.mark.parametrize("model_fixture", ["untrained_model_path", "local_unit_model_path"], ids=["global", "local"])
 def test_rank_invariance(tmp_path, request, model_fixture):
-    """1, 2 and 4 ranks (ghosts) and 2 ranks (gathered positions) give the core's labels, for a
-    global-unit file and a local-unit one (whose ghosts the fix sizes by the model's own reach)."""
+    """1, 2 and 4 ranks with the default mode (a gathered halo under MPI) and 2 and 4 ranks with
+    ghost atoms give the core's labels, for a global-unit file and a local-unit one (whose halo and
+    ghosts the fix sizes by the model's own reach)."""
     model = request.getfixturevalue(model_fixture)
     flags = ("--cells", "5", "--triclinic", "--half-melt", "--steps", "0")
     x, _, cell = configuration(5, True, True)
     box = Box.from_lammps(0, cell[0, 0], 0, cell[1, 1], 0, cell[2, 2], cell[1, 0], cell[2, 0], cell[2, 1])
     core = OrderML(model).compute(Frame(positions=x, box=box))
     results = {n: run_helper(tmp_path, n, model, *flags) for n in (1, 2, 4)}
-    results["2-gather"] = run_helper(tmp_path, 2, model, *flags, "--mode", "gather")
+    results.update({f"{n}-ghost": run_helper(tmp_path, n, model, *flags, "--mode", "ghost") for n in (2, 4)})
     for name, res in results.items():
         np.testing.assert_array_equal(res["id"], np.arange(1, len(x) + 1))
         np.testing.assert_allclose(res["x"], x, atol=1e-9)
         np.testing.assert_array_equal(res["label"], core.labels, err_msg=f"{name} ranks")
         np.testing.assert_allclose(res["conf"], core.confidence, atol=CONF_TOL, err_msg=f"{name} ranks")
         np.testing.assert_array_equal(res["vector"][:-1], core.counts)
-    assert results["2-gather"]["gathered"] == 1 and results[4]["gathered"] == 0 and results[1]["gathered"] == 1
+    assert [results[n]["gathered"] for n in (1, 2, 4)] == [1, 1, 1]  # 'auto': never ghosts
+    assert results["2-ghost"]["gathered"] == 0 and results["4-ghost"]["gathered"] == 0
+    assert results["2-ghost"]["ghost_cutoff"] > 0 > results[2]["ghost_cutoff"]  # only 'ghost' sets comm_modify
 
 
 # ---------------------------------------------------------------- md-orderml lammps
@@ -416,14 +419,14 @@ def test_complex_crystal_on_the_fly(lmp, default_model_path, kind):
 @pytest.mark.mpi
 @pytest.mark.parametrize("kind", KINDS)
 def test_complex_crystal_under_mpirun(tmp_path, default_model_path, kind):
-    """The same crystal under mpirun -np 2 (ghost context): the serial labels, counts read by name."""
+    """The same crystal under mpirun -np 2 (mode 'ghost': ghost atoms as context): the serial labels, counts read by name."""
     import shutil
 
     from md_orderml.model_file import read_metadata
 
     model = shutil.copy(default_model_path, tmp_path / "default.pt")  # the same file in both processes
     x, cell = complex_crystal(kind)
-    res = run_helper(tmp_path, 2, model, "--crystal", kind, "--steps", "5", "--every", "5")
+    res = run_helper(tmp_path, 2, model, "--crystal", kind, "--steps", "5", "--every", "5", "--mode", "ghost")
     assert res["gathered"] == 0  # ghosts, not gathered positions
     np.testing.assert_array_equal(res["x"], x)
     assert_labelled_as(kind, res["label"], read_metadata(model)["class_names"], res["named"],

@@ -24,18 +24,24 @@ atoms labelled, so ``variable p equal f_orderml[1]/f_orderml[S+1]`` is the group
 Exactness and MPI. Labels equal :meth:`md_orderml.OrderML.compute` on the
 same configuration for any number of ranks. With one rank the model sees the owned atoms
 and the periodic box (no ghosts; ``comm_modify`` untouched). With several ranks each rank
-labels its owned atoms with ghost atoms as context (model call with all ``pbc`` False,
-ghosts beyond the receptive field pruned), so the ghosts must reach
-``receptive_field * (V / N) ** (1/3)`` plus the neighbour skin (atoms move up to
-skin / 2 between neighbour-list builds; no skin is needed on a build step).
-:meth:`OrderMLFix.update_ghost_cutoff` raises ``comm_modify cutoff`` to
-``receptive_field * length_scale * (1 + margin) + skin`` (done on attach when atoms
-exist). LAMMPS does not expose its skin: pass ``skin=`` when ``neighbor`` sets a larger
-one than the unit style's default. On a labelling step where the ghosts are not known
-to suffice (no atoms on attach, the box grew past the margin, ``neigh_modify check no``)
-mode ``"auto"`` gathers all positions and uses the periodic box instead (exact, slower,
-warned once); mode ``"ghost"`` (ghosts even on one rank) stops with an error; mode
-``"gather"`` always gathers and never changes ``comm_modify``.
+labels its owned atoms with a halo of other ranks' atoms within the model's reach,
+``receptive_field`` times the largest length unit (model call with all ``pbc`` False).
+The halo comes from one of two places:
+
+* gathered positions (:func:`~md_orderml.engines.halo.gather_halo`: one all-gather of
+  every rank's positions on a labelling step, so each rank briefly holds all N positions):
+  modes ``"auto"`` and ``"gather"``. ``comm_modify`` is never changed, so the MD steps
+  between labellings pay nothing: the default model's reach (about 10 length units) is
+  four times a typical pair cutoff, and ghosts that deep slowed every step of a 2-rank LJ
+  run (``benchmarks/lammps_overhead.py --modes ghost,gather``, docs/results.md);
+* LAMMPS's ghost atoms (ghosts beyond the reach pruned, no all-gather; for runs too large
+  to gather): mode ``"ghost"``, even on one rank. The ghosts must reach the receptive field
+  plus the neighbour skin (atoms move up to skin / 2 between neighbour-list builds; no
+  skin is needed on a build step): :meth:`OrderMLFix.update_ghost_cutoff` raises
+  ``comm_modify cutoff`` to ``receptive_field * length_scale * (1 + margin) + skin`` (on
+  attach when atoms exist), and a labelling step whose ghosts fall short (the box grew
+  past the margin, ``neigh_modify check no``) stops with an error. LAMMPS does not expose
+  its skin: pass ``skin=`` when ``neighbor`` sets a larger one than the unit style's default.
 
 Threads: creating a LAMMPS instance sets OpenMP, and so torch, to ``OMP_NUM_THREADS``
 threads (1 when unset); ``threads=`` overrides. ``OrderML`` runs the model
@@ -84,7 +90,7 @@ class OrderMLFix:
         device: ``"cpu"`` or ``"cuda"``.
         skin: Neighbour skin in simulation length units (default: the unit style's).
         margin: Relative headroom of the ghost cutoff for a growing box.
-        mode: ``"auto"`` (periodic box on one rank, ghosts under MPI), ``"ghost"`` or
+        mode: ``"auto"`` (periodic box on one rank, gathered halo under MPI), ``"ghost"`` or
             ``"gather"`` (see the module docstring).
         on_error: ``"stop"`` ends the run (a LAMMPS timeout) and keeps the error for
             :meth:`check`; ``"abort"`` prints it and ends the process with status 2.
@@ -134,7 +140,7 @@ class OrderMLFix:
 
             torch.set_num_threads(int(threads))
         self.rank = 0 if self.comm is None else self.comm.Get_rank()
-        self.use_ghosts = mode == "ghost" or (mode == "auto" and self.comm is not None)
+        self.use_ghosts = mode == "ghost"
         self._check_types()
         #: The model's outputs (task, class or value names).
         self.spec = OutputSpec.of(self.classifier)
@@ -149,7 +155,6 @@ class OrderMLFix:
         self.error: Optional[InputError] = None
         self.ghost_cutoff: Optional[float] = None
         self.gathered_steps = 0  # labellings done without ghosts (periodic box)
-        self._warned = False
         self._fingerprint = None
         self._check_box(self.reach_unit())
         props = " ".join(name for name, _, _ in self.atom_properties)
@@ -260,12 +265,12 @@ class OrderMLFix:
         return self.lmp.numpy.extract_atom(name, nelem=nlocal) if nlocal else np.zeros(0)
 
     def update_ghost_cutoff(self) -> Optional[float]:
-        """Raise ``comm_modify cutoff`` so ghosts cover the receptive field (between runs).
+        """Mode ``"ghost"``: raise ``comm_modify cutoff`` so ghosts cover the receptive field (between runs).
 
         Sets ``receptive_field * length_scale * (1 + margin) + skin`` unless the current
         communication cutoff is larger. Call again after the box or the atom count
-        changed a lot. Needs atoms; does nothing when ghosts are not used (one rank in
-        mode ``"auto"``, mode ``"gather"``).
+        changed a lot. Needs atoms; does nothing in modes ``"auto"`` and ``"gather"``,
+        which do not use ghosts.
 
         Returns:
             The ghost cutoff now guaranteed, or None (no atoms, ghosts not used).
@@ -371,11 +376,6 @@ class OrderMLFix:
         self.step = int(step)
         if not ghosts:
             self.gathered_steps += 1
-            if self.rank == 0 and not self._warned and self.use_ghosts:
-                print(f"md-orderml: step {step}: ghost atoms do not cover the model's receptive field; labelling "
-                      "from gathered positions (exact, slower); call update_ghost_cutoff() between runs to avoid it",
-                      file=sys.stderr, flush=True)
-                self._warned = True
         self._publish(total[:self.n_out + 1])
 
     def _unchanged(self, step: int, nlocal: int, x: np.ndarray) -> bool:

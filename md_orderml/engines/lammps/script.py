@@ -9,7 +9,7 @@ LAMMPS reads a file as one unit (``lmp.file``), so the script is run in three pa
    ``box_exist`` turns true, so the script can use ``i_orderml``, ``d_orderml_conf`` and
    ``f_orderml[k]`` anywhere after that.
 2. While the box has no atoms yet (``create_box`` then ``create_atoms``), commands keep
-   running one at a time; once atoms exist the ghost cutoff is set and the labels are
+   running one at a time; once atoms exist the ghost cutoff is set (mode ``"ghost"``) and the labels are
    reset to -1.
 3. The rest is written unchanged to a temporary file and run with ``lmp.file``
    (``jump``/``label`` loops, ``include`` and ``if`` work there as usual).
@@ -17,7 +17,7 @@ LAMMPS reads a file as one unit (``lmp.file``), so the script is run in three pa
 Not supported (clear errors): ``jump`` before the box exists, a ``jump SELF`` whose label
 lies before the attach point or that has no label, and ``clear`` after the box exists.
 The neighbour skin is read from ``neighbor`` commands of the script (LAMMPS does not
-expose it) to size the ghost cutoff.
+expose it) to size the ghost cutoff of mode ``"ghost"``.
 """
 
 from __future__ import annotations
@@ -141,8 +141,11 @@ def script_skin(commands: List[Command], lmp) -> Optional[float]:
     return max(skins) if skins else None
 
 
-def check_rest(head: List[Command], rest: List[Command], script: str) -> List[str]:
+def check_rest(head: List[Command], rest: List[Command], script: str, ghosts: bool = False) -> List[str]:
     """Refuse loops that cross the attach point; return warnings for the rest.
+
+    ``ghosts``: the fix labels from LAMMPS's ghost atoms (mode ``"ghost"``), so a later
+    ``comm_modify cutoff`` may undercut the ghost cutoff it set.
 
     Raises:
         InputError: ``clear`` after the box exists; ``jump SELF`` without a label or
@@ -156,9 +159,9 @@ def check_rest(head: List[Command], rest: List[Command], script: str) -> List[st
         if cmd.word == "clear":
             raise InputError(f"{cmd.where}: 'clear' after the box exists deletes the md-orderml fixes; "
                              "run that part as a separate script")
-        if cmd.word == "comm_modify" and "cutoff" in cmd.words:
-            warnings.append(f"{cmd.where}: the script sets comm_modify cutoff after md-orderml did; "
-                            "labels stay exact (a slower gathered path is used if ghosts fall short)")
+        if ghosts and cmd.word == "comm_modify" and "cutoff" in cmd.words:
+            warnings.append(f"{cmd.where}: the script sets comm_modify cutoff after md-orderml did (mode 'ghost'); "
+                            "a labelling step whose ghosts fall short of the model's reach stops with an error")
         for target, label in JUMP_RE.findall(strip_comment(cmd.command)):
             if target not in names or "$" in label:
                 continue
@@ -230,7 +233,7 @@ class ScriptRunner:
         if lmp.get_natoms() > 0:
             self.fix.update_ghost_cutoff()
             self.fix.clear_labels()
-        self.warnings += check_rest(done, todo, self.path)
+        self.warnings += check_rest(done, todo, self.path, ghosts=getattr(self.fix, "use_ghosts", False))
         if self.comm is None or self.comm.Get_rank() == 0:
             for warning in self.warnings:
                 print(f"md-orderml: warning: {warning}", file=sys.stderr, flush=True)
