@@ -9,8 +9,9 @@ the MPI sums. Variants are interleaved over ``--reps`` repetitions and the media
 (the machine may be shared).
 
 * ``python``: :class:`md_orderml.engines.lammps.OrderMLFix` (fix external callback);
-  on one rank it passes owned atoms and the periodic box, under MPI pruned ghosts.
-* ``native``: ``compute orderml/atom`` (``mode auto``: the same inputs as ``python``).
+  on one rank it passes owned atoms and the periodic box, under MPI a gathered halo (mode ``auto``).
+* ``native``: ``compute orderml/atom`` (``mode auto``: on one rank the same inputs as ``python``,
+  under MPI its own ghost atoms, the ghost cutoff raised to the model's reach).
 * ``native ghost``: ``compute orderml/atom ... mode ghost`` (ghost atoms as context even
   on one rank, as every rank does under MPI; needs ``comm_modify cutoff``).
 * ``model only`` (serial): the model's forward alone on the final configuration of the
