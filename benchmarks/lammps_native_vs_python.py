@@ -10,10 +10,10 @@ the MPI sums. Variants are interleaved over ``--reps`` repetitions and the media
 
 * ``python``: :class:`md_orderml.engines.lammps.OrderMLFix` (fix external callback);
   on one rank it passes owned atoms and the periodic box, under MPI a gathered halo (mode ``auto``).
-* ``native``: ``compute orderml/atom`` (``mode auto``: on one rank the same inputs as ``python``,
-  under MPI its own ghost atoms, the ghost cutoff raised to the model's reach).
-* ``native ghost``: ``compute orderml/atom ... mode ghost`` (ghost atoms as context even
-  on one rank, as every rank does under MPI; needs ``comm_modify cutoff``).
+* ``native``: ``compute orderml/atom`` (``mode auto``: the same inputs as ``python``, on one
+  rank the owned atoms and the periodic box, under MPI a gathered halo; ``comm_modify`` untouched).
+* ``native ghost`` (serial): ``compute orderml/atom ... mode ghost`` (ghost atoms as context even
+  on one rank; needs ``comm_modify cutoff``).
 * ``model only`` (serial): the model's forward alone on the final configuration of the
   plain run through :class:`~md_orderml.OrderML`, the floor of both.
 
@@ -59,9 +59,9 @@ def one_run(lammps, comm, args, variant: str, model: str) -> tuple:
             lmp.command(f"thermo {args.every}")
         elif variant.startswith("native"):
             load_plugin(lmp)
-            keywords = " mode ghost" if variant == "native ghost" or comm is not None else ""
+            keywords = " mode ghost" if variant == "native ghost" else ""
             lmp.command(f"compute ol all orderml/atom {model}{keywords} threads 1")
-            if keywords or comm is not None:
+            if keywords:
                 lmp.command(f"comm_modify cutoff {ghost_cutoff(lmp, model):.6g}")
             lmp.command("thermo_style custom step temp c_ol[1]")
             lmp.command(f"thermo {args.every}")

