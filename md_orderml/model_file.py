@@ -51,7 +51,8 @@ Metadata fields (format versions 1 and 2):
                            particles within ``radius`` (length units), else ``relabel``
 ``unknown_rule``           optional: particles whose embedding is far from the mean of their
                            predicted class get the last class, ``unknown`` (method, quantile,
-                           calibration noise, threshold per class; :mod:`md_orderml.nn.unknown`)
+                           calibration noise, threshold per class, optional ``rescue`` and
+                           ``liquid_fallback``; :mod:`md_orderml.nn.unknown`)
 ``embedding_average``      optional: the embedding is averaged over neighbours within
                            ``radius`` (length units) before the head and the unknown rule
                            (models of ``md-orderml discover``)

@@ -43,7 +43,8 @@ def rebuild_from_module(module, metadata, where: str):
     tensors = module_tensors(module)
     rule = getattr(module, "unknown_rule", None)
     if metadata.get(keys.UNKNOWN_RULE) and rule is not None:  # buffers outside the state dict
-        tensors.update({f"unknown_rule.{name}": getattr(rule, name) for name in ("means", "whitening", "thresholds")})
+        tensors.update({f"unknown_rule.{name}": getattr(rule, name) for name in ("means", "whitening", "thresholds",
+                        "fallback_mean", "fallback_whitening", "fallback_threshold") if hasattr(rule, name)})
     if metadata.get("task", keys.CLASSIFICATION) != keys.CLASSIFICATION:
         raise ModelFileError(f"{where}: re-exporting regression model files is not supported; "
                              "export again from the training checkpoint")

@@ -130,6 +130,15 @@ def rebuild_labeler(metadata: Dict, tensors: Dict[str, torch.Tensor], where: str
                                      tensors["unknown_rule.thresholds"])
         except KeyError:
             raise ModelFileError(f"{where}: the unknown rule's tensors are missing from its weights") from None
+    fallback = unknown.get("liquid_fallback") if unknown else None
+    if fallback:  # its buffers, like the rule's, come from the record or the module
+        try:
+            labeler.unknown_rule.set_liquid_fallback(tensors["unknown_rule.fallback_mean"],
+                                                     tensors["unknown_rule.fallback_whitening"],
+                                                     float(tensors["unknown_rule.fallback_threshold"]),
+                                                     names.index(str(fallback["relabel"])))
+        except (KeyError, ValueError):
+            raise ModelFileError(f"{where}: the liquid fallback's tensors or class are missing") from None
     return labeler.eval()
 
 

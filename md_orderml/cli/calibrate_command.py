@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--unknown-average-radius", type=float,
                    help="override the preset's radius of the unknown rule's neighbour average (0: off)")
     p.add_argument("--unknown-rescue-passes", type=int, help="override the preset's rounds of the unknown rescue")
+    p.add_argument("--liquid-fallback-quantile", type=float,
+                   help="override the preset's quantile of the unknown rule's liquid fallback (0: off)")
     p.add_argument("--calibration-per-class", type=int,
                    help="override the preset's number of calibration structures per class")
     add_threads_option(p)
@@ -43,7 +45,8 @@ def run(args) -> int:
     config = preset_config(args.preset)
     overrides = {"unknown_average_radius": args.unknown_average_radius,
                  "unknown_rescue_passes": args.unknown_rescue_passes,
-                 "calibration_per_class": args.calibration_per_class}
+                 "calibration_per_class": args.calibration_per_class,
+                 "liquid_fallback_quantile": args.liquid_fallback_quantile}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     path = recalibrate_unknown(args.model, config, args.output, progress=not args.quiet)
     print(f"wrote {path}")

@@ -61,6 +61,11 @@ def run(args) -> int:
             shares = ", ".join(f"{n} {f:g}" for n, f in rescue["min_fraction"].items())
             print(f"               rescue: an unknown particle takes its head's class where that share of its "
                   f"neighbours within {rescue['radius']:g} x length scale carry it ({shares}), {rescue['passes']} rounds")
+        if unknown.get("liquid_fallback"):
+            fallback = unknown["liquid_fallback"]
+            print(f"               liquid fallback: an unknown particle within squared distance "
+                  f"{fallback['threshold']:.4g} of a Gaussian of liquids becomes {fallback['relabel']} (the "
+                  f"{fallback['quantile']:g} quantile of calibration liquids: {', '.join(fallback.get('liquids', []))})")
     print(f"architecture   {arch.get('family')} " + ", ".join(f"{k}={v}" for k, v in arch.items() if k != 'family'))
     training = meta.get("training", {})
     if training.get("kind") == "references":

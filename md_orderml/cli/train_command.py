@@ -14,7 +14,8 @@ import json
 #:   (fcc bcc hcp sc cd hd liquid) in the global length unit, the default before issues 20-21.
 #: * ``default``: the shipped md_orderml/models/default.pt: every class of the prototype vocabulary
 #:   (``--classes vocabulary``), lengths in each particle's local unit (md_orderml.local_scale), and
-#:   the ``unknown`` rule calibrated at noise up to 7 %:
+#:   the ``unknown`` rule calibrated at noise up to 7 %, with its liquid fallback
+#:   (md_orderml.training.liquid_fallback: Kob-Andersen and Dzugutov liquids too):
 #:   ``md-orderml train --preset default -o md_orderml/models/default.pt --run-dir runs/default``.
 PRESETS = {
     "classic": dict(epochs=40, per_class=90, val_per_class=6, batch_size=8, noise_max=0.11, thermal_fraction=0.5,
@@ -23,7 +24,7 @@ PRESETS = {
 }
 PRESETS["default"] = dict(PRESETS["classic"], classes="vocabulary", length_unit="local", unknown_quantile=0.99,
                           calibration_per_class=9, calibration_noise_max=0.07, prototype_perturb=0.02,
-                          unknown_average_radius=1.5, unknown_rescue_passes=3)
+                          unknown_average_radius=1.5, unknown_rescue_passes=3, liquid_fallback_quantile=0.97)
 #: Named class lists of ``--classes`` (resolved in :func:`class_list`).
 CLASS_LISTS = ("default", "vocabulary")
 
@@ -66,6 +67,10 @@ def add_options(p) -> None:
     p.add_argument("--unknown-rescue-passes", type=int, default=d.unknown_rescue_passes,
                    help="> 0: unknown particles take their head's class back where at least a quarter of their "
                         "neighbours within 1.4 units carry it, in this many rounds (the default preset: 3); 0 = off")
+    p.add_argument("--liquid-fallback-quantile", type=float, default=d.liquid_fallback_quantile,
+                   help="> 0: unknown particles close to a Gaussian of LJ, Kob-Andersen and Dzugutov liquids "
+                        "become liquid; its threshold is this quantile of calibration liquids' squared distances "
+                        "(LAMMPS runs, cached; the default preset: 0.97); 0 = off (default)")
     p.add_argument("--calibration-per-class", type=int, default=d.calibration_per_class,
                    help="held-out structures per class calibrating the unknown rule (default %(default)s)")
     p.add_argument("--calibration-noise-max", type=float, default=d.calibration_noise_max,
@@ -145,7 +150,7 @@ def train_config(args):
         class_names=class_list(args.classes), unknown_quantile=args.unknown_quantile,
         calibration_per_class=args.calibration_per_class, calibration_noise_max=args.calibration_noise_max,
         prototype_perturb=args.prototype_perturb, unknown_average_radius=args.unknown_average_radius,
-        unknown_rescue_passes=args.unknown_rescue_passes,
+        unknown_rescue_passes=args.unknown_rescue_passes, liquid_fallback_quantile=args.liquid_fallback_quantile,
     )
     if args.architecture:
         config = dataclasses.replace(config, architecture={**config.architecture, **json.loads(args.architecture)})

@@ -97,8 +97,12 @@ class StructureLabeler(nn.Module):
     ``probabilities`` are the network's over the ``n_classes`` classes plus a last column
     0 for ``unknown``, and ``confidence``, the probability of the label given, is 0 for
     unknown particles. Optionally (:meth:`set_unknown_rescue`) unknown particles take their
-    head's class back where enough neighbours carry it. Order: most probable class, unknown
-    rule, rescue, vapour (local unit), isolated-crystal rule (unknown counts as no crystal).
+    head's class back where enough neighbours carry it. The rule's liquid fallback
+    (:meth:`~md_orderml.nn.unknown.UnknownEnvironmentRule.set_liquid_fallback`) labels unknown
+    particles close to a Gaussian of liquids ``liquid`` before the rescue, so they count as
+    liquid neighbours there (after it, it would change nothing more: the rescue makes no
+    particle unknown). Order: most probable class, unknown rule, liquid fallback, rescue,
+    vapour (local unit), isolated-crystal rule (unknown counts as no crystal).
 
     With ``length_unit="local"`` each particle's lengths are measured in its own local
     unit (:mod:`md_orderml.local_scale`: the 6th-neighbour distance over ``2 ** (1 / 6)``,
@@ -402,7 +406,7 @@ class StructureLabeler(nn.Module):
             probabilities = torch.cat([probabilities, torch.zeros_like(probabilities[:, :1])], dim=1)
         if self.isolation_radius > 0.0 or self.local_unit or self.unknown_rule.is_on():
             head = logits.argmax(dim=1)
-            label = self.unknown_rule(embedding, head)
+            label = self.unknown_rule.liquid_fallback(embedding, self.unknown_rule(embedding, head))
             if self.rescue_passes > 0 and self.unknown_rule.is_on():
                 label = rescued_labels(label, head, self.n_classes, edge_index, edge_vec, self.rescue_radius,
                                        self.rescue_passes, self.rescue_fractions)

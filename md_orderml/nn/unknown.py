@@ -15,6 +15,13 @@ the special case ``W_k = W``). Means, whitening matrices and thresholds are buff
 module, so the rule is inside the model file and every engine applies it. Fitting and
 calibration (thresholds from held-out in-vocabulary data) are in
 :mod:`md_orderml.training.calibration`.
+
+Optionally (:meth:`UnknownEnvironmentRule.set_liquid_fallback`) a particle ``unknown``
+after the rule (the labeler applies it before its rescue) whose embedding lies within ``t_f`` of one more
+Gaussian, fitted on liquids alone (mean ``mu_f``, whitening ``W_f``), is labelled ``liquid``:
+``|(e - mu_f) W_f|^2 <= t_f``. A liquid particle whose head picks a crystal class (common in
+icosahedrally ordered liquids such as Kob-Andersen or Dzugutov) fails that crystal's
+threshold and would otherwise never meet a liquid test.
 """
 
 from typing import List
@@ -39,6 +46,10 @@ class UnknownEnvironmentRule(nn.Module):
         means: Class means of the embedding, shape (K, D).
         whitening: ``W_k`` with ``W_k W_k^T = Sigma_k^-1`` per class, shape (K, D, D).
         thresholds: Largest squared distance ``t_k`` a class keeps, shape (K,).
+        fallback_label: Label given to unknown particles inside the liquid fallback; -1 while it is off.
+        fallback_mean: Mean ``mu_f`` of the liquid fallback, shape (D,).
+        fallback_whitening: Its ``W_f`` with ``W_f W_f^T = Sigma_f^-1``, shape (D, D).
+        fallback_threshold: Its squared-distance threshold ``t_f``, shape () (``-inf`` while off).
     """
 
     def __init__(self, n_classes: int, embedding_dim: int):
@@ -47,6 +58,10 @@ class UnknownEnvironmentRule(nn.Module):
         self.register_buffer("means", torch.zeros(n_classes, embedding_dim), persistent=False)
         self.register_buffer("whitening", torch.eye(embedding_dim).repeat(n_classes, 1, 1), persistent=False)
         self.register_buffer("thresholds", torch.full((n_classes,), float("inf")), persistent=False)
+        self.fallback_label = -1
+        self.register_buffer("fallback_mean", torch.zeros(embedding_dim), persistent=False)
+        self.register_buffer("fallback_whitening", torch.eye(embedding_dim), persistent=False)
+        self.register_buffer("fallback_threshold", torch.tensor(float("-inf")), persistent=False)
 
     @torch.jit.ignore
     def set_rule(self, means: torch.Tensor, whitening: torch.Tensor, thresholds: torch.Tensor,
@@ -72,6 +87,60 @@ class UnknownEnvironmentRule(nn.Module):
         self.whitening = whitening.detach().to(device=device, dtype=dtype).clone()
         self.thresholds = thresholds.detach().to(device=device, dtype=dtype).clone()
         self.unknown_label = int(unknown_label)
+
+    @torch.jit.ignore
+    def set_liquid_fallback(self, mean: torch.Tensor, whitening: torch.Tensor, threshold: float,
+                            liquid_label: int) -> None:
+        """Switch the liquid fallback on (see the module docstring); ``liquid_label`` -1 switches it off.
+
+        Args:
+            mean: Mean of the liquid Gaussian, shape (D,).
+            whitening: ``W_f`` with ``W_f W_f^T`` the inverse covariance of the liquids, shape (D, D).
+            threshold: Largest squared distance ``t_f`` that is labelled liquid.
+            liquid_label: The label given (the class ``liquid``), in [0, K), or -1 (off).
+
+        Raises:
+            ValueError: Shapes that do not fit the module, or a label outside [-1, K).
+        """
+        if (tuple(mean.shape) != tuple(self.fallback_mean.shape)
+                or tuple(whitening.shape) != tuple(self.fallback_whitening.shape)
+                or not -1 <= liquid_label < self.means.shape[0]):
+            raise ValueError(f"liquid fallback of shapes mean {tuple(mean.shape)}, whitening {tuple(whitening.shape)}, "
+                             f"label {liquid_label} for a module of {tuple(self.fallback_mean.shape)} and "
+                             f"{self.means.shape[0]} classes")
+        dtype, device = self.means.dtype, self.means.device
+        self.fallback_mean = mean.detach().to(device=device, dtype=dtype).clone()
+        self.fallback_whitening = whitening.detach().to(device=device, dtype=dtype).clone()
+        self.fallback_threshold = torch.tensor(float(threshold), dtype=dtype, device=device)
+        self.fallback_label = int(liquid_label)
+
+    def fallback_distances(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Squared Mahalanobis distance of each embedding to the liquid fallback's mean.
+
+        Args:
+            embedding: Embeddings, shape (N, D).
+
+        Returns:
+            ``|(e - mu_f) W_f|^2``, shape (N,).
+        """
+        return ((embedding.to(self.fallback_mean.dtype) - self.fallback_mean) @ self.fallback_whitening).pow(2).sum(1)
+
+    def liquid_fallback(self, embedding: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """Labels with ``unknown`` particles inside the liquid fallback relabelled ``liquid``.
+
+        Unchanged while the rule or the fallback is off.
+
+        Args:
+            embedding: Embeddings, shape (N, D).
+            label: Labels after the rule, shape (N,), int64.
+
+        Returns:
+            The labels, shape (N,), int64.
+        """
+        if self.unknown_label < 0 or self.fallback_label < 0:
+            return label
+        inside = (label == self.unknown_label) & (self.fallback_distances(embedding) <= self.fallback_threshold)
+        return torch.where(inside, torch.full_like(label, self.fallback_label), label)
 
     @torch.jit.ignore
     def switch_off(self) -> None:

@@ -274,7 +274,7 @@ def calibrate_thresholds(distances: np.ndarray, predicted: np.ndarray, true: np.
 def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_samples: Sequence[GraphSample],
                      calibration_samples: Sequence[GraphSample], quantile: float, noise_max: float,
                      ridge: float = DEFAULT_RIDGE, covariance: str = "per_class", liquid_quantile: float = LIQUID_QUANTILE,
-                     device: str = "cpu") -> Dict:
+                     device: str = "cpu", liquid_fallback_quantile: float = 0.0) -> Dict:
     """Fit the rule on ``fit_samples``, calibrate it on ``calibration_samples`` and switch it on.
 
     Args:
@@ -288,6 +288,9 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
         covariance: ``"per_class"`` or ``"shared"`` (:func:`fit_class_gaussians`).
         liquid_quantile: The quantile of the class ``liquid`` (the others: ``quantile``).
         device: Where to run the model.
+        liquid_fallback_quantile: > 0: fit and calibrate the rule's liquid fallback with this
+            quantile too (:func:`md_orderml.training.liquid_fallback.fit_liquid_fallback`, record
+            ``liquid_fallback``; LAMMPS liquids); 0: off.
 
     Returns:
         The metadata record: ``method``, ``covariance``, ``ridge``, ``quantile``,
@@ -300,12 +303,17 @@ def fit_unknown_rule(model: StructureLabeler, class_names: Sequence[str], fit_sa
     names = list(class_names)
     if not (0.0 < quantile <= 1.0 and 0.0 < liquid_quantile <= 1.0):
         raise ValueError(f"the unknown rule's quantiles must be in (0, 1], got {quantile}, {liquid_quantile}")
-    embedding, _, true = embeddings_and_predictions(model, fit_samples, device)
-    means, whitening = fit_class_gaussians(embedding, true, len(names), ridge, covariance)
+    fit_embedding, _, fit_true = embeddings_and_predictions(model, fit_samples, device)
+    means, whitening = fit_class_gaussians(fit_embedding, fit_true, len(names), ridge, covariance)
     embedding, predicted, true = embeddings_and_predictions(model, calibration_samples, device)
     record, _ = calibrate_rule(model, names, means, whitening, embedding, predicted, true,
                                particle_noise(calibration_samples), quantile, noise_max, ridge, covariance,
                                liquid_quantile)
+    if liquid_fallback_quantile > 0:
+        from md_orderml.training.liquid_fallback import fit_liquid_fallback
+
+        record["liquid_fallback"] = fit_liquid_fallback(model, names, fit_embedding, fit_true, embedding, true,
+                                                        liquid_fallback_quantile, ridge, covariance, device)
     return record
 
 

@@ -49,7 +49,8 @@ def fit_run_unknown_rule(model, cfg,
     calibration = calibration_samples(cfg.class_names, cfg.calibration_per_class, cfg.calibration_noise_max,
                                       cfg.cutoff, cfg.seed + CALIBRATION_SEED, progress, **sample_settings(cfg))
     return fit_unknown_rule(model, cfg.class_names, train_set, calibration, cfg.unknown_quantile,
-                            cfg.calibration_noise_max, device=device)
+                            cfg.calibration_noise_max, device=device,
+                            liquid_fallback_quantile=float(getattr(cfg, "liquid_fallback_quantile", 0.0)))
 
 
 def recalibrate_unknown(model, cfg, output, progress: bool = False) -> Path:
@@ -93,6 +94,7 @@ def recalibrate_unknown(model, cfg, output, progress: bool = False) -> Path:
     metadata.setdefault("training", {})["unknown_rule_recalibrated"] = {
         "unknown_average_radius": cfg.unknown_average_radius, "unknown_rescue_passes": cfg.unknown_rescue_passes,
         "unknown_quantile": cfg.unknown_quantile,
+        "liquid_fallback_quantile": float(getattr(cfg, "liquid_fallback_quantile", 0.0)),
         "calibration_noise_max": cfg.calibration_noise_max,
         "calibration_extreme_lattices": EXTREME_LATTICES, "calibration_extreme_reach": EXTREME_REACH}
     return save_model(labeler.eval(), metadata, output)

@@ -82,6 +82,9 @@ class TrainConfig:
         unknown_rescue_radius: See ``unknown_rescue_passes``.
         unknown_rescue_fraction: See ``unknown_rescue_passes`` (crystal classes).
         unknown_rescue_liquid_fraction: The same for ``liquid`` (above 1: never).
+        liquid_fallback_quantile: > 0: the unknown rule's liquid fallback, calibrated at this
+            quantile of calibration liquids (:mod:`md_orderml.training.liquid_fallback`: LJ, and
+            Kob-Andersen and Dzugutov from LAMMPS); 0: off.
     """
 
     class_names: Sequence[str] = DEFAULT_CLASSES
@@ -109,6 +112,7 @@ class TrainConfig:
     unknown_rescue_radius: float = 1.4
     unknown_rescue_fraction: float = 0.25
     unknown_rescue_liquid_fraction: float = 0.5
+    liquid_fallback_quantile: float = 0.0
 
 
 def per_class_accuracy(model: StructureLabeler, samples: Sequence[GraphSample],
