@@ -241,6 +241,22 @@ def test_rank_invariance(tmp_path, request, model_fixture):
     assert results["2-ghost"]["ghost_cutoff"] > 0 > results[2]["ghost_cutoff"]  # only 'ghost' sets comm_modify
 
 
+@pytest.mark.mpi
+def test_small_box_under_mpirun_as_serial(tmp_path, default_model_path):
+    """A 256-atom box just wide enough for the default model: 2 ranks label it as one rank does.
+    (Each rank's owned atoms with open boundaries give face atoms larger local units; the box
+    check now takes the unit of all atoms in the periodic box before refusing.)"""
+    import shutil
+
+    model = shutil.copy(default_model_path, tmp_path / "default.pt")  # the same file in both processes
+    flags = ("--cells", "4", "--half-melt", "--steps", "20")
+    one = run_helper(tmp_path, 1, model, *flags)
+    two = run_helper(tmp_path, 2, model, *flags)
+    np.testing.assert_array_equal(two["id"], one["id"])
+    np.testing.assert_array_equal(two["label"], one["label"])
+    np.testing.assert_allclose(two["conf"], one["conf"], atol=CONF_TOL)
+
+
 # ---------------------------------------------------------------- md-orderml lammps
 
 

@@ -156,7 +156,7 @@ class OrderMLFix:
         self.ghost_cutoff: Optional[float] = None
         self.gathered_steps = 0  # labellings done without ghosts (periodic box)
         self._fingerprint = None
-        self._check_box(self.reach_unit())
+        self._check_box(self._box_check_unit(self.reach_unit()))
         props = " ".join(name for name, _, _ in self.atom_properties)
         lmp.command(f"fix {self.props_id} all property/atom {props} ghost no")
         # Napply = every: the (always zero) external forces are added on labelling steps
@@ -281,7 +281,7 @@ class OrderMLFix:
         if not self.use_ghosts or self.lmp.get_natoms() == 0:
             return None
         unit = self.reach_unit()
-        self._check_box(unit)
+        self._check_box(self._box_check_unit(unit))
         if self.lmp.extract_setting("comm_mode") != 0:
             if self.mode == "ghost":
                 raise InputError("comm_modify mode multi is not supported with mode='ghost'; use mode='auto' or 'gather'")
@@ -315,17 +315,41 @@ class OrderMLFix:
         names = [str(t) for t in range(ntypes + 1)]
         self.classifier.model_types(names, np.arange(1, ntypes + 1), "LAMMPS atom types")
 
-    def _check_box(self, unit: float) -> None:
-        natoms = int(self.lmp.get_natoms())
-        if natoms == 0:
-            return
+    def _box_too_small(self, unit: float) -> Optional[str]:
+        """Why the periodic box is too narrow for the model at length unit ``unit``, or None."""
+        if int(self.lmp.get_natoms()) == 0:
+            return None
         box = lammps_box(self.lmp)
         periodic = self._periodic()
         need = 2.0 * self.classifier.cutoff * unit
         for d, width in enumerate(box.widths):
             if periodic[d] and width < need:
-                raise InputError(f"the periodic box is too small for the model: width {width:.6g} along "
-                                 f"{'xyz'[d]} < 2 x cutoff = {need:.6g}; replicate the system")
+                return (f"the periodic box is too small for the model: width {width:.6g} along "
+                        f"{'xyz'[d]} < 2 x cutoff = {need:.6g}; replicate the system")
+        return None
+
+    def _check_box(self, unit: float) -> None:
+        problem = self._box_too_small(unit)
+        if problem is not None:
+            raise InputError(problem)
+
+    def _box_check_unit(self, unit: float) -> float:
+        """The length unit the box check uses (collective under MPI).
+
+        ``unit`` (:meth:`reach_unit`) comes, under MPI, from each rank's owned atoms with
+        open boundaries, where atoms at a domain face see fewer neighbours and get larger
+        local units: safe for the reach, but it can refuse a small box the serial run
+        labels. When it would, a local-unit model's unit is computed again on all atoms in
+        the periodic box (one all-gather), as one rank sees them.
+        """
+        if (self.comm is None or self.classifier.model.length_unit != "local"
+                or self._box_too_small(unit) is None):
+            return unit
+        nlocal = self.lmp.extract_setting("nlocal")
+        x = np.array(self.lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]) if nlocal else np.zeros((0, 3))
+        everything = np.concatenate([np.reshape(part, (-1, 3)) for part in self.comm.allgather(x)])
+        return reach_unit(self.classifier.model, everything, lammps_box(self.lmp).matrix, self._periodic(),
+                          self.length_scale())
 
     def _publish(self, vector: np.ndarray) -> None:
         for k, value in enumerate(vector, start=1):
@@ -355,7 +379,7 @@ class OrderMLFix:
                 raise InputError(f"step {step}: ghost cutoff {self.ghost_cutoff} does not cover the receptive field "
                                  f"{self.receptive_field * unit:.6g} + skin {self.skin:.6g}; call update_ghost_cutoff() "
                                  "between runs or use mode='auto'")
-            self._check_box(unit)
+            self._check_box(self._box_check_unit(unit))
         except Exception as exc:  # global checks: every rank takes the same branch
             err, ghosts, unit = exc, True, scale
         try:
