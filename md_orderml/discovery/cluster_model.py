@@ -98,7 +98,8 @@ def cluster_labeler(backbone: torch.nn.Module, embedding: np.ndarray, clusters: 
         ``(labeler, record)``: the eval-mode labeler and the unknown rule's metadata record,
         with ``agreement``, the fraction of fitted particles whose head class is their mixture cluster.
     """
-    from md_orderml.training.calibration import calibrate_thresholds, fit_class_gaussians, squared_distances
+    from md_orderml.training.calibration import calibrate_thresholds, squared_distances
+    from md_orderml.training.class_gaussians import fit_class_gaussians
     from md_orderml.training.frozen_head import fit_head
 
     rng = np.random.default_rng(seed)

@@ -53,12 +53,11 @@ import torch
 
 from md_orderml import keys
 from md_orderml.nn.labeler import StructureLabeler
-from md_orderml.training.data import GraphSample, collate, generate_samples
+from md_orderml.training.class_gaussians import DEFAULT_RIDGE, embeddings_and_predictions, fit_class_gaussians
+from md_orderml.training.data import GraphSample, generate_samples
 
 #: Fewest calibration particles assigned to a class for its own quantile.
 MIN_CALIBRATION_PARTICLES = 50
-#: Default relative ridge added to the shared covariance (times its mean variance).
-DEFAULT_RIDGE = 1e-3
 #: Quantile of the liquid class: 1 in 1000 held-out liquid particles become ``unknown``.
 LIQUID_QUANTILE = 0.999
 #: Perfect lattices per prototype class at the ends of the perturbation range in the calibration set.
@@ -159,71 +158,6 @@ def extreme_perturbation_samples(class_names: Sequence[str], per_class: int, per
 def particle_noise(samples: Sequence[GraphSample]) -> np.ndarray:
     """The noise level of each particle's structure, shape (N,) for the N particles of ``samples``."""
     return np.repeat([float(s.noise) for s in samples], [s.n for s in samples])
-
-
-def embeddings_and_predictions(model: StructureLabeler, samples: Sequence[GraphSample], device: str = "cpu",
-                               batch: int = 16) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The embedding, the head's class and the true class of every particle of ``samples``.
-
-    Args:
-        model: The trained labeler.
-        samples: Labelled graphs, N particles in all.
-        device: Where to run the model.
-        batch: Graphs per forward pass.
-
-    Returns:
-        ``(embedding (N, D) float64, predicted (N,) int64, true (N,) int64)``.
-    """
-    embeddings, predicted, true = [], [], []
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(samples), batch):
-            merged = collate(samples[start:start + batch])
-            logits, embedding = model.graph_forward(merged["types"].to(device), merged["edge_index"].to(device),
-                                                    merged["edge_vec"].to(device))
-            embeddings.append(embedding.double().cpu().numpy())
-            predicted.append(logits.argmax(dim=1).cpu().numpy())
-            true.append(merged["labels"].numpy())
-    return np.concatenate(embeddings), np.concatenate(predicted), np.concatenate(true)
-
-
-def fit_class_gaussians(embedding: np.ndarray, labels: np.ndarray, n_classes: int, ridge: float = DEFAULT_RIDGE,
-                        covariance: str = "per_class") -> Tuple[np.ndarray, np.ndarray]:
-    """Class means and the whitening matrices of the class covariances (see the module docstring).
-
-    Args:
-        embedding: Embeddings, shape (N, D).
-        labels: True class of each row, shape (N,), in [0, K).
-        n_classes: K.
-        ridge: Relative ridge: ``ridge * trace(Sigma_k) / D`` is added to the diagonal.
-        covariance: ``"per_class"`` or ``"shared"`` (the pooled within-class covariance for all).
-
-    Returns:
-        ``(means (K, D), whitening (K, D, D))``, ``whitening[k] @ whitening[k].T`` the inverse
-        of the regularised ``Sigma_k`` (``W_k = L_k^-T`` of its Cholesky factor ``L_k``).
-
-    Raises:
-        ValueError: A class without rows, or an unknown ``covariance``.
-    """
-    if covariance not in ("per_class", "shared"):
-        raise ValueError(f"covariance must be 'per_class' or 'shared', got {covariance!r}")
-    counts = np.bincount(labels, minlength=n_classes)
-    if (counts == 0).any():
-        missing = np.flatnonzero(counts == 0).tolist()
-        raise ValueError(f"no training particles of classes {missing} to fit the unknown rule")
-    d = embedding.shape[1]
-    means = np.zeros((n_classes, d))
-    np.add.at(means, labels, embedding)
-    means /= counts[:, None]
-    centred = embedding - means[labels]
-    scatter = np.stack([centred[labels == k].T @ centred[labels == k] for k in range(n_classes)])
-    pooled = scatter.sum(axis=0) / max(1, len(embedding) - n_classes)
-    whitening = np.zeros((n_classes, d, d))
-    for k in range(n_classes):
-        sigma = pooled if covariance == "shared" else (scatter[k] + d * pooled) / (counts[k] + d)
-        sigma = sigma + np.eye(d) * ridge * np.trace(sigma) / d
-        whitening[k] = np.linalg.inv(np.linalg.cholesky(sigma)).T
-    return means, whitening
 
 
 def squared_distances(embedding: np.ndarray, label: np.ndarray, means: np.ndarray,

@@ -9,7 +9,7 @@ liquid class alone cannot bring them back (docs/results.md). The fallback
 particle ``unknown`` after the rule ``liquid`` where its (averaged) embedding lies within
 ``t_f`` of a Gaussian of liquids (before the rescue, whose liquid neighbours it then adds):
 
-* the Gaussian is the ``liquid`` class's of :func:`~md_orderml.training.calibration.fit_class_gaussians`
+* the Gaussian is the ``liquid`` class's of :func:`~md_orderml.training.class_gaussians.fit_class_gaussians`
   (same ridge and covariance model) fitted on the run's training liquids plus the liquids of
   :data:`FIT_RUNS`; every other class's Gaussian and threshold stays as the rule has them;
 * ``t_f`` is the ``quantile`` (the default preset: :data:`FALLBACK_QUANTILE`) of the squared
@@ -117,7 +117,7 @@ def fit_liquid_fallback(model, class_names: Sequence[str], fit_embedding: np.nda
     Raises:
         ValueError: No ``liquid`` class, or ``quantile`` outside (0, 1].
     """
-    from md_orderml.training.calibration import DEFAULT_RIDGE, embeddings_and_predictions, fit_class_gaussians
+    from md_orderml.training.class_gaussians import DEFAULT_RIDGE, embeddings_and_predictions, fit_class_gaussians
 
     names = list(class_names)
     if "liquid" not in names or not 0.0 < quantile <= 1.0:

@@ -7,7 +7,7 @@ code can make the same liquids. Three potentials in LJ units (all masses 1, time
 
 * ``lj``: one-component Lennard-Jones, cut at 2.5 sigma and shifted;
 * ``ka``: the Kob-Andersen 80:20 binary mixture (interactions from
-  :func:`md_orderml.research.glassy.data.ka_interactions`: eps_AB = 1.5, sig_AB = 0.8,
+  :func:`ka_interactions`: eps_AB = 1.5, sig_AB = 0.8,
   eps_BB = 0.5, sig_BB = 0.88, each pair cut at 2.5 sigma_ab and shifted);
 * ``dzugutov``: the one-component Dzugutov (1992) potential, tabulated for ``pair_style table``
   from its formula (:func:`dzugutov`).
@@ -44,6 +44,10 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/md_orderml/icosahedral`` (``~/.cache/md_orderml/icosahedral``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "md_orderml" / "icosahedral"
+
+
+#: Kob-Andersen 80:20 pairs (type i, type j) -> (epsilon, sigma), cut at 2.5 sigma.
+KA_PAIRS = {(1, 1): (1.0, 1.0), (1, 2): (1.5, 0.8), (2, 2): (0.5, 0.88)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,13 +125,28 @@ def write_dzugutov_table(path: Path, points: int = 4000, r_min: float = 0.5) -> 
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+def ka_interactions() -> str:
+    """LAMMPS commands of the Kob-Andersen interactions (masses, shifted LJ cut at 2.5 sigma, neighbour list).
+
+    Returns:
+        Commands for a box with types 1 = A and 2 = B (one multi-line string).
+    """
+    pairs = "\n".join(f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}" for (i, j), (eps, sig) in KA_PAIRS.items())
+    return f"""
+        mass * 1.0
+        pair_style lj/cut 2.5
+        {pairs}
+        pair_modify shift yes
+        neighbor 0.3 bin
+        neigh_modify every 1 delay 0 check yes
+    """
+
+
 def interactions(potential: str, table: Path) -> str:
     """LAMMPS commands of the pair interactions (``table``: where the Dzugutov table is written)."""
     if potential == "lj":
         return "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\npair_modify shift yes"
     if potential == "ka":
-        from md_orderml.research.glassy.data import ka_interactions
-
         return "\n".join(line for line in ka_interactions().splitlines()
                          if line.strip().startswith(("pair", "mass")))
     if potential == "dzugutov":

@@ -46,9 +46,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from md_orderml.engines.lammps.liquids import KA_PAIRS, ka_interactions  # noqa: F401 (re-exported)
+
 CACHE_DIR = Path.home() / ".cache" / "md_orderml" / "glassy"
-#: (epsilon, sigma) of the Kob-Andersen pairs, LAMMPS types 1 = A, 2 = B.
-KA_PAIRS = {(1, 1): (1.0, 1.0), (1, 2): (1.5, 0.8), (2, 2): (0.5, 0.88)}
 #: Wave number of the first peak of the A-A structure factor (Kob & Andersen).
 K_PEAK = 7.25
 TIMESTEP = 0.005
@@ -143,23 +143,6 @@ def time_indices(data: GlassyData, fractions: Sequence[float]) -> List[int]:
     """Grid indices whose times are nearest (in log time) to ``fractions`` x tau_alpha."""
     logt = np.log(data.times)
     return [int(np.argmin(np.abs(logt - np.log(f * data.tau_alpha)))) for f in fractions]
-
-
-def ka_interactions() -> str:
-    """LAMMPS commands of the Kob-Andersen interactions (masses, shifted LJ cut at 2.5 sigma, neighbour list).
-
-    Returns:
-        Commands for a box with types 1 = A and 2 = B (one multi-line string).
-    """
-    pairs = "\n".join(f"pair_coeff {i} {j} {eps} {sig} {2.5 * sig}" for (i, j), (eps, sig) in KA_PAIRS.items())
-    return f"""
-        mass * 1.0
-        pair_style lj/cut 2.5
-        {pairs}
-        pair_modify shift yes
-        neighbor 0.3 bin
-        neigh_modify every 1 delay 0 check yes
-    """
 
 
 def ka_lammps(n_particles: int = 1000, density: float = 1.2, seed: int = 1):
