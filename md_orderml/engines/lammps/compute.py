@@ -60,10 +60,12 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from md_orderml import keys
-from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
-from md_orderml.engines.halo import reach_unit
+from md_orderml.analysis import OrderML, wrong_task_message
+from md_orderml.engines.lammps.geometry import (
+    box_check_unit, box_too_small, model_reach_unit, periodic_flags, system_length_scale,
+)
 from md_orderml.engines.lammps.util import (
-    NOT_LABELLED, atom_properties, communication_cutoff, gathered_inputs, ghost_inputs, lammps_box, one_line,
+    NOT_LABELLED, atom_properties, communication_cutoff, gathered_inputs, ghost_inputs, one_line,
 )
 from md_orderml.errors import InputError
 from md_orderml.outputs import OutputSpec
@@ -156,7 +158,7 @@ class OrderMLFix:
         self.ghost_cutoff: Optional[float] = None
         self.gathered_steps = 0  # labellings done without ghosts (periodic box)
         self._fingerprint = None
-        self._check_box(self._box_check_unit(self.reach_unit()))
+        self._check_box(self.reach_unit())
         props = " ".join(name for name, _, _ in self.atom_properties)
         lmp.command(f"fix {self.props_id} all property/atom {props} ghost no")
         # Napply = every: the (always zero) external forces are added on labelling steps
@@ -225,33 +227,19 @@ class OrderMLFix:
 
     def length_scale(self) -> float:
         """``(V / N) ** (1/3)`` (2D: ``(A / N) ** (1/2)``) of the whole system (same on every rank)."""
-        box = lammps_box(self.lmp)
-        volume = box.Lx * box.Ly if self.dims == 2 else box.volume
-        return length_scale_of(volume, int(self.lmp.get_natoms()), self.dims)
+        return system_length_scale(self.lmp, self.dims)
 
     def reach_unit(self) -> float:
         """The length unit of the model's receptive field and cutoff on this configuration (same on every rank).
 
         ``(V / N) ** (1/3)`` for global-unit model files; for local-unit files the largest
-        local unit of the atoms (:func:`md_orderml.engines.halo.reach_unit`), from every rank's
-        owned atoms (periodic box when serial). 0 while the box has no atoms.
+        local unit of the atoms (:func:`.geometry.model_reach_unit`). 0 while the box has no atoms.
         """
-        if self.lmp.get_natoms() == 0:
-            return 0.0
-        scale = self.length_scale()
-        if self.classifier.model.length_unit != "local":
-            return scale
-        nlocal = self.lmp.extract_setting("nlocal")
-        x = np.array(self.lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]) if nlocal else np.zeros((0, 3))
-        if self.comm is None:
-            return reach_unit(self.classifier.model, x, lammps_box(self.lmp).matrix, self._periodic(), scale)
-        return reach_unit(self.classifier.model, x, np.zeros((3, 3)), np.zeros(3, bool), scale, self.comm)
+        return model_reach_unit(self.lmp, self.classifier.model, self.dims, self.comm)
 
     def _periodic(self) -> np.ndarray:
         """Periodic flags of the model call, shape (3,): LAMMPS's, z never in 2D."""
-        periodic = np.array(self.lmp.extract_box()[5], dtype=bool)
-        periodic[2] &= self.dims == 3
-        return periodic
+        return periodic_flags(self.lmp, self.dims)
 
     def clear_labels(self) -> None:
         """Set this rank's per-atom properties to "not labelled": ``i_<fix_id>`` to -1,
@@ -281,7 +269,7 @@ class OrderMLFix:
         if not self.use_ghosts or self.lmp.get_natoms() == 0:
             return None
         unit = self.reach_unit()
-        self._check_box(self._box_check_unit(unit))
+        self._check_box(unit)
         if self.lmp.extract_setting("comm_mode") != 0:
             if self.mode == "ghost":
                 raise InputError("comm_modify mode multi is not supported with mode='ghost'; use mode='auto' or 'gather'")
@@ -315,41 +303,13 @@ class OrderMLFix:
         names = [str(t) for t in range(ntypes + 1)]
         self.classifier.model_types(names, np.arange(1, ntypes + 1), "LAMMPS atom types")
 
-    def _box_too_small(self, unit: float) -> Optional[str]:
-        """Why the periodic box is too narrow for the model at length unit ``unit``, or None."""
-        if int(self.lmp.get_natoms()) == 0:
-            return None
-        box = lammps_box(self.lmp)
-        periodic = self._periodic()
-        need = 2.0 * self.classifier.cutoff * unit
-        for d, width in enumerate(box.widths):
-            if periodic[d] and width < need:
-                return (f"the periodic box is too small for the model: width {width:.6g} along "
-                        f"{'xyz'[d]} < 2 x cutoff = {need:.6g}; replicate the system")
-        return None
-
     def _check_box(self, unit: float) -> None:
-        problem = self._box_too_small(unit)
+        """Refuse a periodic box narrower than twice the model cutoff at the (collective) check unit."""
+        model = self.classifier.model
+        problem = box_too_small(self.lmp, model.cutoff, box_check_unit(self.lmp, model, self.dims, unit, self.comm),
+                                self.dims)
         if problem is not None:
             raise InputError(problem)
-
-    def _box_check_unit(self, unit: float) -> float:
-        """The length unit the box check uses (collective under MPI).
-
-        ``unit`` (:meth:`reach_unit`) comes, under MPI, from each rank's owned atoms with
-        open boundaries, where atoms at a domain face see fewer neighbours and get larger
-        local units: safe for the reach, but it can refuse a small box the serial run
-        labels. When it would, a local-unit model's unit is computed again on all atoms in
-        the periodic box (one all-gather), as one rank sees them.
-        """
-        if (self.comm is None or self.classifier.model.length_unit != "local"
-                or self._box_too_small(unit) is None):
-            return unit
-        nlocal = self.lmp.extract_setting("nlocal")
-        x = np.array(self.lmp.numpy.extract_atom("x", nelem=nlocal)[:nlocal]) if nlocal else np.zeros((0, 3))
-        everything = np.concatenate([np.reshape(part, (-1, 3)) for part in self.comm.allgather(x)])
-        return reach_unit(self.classifier.model, everything, lammps_box(self.lmp).matrix, self._periodic(),
-                          self.length_scale())
 
     def _publish(self, vector: np.ndarray) -> None:
         for k, value in enumerate(vector, start=1):
@@ -379,7 +339,7 @@ class OrderMLFix:
                 raise InputError(f"step {step}: ghost cutoff {self.ghost_cutoff} does not cover the receptive field "
                                  f"{self.receptive_field * unit:.6g} + skin {self.skin:.6g}; call update_ghost_cutoff() "
                                  "between runs or use mode='auto'")
-            self._check_box(self._box_check_unit(unit))
+            self._check_box(unit)
         except Exception as exc:  # global checks: every rank takes the same branch
             err, ghosts, unit = exc, True, scale
         try:
