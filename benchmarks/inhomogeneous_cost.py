@@ -80,9 +80,11 @@ def build_model(path: str, length_unit: str) -> str:
         from md_orderml.model_reexport import rebuild_labeler
 
         trained, meta = rebuild_labeler("default")
-        names, backbone, source = list(meta["class_names"]), trained.backbone, "default model weights"
+        backbone, source = trained.backbone, "default model weights"
         hidden = trained.head[0].out_features if len(trained.head) > 1 else 0
-        state = trained.state_dict()
+        # the head's classes: the file's names less ``unknown``, which its unknown rule adds
+        names = [n for n in meta["class_names"] if n != "unknown"][:trained.head[-1].out_features]
+        state = {k: v for k, v in trained.state_dict().items() if not k.startswith("unknown_rule")}
     except Exception as err:  # noqa: BLE001 (any failure: fall back to an untrained model)
         print(f"(default weights not usable: {err}; untrained default architecture)", file=sys.stderr)
         torch.manual_seed(0)
