@@ -29,61 +29,8 @@ from md_orderml.errors import InputError
 from md_orderml.frame import Frame
 from md_orderml.malloc_tuning import keep_freed_buffers
 from md_orderml.model_file import ModelFile, load_model
-from md_orderml.system import AXES, as_frame
-
-
-def length_scale_of(volume: float, n_particles: int, dimensions: int = 3) -> float:
-    """The model's length unit ``(V / N) ** (1 / d)`` of a whole system.
-
-    Args:
-        volume: Box volume (area in 2D) of the whole system.
-        n_particles: Number of particles in the whole system (all ranks).
-        dimensions: 2 or 3.
-    """
-    if n_particles <= 0:
-        raise InputError("cannot compute the length scale of an empty system")
-    return float((volume / n_particles) ** (1.0 / dimensions))
-
-
-def frame_length_scale(frame: Frame, dimensions: int = 3) -> float:
-    """The length scale ``(V / N) ** (1 / d)`` of a frame's box, checked where a direction is open.
-
-    A fully periodic frame gets exactly :func:`length_scale_of` of its box. With one
-    open direction (a slab, e.g. LAMMPS ``boundary p p s``) the box volume is still
-    used, so the particles must fill the box there: their extent across the open
-    direction must be within two length scales of the box width (no vacuum gap, which
-    would inflate the scale and change every label). Two or three open directions
-    (wires, clusters) are refused: whether the particles fill the box cannot be told
-    from extents there. Models in the local length unit (the default model) have neither
-    limit: this function is only for global-unit models such as ``classic``.
-
-    Args:
-        frame: The configuration; ``frame.box.periodic`` says which directions are periodic.
-        dimensions: 2 or 3 (only x and y count in 2D).
-
-    Raises:
-        InputError: More than one open direction, or a box that the particles do not fill
-            along the open one.
-    """
-    scale = length_scale_of(frame.box.volume, frame.N, dimensions)
-    open_axes = [d for d in range(dimensions) if not frame.box.periodic[d]]
-    if not open_axes:
-        return scale
-    names = ", ".join(AXES[d] for d in open_axes)
-    if len(open_axes) > 1:
-        raise InputError(f"{frame.source}: open along {names}: the model's length scale (V/N)^(1/{dimensions}) "
-                         "needs periodic boxes or one open direction that the particles fill; for clusters and "
-                         "wires use a local-unit model (the default model, --model default)")
-    d = open_axes[0]
-    normal = np.linalg.inv(frame.box.matrix)[:, d]  # perpendicular to the other two lattice vectors
-    heights = frame.positions @ (normal / np.linalg.norm(normal))
-    extent, width = float(np.ptp(heights)), float(frame.box.widths[d])
-    if abs(width - extent) > 2.0 * scale:
-        raise InputError(f"{frame.source}: open along {names}, the particles span {extent:.4g} of the box width "
-                         f"{width:.4g} there; the model's length scale (V/N)^(1/{dimensions}) = {scale:.4g} needs a "
-                         "box that they fill (no vacuum); for surfaces in vacuum use a local-unit model (the default "
-                         "model, --model default)")
-    return scale
+from md_orderml.global_scale import frame_length_scale, length_scale_of  # noqa: F401 (also re-exported)
+from md_orderml.system import as_frame, planar_frame  # noqa: F401 (planar_frame re-exported)
 
 
 def model_failure_message(err: BaseException, n_particles: int) -> str:
@@ -101,28 +48,6 @@ def model_failure_message(err: BaseException, n_particles: int) -> str:
     raised = [line.split("Error: ", 1)[1] for line in lines
               if line.startswith(("ValueError: ", "RuntimeError: ", "builtins.ValueError: "))]
     return f"the model failed on {n_particles} particles: {(raised or lines or [type(err).__name__])[-1]}"
-
-
-def planar_frame(frame: Frame) -> Frame:
-    """A 3D-labelled frame of a 2D system (e.g. a LAMMPS dump of a ``dimension 2`` run) as a 2D frame.
-
-    Dumps do not say that a run was two-dimensional; a 2D model accepts their frames
-    when every particle has the same z (up to 1e-6 of the box's x-y extent), and then
-    ignores the (thin) z extent of the box.
-
-    Raises:
-        InputError: The positions are not planar.
-    """
-    import dataclasses
-
-    z = frame.positions[:, 2] if frame.N else np.zeros(0)
-    spread = float(np.ptp(z)) if len(z) else 0.0
-    if not np.isfinite(spread) or spread > 1e-6 * max(frame.box.Lx, frame.box.Ly):
-        raise InputError(f"{frame.source}: this 2D model needs planar frames, but z varies by {spread:.4g}; "
-                         "give a 2D trajectory (LAMMPS dimension 2, HOOMD 2D)")
-    if frame.box.xz or frame.box.yz:
-        raise InputError(f"{frame.source}: this 2D model needs a box without xz/yz tilt")
-    return frame.replace(box=dataclasses.replace(frame.box, is2D=True))
 
 
 def type_map_from_json(text: Optional[str]) -> Optional[Dict[str, str]]:

@@ -91,7 +91,7 @@ def open_cell(cell: Any, periodic: Sequence[bool], positions: np.ndarray,
     given, their normal, as long as the particles' extent along it. Either is widened by
     half a mean particle spacing on each side (so a flat or one-particle system has
     extent). Local-unit models label such systems whatever the open extent; global-unit
-    models refuse them (see :func:`md_orderml.analysis.frame_length_scale`).
+    models refuse them (see :func:`md_orderml.global_scale.frame_length_scale`).
 
     Args:
         cell: Lattice vectors as rows, shape (3, 3).
@@ -315,3 +315,25 @@ def as_frame(system: Any, pbc: Any = None) -> Frame:
     if pbc is not None:
         frame = frame.replace(box=dataclasses.replace(frame.box, periodic=pbc_flags(pbc, frame.source)))
     return frame.validate()
+
+
+def planar_frame(frame: Frame) -> Frame:
+    """A 3D-labelled frame of a 2D system (e.g. a LAMMPS dump of a ``dimension 2`` run) as a 2D frame.
+
+    Dumps do not say that a run was two-dimensional; a 2D model accepts their frames
+    when every particle has the same z (up to 1e-6 of the box's x-y extent), and then
+    ignores the (thin) z extent of the box.
+
+    Raises:
+        InputError: The positions are not planar.
+    """
+    import dataclasses
+
+    z = frame.positions[:, 2] if frame.N else np.zeros(0)
+    spread = float(np.ptp(z)) if len(z) else 0.0
+    if not np.isfinite(spread) or spread > 1e-6 * max(frame.box.Lx, frame.box.Ly):
+        raise InputError(f"{frame.source}: this 2D model needs planar frames, but z varies by {spread:.4g}; "
+                         "give a 2D trajectory (LAMMPS dimension 2, HOOMD 2D)")
+    if frame.box.xz or frame.box.yz:
+        raise InputError(f"{frame.source}: this 2D model needs a box without xz/yz tilt")
+    return frame.replace(box=dataclasses.replace(frame.box, is2D=True))

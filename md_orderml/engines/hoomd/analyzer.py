@@ -78,7 +78,8 @@ except ImportError as _err:  # pragma: no cover - depends on the environment
 import torch
 
 from md_orderml import keys
-from md_orderml.analysis import OrderML, length_scale_of, wrong_task_message
+from md_orderml.analysis import OrderML, wrong_task_message
+from md_orderml.global_scale import length_scale_of
 from md_orderml.engines.halo import gather_halo, reach_unit
 from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
 from md_orderml.engines.hoomd.loggables import NAMESPACE, TASK_NAMES, action_class

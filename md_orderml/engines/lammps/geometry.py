@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from md_orderml.analysis import length_scale_of
+from md_orderml.global_scale import length_scale_of
 from md_orderml.engines.halo import reach_unit
 from md_orderml.engines.lammps.util import lammps_box
 
