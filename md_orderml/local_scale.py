@@ -55,7 +55,7 @@ from md_orderml.neighbors import radius_pairs
 from md_orderml.spatial_order import spatial_order
 
 __all__ = ["SCALE_RANK", "UNIT_DISTANCE", "CAP_FACTOR", "local_length_scales", "local_scales_and_graph",
-           "spatially_sorted_local_graph", "local_receptive_field", "typical_scale"]
+           "spatially_sorted_local_graph", "local_receptive_field", "largest_scale_bound", "typical_scale"]
 
 #: The scale is the distance to this nearest neighbour.
 SCALE_RANK = 6
@@ -80,6 +80,37 @@ def local_receptive_field(cutoff: float, n_layers: int, isolation_radius: float 
         ``(n_layers - 1) * cutoff + max(cutoff, unit_distance) + isolation_radius``.
     """
     return (n_layers - 1) * cutoff + max(cutoff, unit_distance) + isolation_radius
+
+
+def largest_scale_bound(volume: float, n: int, shortest_width: float, rank: int = SCALE_RANK,
+                        unit_distance: float = UNIT_DISTANCE, cap_factor: float = CAP_FACTOR) -> float:
+    """An upper bound of every capped local scale in a fully periodic 3D box, from N and V alone.
+
+    With ``m`` the lower median of the rank-``k`` distances ``d_i``, at least N / 2
+    particles have ``d_i >= m``, so fewer than ``k`` others within ``m``. Balls of radius
+    ``m / 2`` around them cover no point more than ``k`` times (particles whose balls share
+    a point are within ``m`` of each other) and, when ``m`` is below the shortest periodic
+    width, do not overlap their own images; so ``(N / 2) (4 pi / 3) (m / 2)^3 <= k V``,
+    i.e. ``m <= (12 k / pi)^(1/3) (V / N)^(1/3)``. (If ``m`` exceeded the shortest width
+    ``W``, the same count with radius ``W / 2`` would bound ``W`` by that value: so the bound
+    holds whenever ``W`` exceeds it.) Every scale, capped or not, is at most
+    ``cap_factor * m / unit_distance``.
+
+    Lets callers skip computing all scales when a box is certainly wide enough.
+
+    Args:
+        volume: Box volume.
+        n: Particles, N > 0.
+        shortest_width: Smallest perpendicular width of the (fully periodic) box.
+        rank, unit_distance, cap_factor: The scale's rule.
+
+    Returns:
+        The bound, or ``inf`` when ``shortest_width`` does not exceed the median's bound.
+    """
+    median_bound = (12.0 * rank / math.pi * volume / n) ** (1.0 / 3.0)
+    if n <= 0 or not shortest_width > median_bound:
+        return math.inf
+    return cap_factor * median_bound / unit_distance
 
 
 def _model_geometry(positions: Tensor, cell: Tensor, pbc: Tensor) -> Tuple[Tensor, Tensor, List[bool]]:

@@ -363,3 +363,47 @@ def test_model_failures_are_one_line_input_errors(model_path):
     message = model_failure_message(RuntimeError("[enforce fail at alloc_cpu.cpp:116] . DefaultCPUAllocator: can't "
                                                  "allocate memory: you tried to allocate 98304000000 bytes."), 10 ** 7)
     assert "out of memory on 10000000 particles" in message and len(message.splitlines()) == 1
+
+
+def bound_cases():
+    """Fully periodic boxes: (name, positions (N, 3), cell (3, 3)), crystals, gas, a droplet in vapour, two densities."""
+    rng = np.random.default_rng(5)
+    crystal = structures.crystal("fcc", noise=0.05, min_width=8.0, seed=1)
+    yield "fcc", crystal.positions, crystal.cell
+    sc = structures.crystal("sc", noise=0.0, min_width=8.0, seed=0)  # every d_i equal: the median is the maximum
+    yield "sc", sc.positions, sc.cell
+    yield "gas", rng.uniform(0.0, 12.0, (2000, 3)), np.eye(3) * 12.0
+    droplet = rng.normal(6.0, 0.6, (1800, 3))
+    vapour = rng.uniform(0.0, 30.0, (200, 3))
+    yield "droplet+vapour", np.concatenate([droplet, vapour]), np.eye(3) * 30.0
+    dense, sparse = rng.uniform(0.0, [10.0, 20.0, 20.0], (3000, 3)), rng.uniform([10.0, 0, 0], 20.0, (300, 3))
+    yield "two densities", np.concatenate([dense, sparse]), np.eye(3) * 20.0
+    yield "slab box", rng.uniform(0.0, [40.0, 40.0, 4.0], (3000, 3)), np.diag([40.0, 40.0, 4.0])
+
+
+@pytest.mark.parametrize("case", list(bound_cases()), ids=lambda c: c[0])
+def test_largest_scale_bound_holds(case):
+    """The N-and-V bound of the largest capped scale (used to skip the width check's scales) is never below it."""
+    from md_orderml.local_scale import largest_scale_bound
+
+    _, positions, cell = case
+    scales, _ = local_length_scales(torch.as_tensor(positions), torch.as_tensor(cell, dtype=torch.float64),
+                                    torch.tensor(ALL), 1.0)
+    volume, n = abs(np.linalg.det(cell)), len(positions)
+    widths = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    bound = largest_scale_bound(volume, n, float(widths.min()))
+    assert float(scales.max()) <= bound
+    assert np.isfinite(bound) == (widths.min() > (12 * SCALE_RANK / np.pi * volume / n) ** (1 / 3))
+
+
+def test_width_check_of_a_wide_box_uses_the_bound():
+    """A box the bound clears is labelled as before without computing the scales twice (narrow boxes:
+    the exact scales, tests of the refusal elsewhere)."""
+    from md_orderml import OrderML
+
+    big = structures.crystal("fcc", noise=0.03, min_width=26.0, seed=2)  # over 2 x 1.6 x 7.6 units
+    clf = OrderML("default")
+    frame = big.to_frame()
+    unit = (frame.box.volume / frame.N) ** (1 / 3)
+    assert clf._largest_local_scale(frame, ALL, unit) >= 7.0 * unit  # the bound, not the scales (about 1)
+    assert clf.compute((big.cell, big.positions)).fractions["fcc"] > 0.99
