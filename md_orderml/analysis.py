@@ -248,11 +248,11 @@ class OrderML:
 
         rule = self.model.metadata.get("local_length_scale", {})
         rule = {k: rule[k] for k in ("rank", "unit_distance", "cap_factor") if k in rule}
-        widths = frame.box.widths
-        if all(pbc) and not frame.box.is2D and frame.N > 0:
+        if all(pbc) and not frame.box.is2D:
             # a box certainly wide enough needs no scale computed here (the model computes them anyway)
-            bound = largest_scale_bound(frame.box.volume, frame.N, float(widths.min()), **rule)
-            if 2.0 * self.cutoff * bound <= float(widths.min()):
+            narrowest = float(frame.box.widths.min())
+            bound = largest_scale_bound(frame.box.volume, frame.N, narrowest, **rule)
+            if 2.0 * self.cutoff * bound <= narrowest:
                 return bound
         with torch.inference_mode():
             scales, capped = local_length_scales(torch.as_tensor(frame.positions, dtype=torch.float64),

@@ -107,8 +107,10 @@ def largest_scale_bound(volume: float, n: int, shortest_width: float, rank: int 
     Returns:
         The bound, or ``inf`` when ``shortest_width`` does not exceed the median's bound.
     """
+    if n <= 0:
+        return math.inf
     median_bound = (12.0 * rank / math.pi * volume / n) ** (1.0 / 3.0)
-    if n <= 0 or not shortest_width > median_bound:
+    if not shortest_width > median_bound:
         return math.inf
     return cap_factor * median_bound / unit_distance
 
