@@ -239,21 +239,21 @@ class OrderML:
         their neighbourhood, so a thin slab beside vapour is not refused for the vapour's
         capped unit (the neighbour search gives every periodic image, so nothing is lost).
         All capped: the largest scale. A fully periodic 3D box wider than twice the cutoff times
-        :func:`~md_orderml.local_scale.largest_scale_bound` returns that bound instead (the
+        :func:`~md_orderml.local_scale.largest_scale_bound` returns that bound instead
+        (:func:`~md_orderml.local_scale.width_check_bound`) (the
         width check passes either way; it saves computing every scale twice).
         """
         if not any(pbc):
             return 0.0
-        from md_orderml.local_scale import largest_scale_bound, local_length_scales
+        from md_orderml.local_scale import local_length_scales, width_check_bound
 
         rule = self.model.metadata.get("local_length_scale", {})
-        rule = {k: rule[k] for k in ("rank", "unit_distance", "cap_factor") if k in rule}
         if all(pbc) and not frame.box.is2D:
             # a box certainly wide enough needs no scale computed here (the model computes them anyway)
-            narrowest = float(frame.box.widths.min())
-            bound = largest_scale_bound(frame.box.volume, frame.N, narrowest, **rule)
-            if 2.0 * self.cutoff * bound <= narrowest:
+            bound = width_check_bound(frame.box.volume, frame.N, list(frame.box.widths), self.cutoff, rule)
+            if bound > 0.0:
                 return bound
+        rule = {k: rule[k] for k in ("rank", "unit_distance", "cap_factor") if k in rule}
         with torch.inference_mode():
             scales, capped = local_length_scales(torch.as_tensor(frame.positions, dtype=torch.float64),
                                                  torch.as_tensor(frame.box.matrix, dtype=torch.float64),

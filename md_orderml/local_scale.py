@@ -45,7 +45,7 @@ is an exact invariance. TorchScript-compatible: the model files run it.
 """
 
 import math
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor
@@ -55,7 +55,7 @@ from md_orderml.neighbors import radius_pairs
 from md_orderml.spatial_order import spatial_order
 
 __all__ = ["SCALE_RANK", "UNIT_DISTANCE", "CAP_FACTOR", "local_length_scales", "local_scales_and_graph",
-           "spatially_sorted_local_graph", "local_receptive_field", "largest_scale_bound", "typical_scale"]
+           "spatially_sorted_local_graph", "local_receptive_field", "largest_scale_bound", "width_check_bound", "typical_scale"]
 
 #: The scale is the distance to this nearest neighbour.
 SCALE_RANK = 6
@@ -113,6 +113,33 @@ def largest_scale_bound(volume: float, n: int, shortest_width: float, rank: int 
     if not shortest_width > median_bound:
         return math.inf
     return cap_factor * median_bound / unit_distance
+
+
+def width_check_bound(volume: float, n: int, widths: List[float], cutoff: float, rule: Dict) -> float:
+    """:func:`largest_scale_bound` when a fully periodic 3D box passes the width check with it, else 0.
+
+    The width check wants every periodic width at least ``2 * cutoff`` times the largest
+    local scale. Computing the scales costs as much as a good part of the model's own
+    call, which computes them again; a box wider than ``2 * cutoff`` times this bound
+    passes whatever they are. Callers fall back to the exact scales on 0. Not a reach: never
+    size ghosts or halos with it.
+
+    Args:
+        volume: Box volume.
+        n: Particles.
+        widths: The three perpendicular widths (every direction periodic).
+        cutoff: The model's dimensionless cutoff.
+        rule: The model file's ``local_length_scale`` metadata (``rank``, ``unit_distance``,
+            ``cap_factor``; others ignored).
+
+    Returns:
+        The bound, or 0 when it does not clear the box.
+    """
+    narrowest = float(min(widths))
+    bound = largest_scale_bound(volume, n, narrowest, int(rule.get("rank", SCALE_RANK)),
+                                float(rule.get("unit_distance", UNIT_DISTANCE)),
+                                float(rule.get("cap_factor", CAP_FACTOR)))
+    return bound if 2.0 * cutoff * bound <= narrowest else 0.0
 
 
 def _model_geometry(positions: Tensor, cell: Tensor, pbc: Tensor) -> Tuple[Tensor, Tensor, List[bool]]:

@@ -407,3 +407,21 @@ def test_width_check_of_a_wide_box_uses_the_bound():
     unit = (frame.box.volume / frame.N) ** (1 / 3)
     assert clf._largest_local_scale(frame, ALL, unit) >= 7.0 * unit  # the bound, not the scales (about 1)
     assert clf.compute((big.cell, big.positions)).fractions["fcc"] > 0.99
+
+
+def test_width_check_unit_of_serial_engines():
+    """Serial engines' width-check unit: the exact reach unit, or a bound above it that clears a wide periodic box."""
+    from md_orderml.engines.halo import reach_unit, width_check_unit
+
+    model = load_model("default")
+    for min_width, pbc in ((26.0, ALL), (8.0, ALL), (26.0, (True, True, False))):
+        crystal = structures.crystal("bcc", noise=0.04, min_width=min_width, seed=4)
+        scale = (abs(np.linalg.det(crystal.cell)) / len(crystal.positions)) ** (1 / 3)
+        exact = reach_unit(model, crystal.positions, crystal.cell, pbc, scale)
+        unit = width_check_unit(model, crystal.positions, crystal.cell, pbc, scale)
+        if min_width == 26.0 and all(pbc):  # wide and periodic: the bound, above the exact unit, clearing the box
+            assert unit > exact and 2 * model.cutoff * unit <= min(np.linalg.norm(crystal.cell, axis=1))
+        else:
+            assert unit == exact
+    classic = load_model("classic")
+    assert width_check_unit(classic, crystal.positions, crystal.cell, ALL, 1.25) == 1.25

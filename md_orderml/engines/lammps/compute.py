@@ -62,7 +62,7 @@ import numpy as np
 from md_orderml import keys
 from md_orderml.analysis import OrderML, wrong_task_message
 from md_orderml.engines.lammps.geometry import (
-    box_check_unit, box_too_small, model_reach_unit, periodic_flags, system_length_scale,
+    box_check_unit, box_too_small, model_reach_unit, periodic_flags, serial_check_unit, system_length_scale,
 )
 from md_orderml.engines.lammps.util import (
     NOT_LABELLED, atom_properties, communication_cutoff, gathered_inputs, ghost_inputs, one_line,
@@ -333,7 +333,9 @@ class OrderMLFix:
         local = np.zeros(self.n_out + 2)
         try:
             scale = self.length_scale()
-            unit = self.reach_unit()
+            # one rank without ghosts: the unit only feeds the width check
+            unit = (self.reach_unit() if self.comm is not None or self.use_ghosts
+                    else serial_check_unit(self.lmp, self.classifier.model, self.dims))
             ghosts = self._ghosts_suffice(unit)
             if not ghosts and self.mode == "ghost":
                 raise InputError(f"step {step}: ghost cutoff {self.ghost_cutoff} does not cover the receptive field "

@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 
 from md_orderml.global_scale import length_scale_of
-from md_orderml.engines.halo import reach_unit
+from md_orderml.engines.halo import reach_unit, width_check_unit
 from md_orderml.engines.lammps.util import lammps_box
 
 
@@ -67,6 +67,18 @@ def model_reach_unit(lmp, model, dims: int, comm=None) -> float:
     if comm is None:
         return reach_unit(model, x, lammps_box(lmp).matrix, periodic_flags(lmp, dims), scale)
     return reach_unit(model, x, np.zeros((3, 3)), np.zeros(3, bool), scale, comm)
+
+
+def serial_check_unit(lmp, model, dims: int) -> float:
+    """One rank: the unit the box-width check needs (:func:`md_orderml.engines.halo.width_check_unit`).
+
+    Equal to :func:`model_reach_unit`, or a bound of it that clears a wide periodic box
+    without computing every local scale. Not for ghosts (mode ``"ghost"``) or MPI.
+    """
+    if lmp.get_natoms() == 0:
+        return 0.0
+    return width_check_unit(model, owned_positions(lmp), lammps_box(lmp).matrix, periodic_flags(lmp, dims),
+                            system_length_scale(lmp, dims))
 
 
 def box_too_small(lmp, cutoff: float, unit: float, dims: int) -> Optional[str]:
