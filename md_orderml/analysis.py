@@ -238,10 +238,9 @@ class OrderML:
         Capped (vapour) particles are left out: their label is the vapour class whatever
         their neighbourhood, so a thin slab beside vapour is not refused for the vapour's
         capped unit (the neighbour search gives every periodic image, so nothing is lost).
-        All capped: the largest scale. A fully periodic 3D box wider than twice the cutoff times
-        :func:`~md_orderml.local_scale.largest_scale_bound` returns that bound instead
-        (:func:`~md_orderml.local_scale.width_check_bound`) (the
-        width check passes either way; it saves computing every scale twice).
+        All capped: the largest scale. A fully periodic 3D box that
+        :func:`~md_orderml.local_scale.width_check_bound` clears returns that bound instead: the
+        width check passes either way, and the scales are not computed twice.
         """
         if not any(pbc):
             return 0.0

@@ -55,7 +55,8 @@ from md_orderml.neighbors import radius_pairs
 from md_orderml.spatial_order import spatial_order
 
 __all__ = ["SCALE_RANK", "UNIT_DISTANCE", "CAP_FACTOR", "local_length_scales", "local_scales_and_graph",
-           "spatially_sorted_local_graph", "local_receptive_field", "largest_scale_bound", "width_check_bound", "typical_scale"]
+           "spatially_sorted_local_graph", "local_receptive_field", "largest_scale_bound", "width_check_bound",
+           "typical_scale"]
 
 #: The scale is the distance to this nearest neighbour.
 SCALE_RANK = 6

@@ -124,7 +124,7 @@ def reach_unit(model, positions: np.ndarray, cell: np.ndarray, pbc, length_scale
     return unit
 
 
-def width_check_unit(model, positions: np.ndarray, cell: np.ndarray, pbc, length_scale: float) -> float:
+def width_check_unit(model, positions: np.ndarray, box, pbc, length_scale: float) -> float:
     """The unit a serial engine's box-width check multiplies the cutoff by (one rank holds every particle).
 
     :func:`reach_unit` of the periodic box, except that a local-unit model in a fully periodic
@@ -135,7 +135,7 @@ def width_check_unit(model, positions: np.ndarray, cell: np.ndarray, pbc, length
     Args:
         model: A :class:`~md_orderml.model_file.ModelFile`.
         positions: Every particle, shape (N, 3).
-        cell: Lattice vectors as rows, shape (3, 3).
+        box: The :class:`~md_orderml.frame.Box`.
         pbc: Periodic flags, shape (3,).
         length_scale: ``(V / N) ** (1 / 3)`` of the system.
 
@@ -145,14 +145,11 @@ def width_check_unit(model, positions: np.ndarray, cell: np.ndarray, pbc, length
     if model.length_unit == "local" and all(bool(p) for p in pbc) and len(positions):
         from md_orderml.local_scale import width_check_bound
 
-        cell = np.asarray(cell, dtype=np.float64)
-        volume = abs(float(np.linalg.det(cell)))
-        widths = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-        bound = width_check_bound(volume, len(positions), widths.tolist(), model.cutoff,
+        bound = width_check_bound(box.volume, len(positions), box.widths.tolist(), model.cutoff,
                                   model.metadata.get("local_length_scale", {}))
         if bound > 0.0:
             return bound
-    return reach_unit(model, positions, cell, pbc, length_scale)
+    return reach_unit(model, positions, box.matrix, pbc, length_scale)
 
 
 def _mpi_max():

@@ -418,10 +418,10 @@ def test_width_check_unit_of_serial_engines():
         crystal = structures.crystal("bcc", noise=0.04, min_width=min_width, seed=4)
         scale = (abs(np.linalg.det(crystal.cell)) / len(crystal.positions)) ** (1 / 3)
         exact = reach_unit(model, crystal.positions, crystal.cell, pbc, scale)
-        unit = width_check_unit(model, crystal.positions, crystal.cell, pbc, scale)
+        unit = width_check_unit(model, crystal.positions, crystal.to_frame().box, pbc, scale)
         if min_width == 26.0 and all(pbc):  # wide and periodic: the bound, above the exact unit, clearing the box
             assert unit > exact and 2 * model.cutoff * unit <= min(np.linalg.norm(crystal.cell, axis=1))
         else:
             assert unit == exact
     classic = load_model("classic")
-    assert width_check_unit(classic, crystal.positions, crystal.cell, ALL, 1.25) == 1.25
+    assert width_check_unit(classic, crystal.positions, crystal.to_frame().box, ALL, 1.25) == 1.25

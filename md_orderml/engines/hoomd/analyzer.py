@@ -79,12 +79,12 @@ import torch
 
 from md_orderml import keys
 from md_orderml.analysis import OrderML, wrong_task_message
-from md_orderml.global_scale import length_scale_of
 from md_orderml.engines.halo import gather_halo, reach_unit, width_check_unit
 from md_orderml.engines.hoomd.domain import cuda_tensor, hoomd_ghost_reach, simulation_comm
 from md_orderml.engines.hoomd.loggables import NAMESPACE, TASK_NAMES, action_class
 from md_orderml.errors import InputError
 from md_orderml.frame import Box
+from md_orderml.global_scale import length_scale_of
 from md_orderml.model_file import ModelFile, load_model
 from md_orderml.outputs import OutputSpec
 
@@ -239,7 +239,7 @@ class _OrderMLAction(hoomd.custom.Action):
         with self._simulation.state.cpu_local_snapshot as snap:
             owned = np.array(snap.particles.position, dtype=np.float64)
         if self._comm is None:  # serial: the unit only feeds the width check
-            return width_check_unit(self._model, owned, box.matrix, (True, True, not flat), scale)
+            return width_check_unit(self._model, owned, box, (True, True, not flat), scale)
         return reach_unit(self._model, owned, np.zeros((3, 3)), (False, False, False), scale, self._comm)
 
     def _run(self, positions, model_types, box: Box, pbc, n_owned: int, scale: float) -> Dict[str, np.ndarray]:

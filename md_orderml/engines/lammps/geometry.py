@@ -11,9 +11,9 @@ from typing import Optional
 
 import numpy as np
 
-from md_orderml.global_scale import length_scale_of
 from md_orderml.engines.halo import reach_unit, width_check_unit
 from md_orderml.engines.lammps.util import lammps_box
+from md_orderml.global_scale import length_scale_of
 
 
 def system_length_scale(lmp, dims: int) -> float:
@@ -77,7 +77,7 @@ def serial_check_unit(lmp, model, dims: int) -> float:
     """
     if lmp.get_natoms() == 0:
         return 0.0
-    return width_check_unit(model, owned_positions(lmp), lammps_box(lmp).matrix, periodic_flags(lmp, dims),
+    return width_check_unit(model, owned_positions(lmp), lammps_box(lmp), periodic_flags(lmp, dims),
                             system_length_scale(lmp, dims))
 
 
